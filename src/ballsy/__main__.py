@@ -1,0 +1,3 @@
+from ballsy.cli import main
+
+main()

@@ -1,0 +1,228 @@
+"""Typed settings: the one source of truth for every environment variable.
+
+Every setting is read from the environment (or an optional `.env` file) under the
+upper-case form of its field name, e.g. `database_url` <- `DATABASE_URL`.
+`.env.example` documents each one. `Settings.check_production()` refuses unsafe
+values at startup with one line naming the offending setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+DEFAULT_PERSONA = (
+    "You are Ballsy, a voice assistant with the voice of a witty, warm and honest big brother. "
+    "Your replies are spoken aloud: answer in one or two short sentences of plain speech, "
+    "with no markdown, lists, emoji or URLs. If you are not sure, say so plainly."
+)
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """Ballsy's configuration, grouped by area."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- service -------------------------------------------------------------
+    environment: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    cors_origins: CommaList = Field(default_factory=list)
+    max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
+    shutdown_grace_seconds: float = Field(default=8.0, ge=0, le=9.5)
+    # Number of proxies in front of Ballsy whose X-Forwarded-For entry is trusted.
+    # 0 (laptop): the socket peer is the client. Cloud Run: 1 (Google's front end).
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    # Set by Cloud Run; its presence means production.
+    k_service: str | None = None
+    operator_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # --- logging -------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    google_cloud_project: str | None = None
+
+    # --- database ------------------------------------------------------------
+    database_url: SecretStr | None = None
+    db_pool_size: int = Field(default=3, ge=1, le=50)
+    db_max_overflow: int = Field(default=2, ge=0, le=50)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    ready_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
+
+    # --- conversation memory -------------------------------------------------
+    max_command_chars: int = Field(default=1000, ge=1, le=10_000)
+    context_turns: int = Field(default=6, ge=0, le=50)
+    context_max_chars: int = Field(default=4000, ge=0, le=100_000)
+    conversation_idle_minutes: int = Field(default=30, ge=1)
+    history_retention_days: int = Field(default=0, ge=0)
+    anonymous_scope_ttl_seconds: int = Field(default=900, ge=10)
+    anonymous_scope_max_entries: int = Field(default=10_000, ge=10)
+    ws_idle_timeout_seconds: float = Field(default=600, gt=0)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # --- AI ------------------------------------------------------------------
+    ai_provider: Literal["auto", "gemini", "openai", "none"] = "auto"
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash-lite"
+    google_genai_use_vertexai: bool = False
+    google_cloud_location: str = "us-central1"
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str | None = None
+    ai_system_prompt: str = DEFAULT_PERSONA
+    ai_max_output_tokens: int = Field(default=256, ge=16, le=8192)
+    ai_temperature: float = Field(default=0.7, ge=0, le=2)
+    ai_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    ai_first_token_timeout_seconds: float = Field(default=8.0, gt=0)
+    ai_total_timeout_seconds: float = Field(default=25.0, gt=0)
+    ai_max_retries: int = Field(default=2, ge=0, le=5)
+    ai_required_for_ready: bool = False
+
+    # --- speech-to-text ------------------------------------------------------
+    stt_enabled: bool = True
+    stt_model: str = "embedded"
+    stt_device: Literal["auto", "cpu", "cuda"] = "auto"
+    stt_compute_type: str = "int8"
+    stt_cpu_threads: int = Field(default=1, ge=1, le=32)
+    stt_max_concurrency: int = Field(default=1, ge=1, le=16)
+    stt_queue_timeout_seconds: float = Field(default=3.0, ge=0)
+    stt_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    stt_max_seconds: float = Field(default=60.0, gt=0)
+    stt_preload: bool = True
+
+    # --- rate limits ---------------------------------------------------------
+    rate_limit_enabled: bool = True
+    rate_limit_store: Literal["memory", "postgres"] = "memory"
+    rate_limit_fail_open: bool = True
+    rate_limit_requests_per_minute: int = Field(default=120, ge=1)
+    rate_limit_ws_messages_per_minute: int = Field(default=60, ge=1)
+    rate_limit_ai_calls_per_user_per_hour: int = Field(default=120, ge=1)
+    rate_limit_ai_calls_per_instance_per_minute: int = Field(default=30, ge=1)
+    rate_limit_stt_seconds_per_user_per_hour: int = Field(default=600, ge=1)
+    rate_limit_ws_per_client: int = Field(default=5, ge=1)
+    rate_limit_ws_per_instance: int = Field(default=1000, ge=1)
+    rate_limit_max_keys: int = Field(default=100_000, ge=100)
+
+    # --- metrics -------------------------------------------------------------
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("operator_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("gemini_api_key", "openai_api_key", "metrics_token", "database_url")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    # --- derived -------------------------------------------------------------
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production" or (
+            self.environment == "development" and bool(self.k_service)
+        )
+
+    @property
+    def sqlite_default_path(self) -> Path:
+        return self.data_dir / "ballsy.db"
+
+    def database_url_value(self) -> str:
+        """The configured URL, or the embedded SQLite file when none is set."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.sqlite_default_path}"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url_value().startswith("sqlite")
+
+    def effective_ai_provider(self) -> Literal["gemini", "openai", "none"]:
+        """Which AI provider `auto` resolves to, from what is configured."""
+        if self.ai_provider != "auto":
+            return self.ai_provider
+        if self.gemini_api_key is not None or self.google_genai_use_vertexai:
+            return "gemini"
+        if self.openai_base_url and self.openai_model:
+            return "openai"
+        return "none"
+
+    def check_production(self) -> None:
+        """Refuse unsafe production configuration; the message names the setting."""
+        if not self.is_production:
+            return
+        if "*" in self.cors_origins:
+            raise ConfigError("CORS_ORIGINS must list explicit origins in production, not '*'")
+        if self.database_url is None:
+            raise ConfigError("DATABASE_URL is required in production (a PostgreSQL URL)")
+        if self.uses_sqlite:
+            raise ConfigError("DATABASE_URL must be PostgreSQL in production, not SQLite")
+        if (
+            self.ai_provider == "gemini"
+            and self.gemini_api_key is None
+            and not self.google_genai_use_vertexai
+        ):
+            raise ConfigError(
+                "GEMINI_API_KEY is required in production when AI_PROVIDER=gemini "
+                "(or set GOOGLE_GENAI_USE_VERTEXAI=true)"
+            )
+        if self.ai_provider == "openai" and not (self.openai_base_url and self.openai_model):
+            raise ConfigError("OPENAI_BASE_URL and OPENAI_MODEL are required when AI_PROVIDER=openai")
+        if self.metrics_enabled and self.metrics_token is None:
+            raise ConfigError(
+                "METRICS_TOKEN is required in production while METRICS_ENABLED=true "
+                "(or set METRICS_ENABLED=false)"
+            )
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting with secrets replaced, for `ballsy config check`."""
+        from ballsy.db.url import redact_url
+
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "database_url":
+                value = redact_url(self.database_url_value())
+            elif isinstance(value, SecretStr):
+                value = "**********"
+            elif isinstance(value, list) and value and isinstance(value[0], SecretStr):
+                value = ["**********"] * len(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name.upper()] = value
+        out["(production)"] = self.is_production
+        out["(ai provider)"] = self.effective_ai_provider()
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment; nothing is read at import time."""
+    env_file = os.environ.get("BALLSY_ENV_FILE", ".env")
+    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]

@@ -1,0 +1,66 @@
+"""Async engine and session factory, built from settings (never at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from ballsy.config import Settings
+from ballsy.db.url import is_sqlite, to_async_url
+
+
+def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    """Create the engine for `url` (default: the configured database)."""
+    async_url = to_async_url(url or settings.database_url_value())
+    if is_sqlite(async_url):
+        if async_url.database and async_url.database != ":memory:":
+            from pathlib import Path
+
+            Path(async_url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            async_url,
+            connect_args={"timeout": settings.db_connect_timeout_seconds},
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout_seconds,
+        "server_settings": {"application_name": "ballsy"},
+    }
+    if settings.db_statement_timeout_ms:
+        connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return create_async_engine(
+        async_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction: committed on success, rolled back on any error."""
+    async with sessions() as session, session.begin():
+        yield session

@@ -1,0 +1,148 @@
+"""The schema: the legacy prototype's entities, one to one, plus what Ballsy adds.
+
+Legacy table -> here: `users`, `conversations`, `messages`, `settings` and
+`command_history` keep their names and ids; legacy `timestamp` columns are
+`created_at` here. Every timestamp is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite stores no offset; we restore it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class User(Base):
+    """A person. Anonymous users are created on first visit and hold a bearer token."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # SHA-256 of the bearer token; the token itself is never stored.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_issued_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    # Last arithmetic result as an exact fraction "p/q", so "plus six" survives restarts.
+    last_result: Mapped[str | None] = mapped_column(String(4200))
+    # Rows created by the importer for orphaned legacy references.
+    is_placeholder: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    conversations: Mapped[list[Conversation]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="conversations")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    is_user: Mapped[bool] = mapped_column(Boolean)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    turn_id: Mapped[str | None] = mapped_column(String(36))
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UserSettings(Base):
+    __tablename__ = "settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    voice: Mapped[str] = mapped_column(String(200), default="Daniel")
+    voice_speed: Mapped[int] = mapped_column(Integer, default=180)
+    theme: Mapped[str] = mapped_column(String(50), default="light")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class CommandHistory(Base):
+    """One row per turn: what was asked, what was answered, and how long it took."""
+
+    __tablename__ = "command_history"
+    __table_args__ = (Index("ix_command_history_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    command: Mapped[str] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    source: Mapped[str | None] = mapped_column(String(16))  # "local" or "ai"
+    family: Mapped[str | None] = mapped_column(String(32))  # which command answered
+    action: Mapped[str | None] = mapped_column(String(32))
+    action_data: Mapped[dict[str, Any] | None]
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Turn latency: received -> first text, received -> done (milliseconds).
+    first_text_ms: Mapped[float | None] = mapped_column(Float)
+    total_ms: Mapped[float | None] = mapped_column(Float)

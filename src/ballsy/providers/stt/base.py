@@ -1,0 +1,42 @@
+"""The speech-to-text interface: audio bytes in, a transcript out.
+
+Implementations decode common containers (WAV, WebM/Opus, Ogg, MP3), refuse
+oversize or overlong audio with `TooLarge` / `AudioTooLong`, undecodable audio with
+`InvalidAudio`, and run the model off the event loop with bounded concurrency,
+raising `Busy` when the queue wait runs out.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None
+    audio_seconds: float
+    processing_seconds: float
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.processing_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+
+class SpeechToText(ABC):
+    name: str = "base"
+
+    @abstractmethod
+    async def transcribe(self, audio: bytes, *, content_type: str | None = None) -> Transcript:
+        """Transcribe one utterance."""
+
+    async def warm_up(self) -> None:
+        """Load the model ahead of the first request (called in the background)."""
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        """Release the model at shutdown."""

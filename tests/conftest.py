@@ -1,0 +1,98 @@
+"""Shared fixtures: settings, SQLite and PostgreSQL databases, throwaway servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ballsy.config import Settings
+from tests import pg
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test: nothing read from `.env`, data under tmp_path."""
+
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "data_dir": tmp_path / "data",
+            "stt_preload": False,
+            "log_format": "json",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin DSN of the machine's PostgreSQL; fail in CI, skip elsewhere, if absent."""
+    reason = pg.server_available()
+    if reason is not None:
+        pg.try_start_local_server()
+        reason = pg.server_available()
+    if reason is not None:
+        message = (
+            f"PostgreSQL is not reachable at {pg.ADMIN_DSN} ({reason}). Start it "
+            "(pg_ctlcluster 15 main start) or set BALLSY_TEST_PG_DSN to run these tests."
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return pg.ADMIN_DSN
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the machine's PostgreSQL, dropped afterwards."""
+    name, url = pg.create_database(postgres_server)
+    try:
+        yield url
+    finally:
+        pg.drop_database(name, postgres_server)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ballsy.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ballsy.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def throwaway_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.ThrowawayPostgres]:
+    """A private PostgreSQL server the test may stop and start."""
+    try:
+        pg._pg_bin("initdb")
+    except FileNotFoundError as exc:
+        if IN_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    root = Path("/tmp") / f"ballsy-pg-{os.getpid()}-{pg.free_port()}"
+    server = pg.ThrowawayPostgres(root).init()
+    server.start()
+    server.wait_until_up()
+    try:
+        yield server
+    finally:
+        try:
+            server.stop("immediate")
+        except Exception:  # already stopped by the test
+            pass
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
