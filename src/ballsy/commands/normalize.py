@@ -34,7 +34,7 @@ _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # Sentence punctuation; "+", "-", "*", "/", "^", "%", "(", ")", "&", "." inside words stay.
 _PUNCTUATION = re.compile(r"[?!;:,\[\]{}<>|~#@\"]")
 # A full stop that ends a word or sentence ("Hello." / "a. b"), not "3.5" or "youtube.com".
-_SENTENCE_STOP = re.compile(r"\.(?=\s|$)|(?<=\s)\.(?!\d)|^\.(?!\d)")
+_SENTENCE_STOP = re.compile(r"\.{2,}|\.(?=\s|$)|(?<=\s)\.(?!\d)|^\.(?!\d)")
 _EDGE_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 _SPACES = re.compile(r"\s+")
 

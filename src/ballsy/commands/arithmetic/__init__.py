@@ -22,6 +22,7 @@ from ballsy.commands.arithmetic.limits import (
     RESULT_TOO_LONG,
     TOO_BIG,
     TOO_LONG,
+    UNSUPPORTED_SYMBOL,
     Refusal,
 )
 from ballsy.commands.arithmetic.parser import checked, evaluate
@@ -95,6 +96,8 @@ def _outcome(
     except NotArithmetic:
         return None
     except Refused as refused:
+        if refused.refusal is UNSUPPORTED_SYMBOL and not _looks_like_symbols(text):
+            return None  # "..." or "@home": punctuation, not a calculation
         return refused.refusal
     if not tokens or (operator_required and not _is_calculation(tokens)):
         return None

@@ -39,6 +39,8 @@ _LEXEME = re.compile(
 
 # "1,000,000" is one number, as typed or as a recogniser writes it.
 _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# "3 point 5", as recognisers write a spoken decimal.
+_SPOKEN_POINT = re.compile(r"(?<![\d.])(\d+) point (\d+)(?![\d.])")
 
 _SYMBOLS = {
     "+": Kind.PLUS,
@@ -83,7 +85,8 @@ def _lexemes(text: str) -> list[Lexeme]:
     """Split into lexemes, rejecting foreign words first and odd symbols second."""
     lexemes: list[Lexeme] = []
     odd_symbol = False
-    for match in _LEXEME.finditer(_THOUSANDS_COMMA.sub("", text)):
+    text = _SPOKEN_POINT.sub(r"\1.\2", _THOUSANDS_COMMA.sub("", text))
+    for match in _LEXEME.finditer(text):
         group = match.lastgroup
         piece = match.group()
         if group == "word":
