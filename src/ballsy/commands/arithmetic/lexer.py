@@ -115,10 +115,7 @@ def _with_number_value(lexeme: Lexeme) -> Lexeme:
     whole, _, decimals = piece.partition(".")
     if len(whole) + len(decimals) > MAX_OPERAND_DIGITS:
         raise Refused(TOO_MANY_DIGITS)
-    value = Fraction(int(whole or "0")) + (
-        Fraction(int(decimals), 10 ** len(decimals)) if decimals else 0
-    )
-    return ("number", value)
+    return ("number", Fraction(int(whole + decimals or "0"), 10 ** len(decimals)))
 
 
 def _phrase_at(lexemes: list[Lexeme], index: int) -> tuple[Kind, int] | None:

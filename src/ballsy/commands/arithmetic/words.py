@@ -145,7 +145,8 @@ def read_number(lexemes: list[Lexeme], index: int) -> tuple[Fraction, int] | Non
         index += 1
     while (word := _word_at(lexemes, index)) is not None:
         if word == "point" and reading.last not in ("a", "and", "digits"):
-            if _word_at(lexemes, index + 1) not in DIGIT_WORDS:
+            following = _word_at(lexemes, index + 1)
+            if following not in DIGIT_WORDS and following != "oh":
                 break
             decimals, index = _read_decimals(lexemes, index + 1)
             reading.current += decimals
