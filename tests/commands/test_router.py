@@ -253,6 +253,28 @@ def test_arithmetic_continues_from_the_last_result(
     assert reply.last_result == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("add 5 and 7", 12),
+        ("Add five to seven.", 12),
+        ("subtract 3 from 10", 7),
+        ("multiply six by seven", 42),
+        ("divide 10 by 4", Fraction(5, 2)),
+        ("add one hundred and five and two", 107),
+        ("what's the square of 12", 144),
+    ],
+)
+def test_arithmetic_said_as_an_instruction(text: str, expected: Fraction | int) -> None:
+    reply = local(text, last_result=1000)
+    assert reply.last_result == expected
+
+
+def test_a_question_starting_with_minus_is_a_new_calculation() -> None:
+    assert local("what's minus 5 plus 3", last_result=10).last_result == -2
+    assert local("minus 5 plus 3", last_result=10).last_result == 8
+
+
 @pytest.mark.parametrize("text", ["+ 6", "plus six", "times two", "squared"])
 def test_continuation_without_a_last_result_says_so(text: str) -> None:
     reply = local(text)
