@@ -1,17 +1,14 @@
 """Property tests: arithmetic never raises, is fast on any input, and is exact.
 
 Each property times every call with `time.perf_counter` and holds it to 50 ms,
-far above the tens of microseconds a call takes, but a real bound: an input that
-made the evaluator do unbounded work would break it.
+far above the tenth of a millisecond a call takes, but a real bound: an input
+that made the evaluator do unbounded work would break it.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypeVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,19 +17,9 @@ from ballsy.commands import route
 from ballsy.commands.arithmetic import Answer, Refusal, calculate, speak_number, try_calculate
 from ballsy.commands.arithmetic.limits import MAX_RESULT_DIGITS
 from ballsy.commands.base import LocalReply, NeedsAI
-from tests.commands.support import context
+from tests.commands.support import context, timed
 
-TIME_LIMIT_S = 0.05
-T = TypeVar("T")
 PROPERTY = settings(max_examples=200, deadline=None)
-
-
-def timed(call: Callable[[], T]) -> T:
-    started = time.perf_counter()
-    result = call()
-    elapsed = time.perf_counter() - started
-    assert elapsed < TIME_LIMIT_S, f"took {elapsed * 1000:.1f} ms"
-    return result
 
 
 # --- any input ---------------------------------------------------------------------------
