@@ -342,7 +342,8 @@ def test_lookups(text: str, subject: str, is_person: bool) -> None:
         subject,
         is_person,
     )
-    assert "one short, factual sentence" in reply.prompt
+    assert reply.prompt.endswith("?")
+    assert subject.removeprefix("who is ") in reply.prompt
 
 
 @pytest.mark.parametrize(

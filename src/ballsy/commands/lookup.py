@@ -1,10 +1,11 @@
 """Who/what-is questions, and everything else, for the AI.
 
 "who is Marie Curie", "what is a black hole", "tell me about Rome", "define
-serendipity" become `NeedsAI(kind="lookup")`: a one-sentence factual answer, with
-the web search as fallback. Questions about the conversation itself ("what is my
-name", "who is he", "what is that") need the conversation's context, so they go to
-chat like everything else.
+serendipity" become `NeedsAI(kind="lookup")`: the question, which the pipeline
+asks for a one-sentence factual answer, with the web search as fallback.
+Questions about the conversation itself ("what is my name", "who is he", "what
+is that") need the conversation's context, so they go to chat like everything
+else.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ _CONTEXTUAL = re.compile(
     r"we|us|there|here|going on|happening|wrong|next|up|the matter)\b"
 )
 
-LOOKUP_INSTRUCTION = "Answer in one short, factual sentence."
-
 
 def answer_lookup(utterance: Utterance, ctx: CommandContext) -> NeedsAI | None:
     """A lookup for the AI, or None when the text is not a who/what-is question."""
@@ -43,7 +42,7 @@ def answer_lookup(utterance: Utterance, ctx: CommandContext) -> NeedsAI | None:
     subject = recover_case(utterance.raw, subject.strip())
     question = recover_case(utterance.raw, text)
     return NeedsAI(
-        prompt=f"{question}? {LOOKUP_INSTRUCTION}",
+        prompt=f"{question}?",
         kind="lookup",
         subject=f"who is {subject}" if person else subject,
         family="lookup",
