@@ -36,13 +36,15 @@ def answer_lookup(utterance: Utterance, ctx: CommandContext) -> NeedsAI | None:
     match = person or _THING.match(text)
     if match is None:
         return None
-    subject = match.group("subject") if person else match.group("subject") or match.group("word")
-    if not subject or _CONTEXTUAL.match(subject):
+    group = "subject" if match.group("subject") else "word"
+    found = match.group(group)
+    if not found or _CONTEXTUAL.match(found):
         return None
-    subject = recover_case(utterance.raw, subject.strip())
-    question = recover_case(utterance.raw, text)
+    subject = recover_case(utterance.raw, found.strip())
+    # The canonical question with the subject as the user wrote it ("Who is Ada Lovelace?").
+    question = text[: match.start(group)] + subject + text[match.end(group) :]
     return NeedsAI(
-        prompt=f"{question}?",
+        prompt=f"{question[:1].upper()}{question[1:]}{'?' if text.startswith('w') else '.'}",
         kind="lookup",
         subject=f"who is {subject}" if person else subject,
         family="lookup",
