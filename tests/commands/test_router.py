@@ -108,6 +108,7 @@ GOODBYES = [
     "OK bye",
     "bye ballsy",
     "See you later!",
+    "see you tomorrow",
     "thanks bye",
     "please stop",
     "Good night",
@@ -218,6 +219,7 @@ ARITHMETIC = [
     ("Hey Ballsy, what's 12 divided by four please?", 3),
     ("what is twenty one times two", 42),
     ("2 million times 3", 6_000_000),
+    ("what is 2 to the 10th power", 1024),
 ]
 
 
@@ -492,6 +494,7 @@ def test_places_on_the_map(text: str, place: str) -> None:
         ("Latest news on the World Cup.", "the World Cup"),
         ("what's the latest news about AT&T", "AT&T"),
         ("show me news about climate change", "climate change"),
+        ("any news about Tesla?", "Tesla"),
     ],
 )
 def test_news_about_a_topic(text: str, topic: str) -> None:

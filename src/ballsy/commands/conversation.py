@@ -39,7 +39,7 @@ _THANKS = re.compile(
 _GOODBYE = re.compile(
     r"^(?:(?:ok|okay|alright|thanks|thank you)\s+)?"
     r"(?:bye|bye bye|goodbye|good bye|bye for now|see you|see you later|see you soon|"
-    r"see ya|later|farewell|good night|goodnight|exit|quit|stop|stop listening|"
+    r"see you tomorrow|see ya|later|farewell|good night|goodnight|exit|quit|stop|stop listening|"
     r"that is all|that will be all|i am done|we are done|go to sleep)$"
 )
 

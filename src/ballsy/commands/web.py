@@ -42,8 +42,8 @@ _DIRECTIONS_FROM = re.compile(
     r"(?P<origin>.+?)\s+to\s+(?P<destination>.+)$"
 )
 _NEWS_ABOUT = re.compile(
-    r"^(?:(?:show me|get me|get|give me|find|read me|open|what is)\s+)?(?:the\s+)?"
-    r"(?:latest\s+|recent\s+|top\s+)?(?:news|headlines|news stories)\s+"
+    r"^(?:(?:show me|get me|get|give me|find|read me|open|what is|is there|are there)\s+)?"
+    r"(?:the\s+|any\s+)?(?:latest\s+|recent\s+|top\s+)?(?:news|headlines|news stories)\s+"
     r"(?:about|on|for|regarding)\s+(?P<topic>.+)$"
     r"|^what is the latest (?:news )?(?:on|about) (?P<topic2>.+)$"
 )

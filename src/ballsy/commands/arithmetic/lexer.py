@@ -39,6 +39,8 @@ _LEXEME = re.compile(
 
 # "1,000,000" is one number, as typed or as a recogniser writes it.
 _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# "2 to the 10th power", as recognisers write a spoken exponent.
+_ORDINAL_POWER = re.compile(r"\bto the (\d+)(?:st|nd|rd|th) power\b")
 # "3 point 5", as recognisers write a spoken decimal.
 _SPOKEN_POINT = re.compile(r"(?<![\d.])(\d+) point (\d+)(?![\d.])")
 
@@ -86,6 +88,7 @@ def _lexemes(text: str) -> list[Lexeme]:
     lexemes: list[Lexeme] = []
     odd_symbol = False
     text = _SPOKEN_POINT.sub(r"\1.\2", _THOUSANDS_COMMA.sub("", text))
+    text = _ORDINAL_POWER.sub(r"^ \1", text)
     for match in _LEXEME.finditer(text):
         group = match.lastgroup
         piece = match.group()
