@@ -27,15 +27,25 @@ from pathlib import Path
 
 import httpx
 import websockets
-
-from bench.common import machine, median, percentile, rss_mb
 from tests.pg import free_port
 from tests.servers import BallsyProcess, listening_pids
 
-COMMANDS = ["hello", "what is 7 times 8", "what time is it", "open youtube",
-            "directions to the train station", "how are you"]
-SERVICE_ENV = {"STT_ENABLED": "false", "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING",
-               "AI_PROVIDER": "none"}
+from bench.common import machine, median, percentile, rss_mb
+
+COMMANDS = [
+    "hello",
+    "what is 7 times 8",
+    "what time is it",
+    "open youtube",
+    "directions to the train station",
+    "how are you",
+]
+SERVICE_ENV = {
+    "STT_ENABLED": "false",
+    "RATE_LIMIT_ENABLED": "false",
+    "LOG_LEVEL": "WARNING",
+    "AI_PROVIDER": "none",
+}
 
 
 @dataclass
@@ -52,24 +62,32 @@ class LoadResult:
         return self.count / self.seconds
 
     def row(self) -> str:
-        return (f"| {self.label} | {self.concurrency} | {self.rate:,.0f} | "
-                f"{median(self.latencies) * 1000:.2f} | {percentile(self.latencies, 99) * 1000:.2f}"
-                f" | {self.errors} |")
+        return (
+            f"| {self.label} | {self.concurrency} | {self.rate:,.0f} | "
+            f"{median(self.latencies) * 1000:.2f} | {percentile(self.latencies, 99) * 1000:.2f}"
+            f" | {self.errors} |"
+        )
 
 
 # --- load clients ---------------------------------------------------------------------------
 
 
-async def _http_worker(port: int, token: str | None, deadline: float, out: LoadResult,
-                       index: int) -> None:
+async def _http_worker(
+    port: int, token: str | None, deadline: float, out: LoadResult, index: int
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     requests = []
     for command in COMMANDS:
         body = json.dumps({"command": command}).encode()
-        requests.append((f"POST /api/command HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         f"Content-Type: application/json\r\n{auth}"
-                         f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+        requests.append(
+            (
+                f"POST /api/command HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/json\r\n{auth}"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
     turn = index
     try:
         while time.perf_counter() < deadline:
@@ -91,10 +109,12 @@ async def _http_worker(port: int, token: str | None, deadline: float, out: LoadR
         writer.close()
 
 
-async def _ws_worker(port: int, token: str | None, deadline: float, out: LoadResult,
-                     index: int) -> None:
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/voice/bench-{index}",
-                                  compression=None, max_queue=None) as ws:
+async def _ws_worker(
+    port: int, token: str | None, deadline: float, out: LoadResult, index: int
+) -> None:
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/voice/bench-{index}", compression=None, max_queue=None
+    ) as ws:
         if token:
             await ws.send(json.dumps({"type": "hello", "token": token}))
             await ws.recv()
@@ -112,17 +132,20 @@ async def _ws_worker(port: int, token: str | None, deadline: float, out: LoadRes
                 out.errors += 1
 
 
-async def run_load(kind: str, port: int, tokens: list[str | None], concurrency: int,
-                   seconds: float, label: str) -> LoadResult:
+async def run_load(
+    kind: str, port: int, tokens: list[str | None], concurrency: int, seconds: float, label: str
+) -> LoadResult:
     worker = _http_worker if kind == "http" else _ws_worker
     warm = LoadResult(label, concurrency, 0, 0, 0, [])
     warm_deadline = time.perf_counter() + 0.5
-    await asyncio.gather(*(worker(port, tokens[i], warm_deadline, warm, i)
-                           for i in range(concurrency)))
+    await asyncio.gather(
+        *(worker(port, tokens[i], warm_deadline, warm, i) for i in range(concurrency))
+    )
     result = LoadResult(label, concurrency, 0, 0, seconds, [])
     deadline = time.perf_counter() + seconds
-    await asyncio.gather(*(worker(port, tokens[i], deadline, result, i)
-                           for i in range(concurrency)))
+    await asyncio.gather(
+        *(worker(port, tokens[i], deadline, result, i) for i in range(concurrency))
+    )
     return result
 
 
@@ -131,10 +154,22 @@ async def run_load(kind: str, port: int, tokens: list[str | None], concurrency: 
 
 def start_bare(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log",
-         "--no-proxy-headers"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--no-proxy-headers",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -175,16 +210,34 @@ def throughput(seconds: float, root: Path) -> list[str]:
         expected = 0
         for kind in ("http", "ws"):
             for concurrency in (1, 10):
-                ballsy = asyncio.run(run_load(kind, server.port, tokens, concurrency, seconds,
-                                              f"Ballsy {kind.upper()} (stored)"))
+                ballsy = asyncio.run(
+                    run_load(
+                        kind,
+                        server.port,
+                        tokens,
+                        concurrency,
+                        seconds,
+                        f"Ballsy {kind.upper()} (stored)",
+                    )
+                )
                 expected += ballsy.count
-                ceiling = asyncio.run(run_load(kind, bare_port, [None] * 10, concurrency,
-                                               seconds, f"bare FastAPI {kind.upper()}"))
+                ceiling = asyncio.run(
+                    run_load(
+                        kind,
+                        bare_port,
+                        [None] * 10,
+                        concurrency,
+                        seconds,
+                        f"bare FastAPI {kind.upper()}",
+                    )
+                )
                 rows += [ballsy.row(), ceiling.row()]
         stored = stored_turns(data_dir)
         rows.append("")
-        rows.append(f"Turns stored in SQLite during the run: {stored:,} "
-                    f"(at least the {expected:,} measured; warm-up turns are stored too).")
+        rows.append(
+            f"Turns stored in SQLite during the run: {stored:,} "
+            f"(at least the {expected:,} measured; warm-up turns are stored too)."
+        )
     finally:
         server.kill()
         bare.kill()
@@ -214,8 +267,9 @@ async def _turns(port: int, token: str, count: int, clients: int = 10) -> None:
     per_client = count // clients
 
     async def one(index: int) -> None:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/voice/mem-{index}",
-                                      compression=None) as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/voice/mem-{index}", compression=None
+        ) as ws:
             await ws.send(json.dumps({"type": "hello", "token": token}))
             await ws.recv()
             for turn in range(per_client):
@@ -229,8 +283,11 @@ async def _hold_idle(port: int, count: int) -> int:
     sockets = []
     try:
         for index in range(count):
-            sockets.append(await websockets.connect(
-                f"ws://127.0.0.1:{port}/ws/voice/idle-{index}", compression=None))
+            sockets.append(
+                await websockets.connect(
+                    f"ws://127.0.0.1:{port}/ws/voice/idle-{index}", compression=None
+                )
+            )
         await asyncio.sleep(3)
         alive = 0
         for ws in sockets:
@@ -245,8 +302,9 @@ async def _hold_idle(port: int, count: int) -> int:
 
 def memory(root: Path) -> list[str]:
     data_dir = root / "memory"
-    server = BallsyProcess({**SERVICE_ENV, "DATA_DIR": str(data_dir),
-                            "RATE_LIMIT_WS_PER_INSTANCE": "5000"}).start()
+    server = BallsyProcess(
+        {**SERVICE_ENV, "DATA_DIR": str(data_dir), "RATE_LIMIT_WS_PER_INSTANCE": "5000"}
+    ).start()
     try:
         server.wait_healthy()
         assert server.proc is not None
@@ -277,7 +335,7 @@ def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -28,9 +28,11 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         memory = "? GiB"
     load = os.getloadavg()[0]
-    return (f"{os.cpu_count()} cores ({cpu}), {memory} RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, load {load:.2f} at start, "
-            f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory} RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, load {load:.2f} at start, "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,8 +55,14 @@ def rss_mb(pid: int) -> float:
 
 
 def run_python(code: str, env: dict[str, str] | None = None) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, env={**os.environ, **(env or {})}, timeout=120).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    ).stdout
 
 
 def wait_port_free(port: int, timeout: float = 5) -> None:

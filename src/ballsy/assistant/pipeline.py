@@ -210,7 +210,9 @@ class Assistant:
             )
             fallback = fallback_for(failure.kind, need, partial=answer)
             answer, action, data = fallback.text, fallback.action, fallback.data
-        elif need.kind == "lookup" and is_uncertain(answer, subject=need.subject):
+        elif need.kind == "lookup" and is_uncertain(
+            answer, subject=need.subject, is_person=need.is_person
+        ):
             fallback = fallback_for("uncertain", need, partial="")
             answer, action, data = fallback.text, fallback.action, fallback.data
         ended = TurnEnded(turn_id, answer, action, data, source, need.family)
@@ -294,8 +296,7 @@ class Assistant:
         changed, value = new_result
         extra = {"last_result": _format_fraction(value)} if changed else {}
         async with self._session() as session:
-            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle,
-                                   **extra)
+            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle, **extra)
             await session.commit()
 
     async def _store_quietly(

@@ -214,19 +214,24 @@ async def record_turn(
         conversation_id = (
             await session.execute(
                 insert(Conversation)
-                .values(user_id=turn.user_id, started_at=turn.created_at,
-                        last_activity_at=turn.created_at)
+                .values(
+                    user_id=turn.user_id,
+                    started_at=turn.created_at,
+                    last_activity_at=turn.created_at,
+                )
                 .returning(Conversation.id)
             )
         ).scalar_one()
-    common = {"conversation_id": conversation_id, "created_at": turn.created_at,
-              "turn_id": turn.turn_id}
+    common = {
+        "conversation_id": conversation_id,
+        "created_at": turn.created_at,
+        "turn_id": turn.turn_id,
+    }
     await session.execute(
         insert(Message),
         [
             {**common, "is_user": True, "content": turn.command, "interrupted": False},
-            {**common, "is_user": False, "content": turn.response,
-             "interrupted": turn.interrupted},
+            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted},
         ],
     )
     await session.execute(
