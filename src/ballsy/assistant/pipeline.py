@@ -22,8 +22,6 @@ from fractions import Fraction
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
@@ -34,6 +32,7 @@ from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
 from ballsy.commands.hedging import is_uncertain
 from ballsy.commands.router import route
 from ballsy.db import repositories as repo
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.db.models import utcnow
 from ballsy.errors import BadRequest, DatabaseUnavailable
 from ballsy.metrics import Metrics
@@ -357,7 +356,7 @@ class _GuardedSession:
             await self._session.close()
         except Exception:  # the connection may already be gone
             log.debug("closing a failed session raised", exc_info=True)
-        if isinstance(exc, OperationalError | DBAPIError | PoolTimeout | OSError | TimeoutError):
+        if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
             log.error("database unavailable", extra={"error": type(exc).__name__})
             raise DatabaseUnavailable(
                 "The database is unavailable right now; please try again in a moment."

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +18,14 @@ from sqlalchemy.ext.asyncio import (
 
 from ballsy.config import Settings
 from ballsy.db.url import is_sqlite, to_async_url
+
+# What a lost or refused database connection raises, whichever driver is in use.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    PoolTimeout,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
