@@ -26,8 +26,10 @@ def test_metrics_after_traffic(make_client: Callable[..., TestClient]) -> None:
     client.post("/api/command", json={"command": "tell me another joke"}, headers=auth)
     after = client.get("/metrics").text
 
-    assert 'ballsy_http_request_duration_seconds_count{method="POST",route="/api/command",' \
-           'status="200"}' in after
+    assert (
+        'ballsy_http_request_duration_seconds_count{method="POST",route="/api/command",'
+        'status="200"}' in after
+    )
     assert "ballsy_websocket_connections 1.0" in text
     assert 'ballsy_websocket_messages_total{direction="in",type="text"} 1.0' in text
     assert 'ballsy_commands_total{family="greeting",source="local"} 1.0' in after
