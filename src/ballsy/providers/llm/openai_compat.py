@@ -22,7 +22,12 @@ from ballsy.providers.llm.base import (
     LLMProvider,
     ReplyStats,
 )
-from ballsy.providers.llm.http import httpx_timeout, parse_retry_after, transport_error
+from ballsy.providers.llm.http import (
+    httpx_timeout,
+    parse_retry_after,
+    shared_ssl_context,
+    transport_error,
+)
 from ballsy.providers.llm.streaming import (
     RetryableError,
     StreamLimits,
@@ -57,7 +62,9 @@ class OpenAICompatProvider(LLMProvider):
         headers = {"Accept": "text/event-stream"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.AsyncClient(headers=headers, timeout=httpx_timeout(self.limits))
+        self._http = httpx.AsyncClient(
+            headers=headers, timeout=httpx_timeout(self.limits), verify=shared_ssl_context()
+        )
 
     def __repr__(self) -> str:
         return f"OpenAICompatProvider(base_url={self.base_url!r}, model={self.model!r})"
