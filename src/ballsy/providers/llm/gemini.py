@@ -21,6 +21,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, Literal
 
+import google.auth.exceptions
 import httpx
 from google import genai
 from google.genai import errors as genai_errors
@@ -220,6 +221,14 @@ class GeminiProvider(LLMProvider):
             raise self._api_error(exc) from None
         except httpx.TransportError as exc:
             raise transport_error(exc) from None
+        except google.auth.exceptions.TransportError:
+            raise RetryableError("unavailable", "cannot reach Google's token service") from None
+        except google.auth.exceptions.GoogleAuthError as exc:
+            detail = redact(str(exc), self._secrets)[:200]
+            raise AIError(
+                "config",
+                f"no usable Google credentials for Vertex AI ({type(exc).__name__}): {detail}",
+            ) from None
         finally:
             await capture.aclose()
             close = getattr(sdk_stream, "aclose", None)
