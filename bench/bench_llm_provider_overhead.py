@@ -94,7 +94,7 @@ async def bench(replies: int) -> list[str]:
     rows = []
     for kind in ("gemini", "openai"):
         for chunks in (1, 100):
-            child = subprocess.Popen(  # noqa: S603 - our own script
+            child = subprocess.Popen(
                 [sys.executable, __file__, "--serve", kind, str(chunks)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -133,8 +133,7 @@ def main() -> None:
     rows = asyncio.run(bench(args.replies))
     print("## AI provider overhead (fake provider answering instantly)\n")
     print(
-        "Medians over "
-        f"{args.replies} replies; baseline = bare httpx reading the same SSE stream.\n"
+        f"Medians over {args.replies} replies; baseline = bare httpx reading the same SSE stream.\n"
     )
     print(
         "| provider | chunks | baseline first (ms) | provider first (ms) | added (ms) "

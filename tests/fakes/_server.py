@@ -6,7 +6,9 @@ It binds 127.0.0.1 on a free port and checks, before returning from `start()`, t
 the listener answering is really this server (GET /__whoami with a random token).
 
 Each request to a model endpoint consumes the next scripted step (`Reply`, `Fail`,
-`Drop`, `Raw`); when the script is empty the server answers `default`. Every request
+`Drop`, `Raw`), unless the fake refuses it first (wrong key, unknown model); when the
+script is empty the server answers `default`. One request per connection
+(`Connection: close`), so a closed socket always means the client left. Every request
 is recorded with whether the client closed the connection before the response ended,
 so tests can assert that cancelling a reply really reached the network.
 """
@@ -221,7 +223,7 @@ class FakeHttpServer:
             await asyncio.sleep(0.005)
         return len(self.disconnects) >= count
 
-    def _next_step(self) -> Step:
+    def next_step(self) -> Step:
         with self._lock:
             return self._script.popleft() if self._script else self.default
 
@@ -261,7 +263,7 @@ class FakeHttpServer:
         conn.gone.clear()
         watcher = asyncio.create_task(_watch_eof(conn))
         try:
-            if await self.answer(conn, record, self._next_step()):
+            if await self.answer(conn, record):
                 self._mark(record, completed=True)
         except (ClientGone, ConnectionError):
             self._mark(record)
@@ -270,8 +272,8 @@ class FakeHttpServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
-    async def answer(self, conn: _Connection, record: RecordedRequest, step: Step) -> bool:
-        """Write the response for one step; False when it was cut short on purpose."""
+    async def answer(self, conn: _Connection, record: RecordedRequest) -> bool:
+        """Answer one request (taking the next step unless refused); False if cut short."""
         raise NotImplementedError
 
     # --- helpers for subclasses ------------------------------------------------------

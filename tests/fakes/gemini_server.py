@@ -66,15 +66,15 @@ class FakeGemini(FakeHttpServer):
         """What to give the SDK as its base URL (it appends `/v1beta/models/...`)."""
         return self.origin
 
-    async def answer(self, conn: _Connection, record: RecordedRequest, step: Step) -> bool:
+    async def answer(self, conn: _Connection, record: RecordedRequest) -> bool:
         match = _PATH.match(record.path)
         if record.method != "POST" or match is None:
             await self.send_json(conn, 404, _error(404, f"no route for {record.path}"))
             return True
         model = match["model"]
         refusal = self._refusal(record, model)
-        if refusal is not None:
-            step = refusal
+        # A refused request (bad key, unknown model) leaves the script untouched.
+        step: Step = refusal if refusal is not None else self.next_step()
         if isinstance(step, Drop):
             return False
         if isinstance(step, Fail):

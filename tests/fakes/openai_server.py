@@ -40,26 +40,34 @@ class FakeOpenAI(FakeHttpServer):
     """Scriptable fake of an OpenAI-compatible chat completions server."""
 
     def __init__(
-        self, *, api_key: str | None = None, known_models: Collection[str] | None = None
+        self,
+        *,
+        api_key: str | None = None,
+        known_models: Collection[str] | None = None,
+        reject_stream_options: bool = False,
     ) -> None:
         super().__init__()
         self.api_key = api_key
         self.known_models = set(known_models) if known_models is not None else None
+        # Like servers that refuse fields they do not know (400, naming the field).
+        self.reject_stream_options = reject_stream_options
 
     @property
     def base_url(self) -> str:
         """What to configure as OPENAI_BASE_URL (the `/v1` root, like Ollama's)."""
         return f"{self.origin}/v1"
 
-    async def answer(self, conn: _Connection, record: RecordedRequest, step: Step) -> bool:
+    async def answer(self, conn: _Connection, record: RecordedRequest) -> bool:
         if record.method != "POST" or record.path != "/v1/chat/completions":
             await self.send_json(conn, 404, _error(404, f"no route for {record.path}"))
             return True
         body = record.json() or {}
         model = str(body.get("model", ""))
         refusal = self._refusal(record, model)
-        if refusal is not None:
-            step = refusal
+        if self.reject_stream_options and "stream_options" in body:
+            refusal = Fail(400, "Unrecognized request argument supplied: stream_options")
+        # A refused request (bad key, unknown model) leaves the script untouched.
+        step: Step = refusal if refusal is not None else self.next_step()
         if isinstance(step, Drop):
             return False
         if isinstance(step, Fail):

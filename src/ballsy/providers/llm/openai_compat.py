@@ -84,8 +84,6 @@ class OpenAICompatProvider(LLMProvider):
             "max_tokens": params.max_output_tokens,
             "temperature": params.temperature,
         }
-        if self.include_usage:
-            body["stream_options"] = {"include_usage": True}
         return stream_with_retries(
             lambda: self._attempt(body, stats),
             limits=self.limits,
@@ -98,12 +96,19 @@ class OpenAICompatProvider(LLMProvider):
 
     async def _attempt(self, body: dict[str, Any], stats: ReplyStats) -> AsyncGenerator[str, None]:
         """One request: yield its text; map every failure to an `AIError`."""
-        request = self._http.build_request("POST", f"{self.base_url}/chat/completions", json=body)
         response: httpx.Response | None = None
         try:
-            response = await self._http.send(request, stream=True)
+            response = await self._send(body)
             if response.status_code != 200:
                 await response.aread()
+                if self.include_usage and _refuses_usage(response):
+                    # Some servers reject `stream_options`: ask once more without it and
+                    # never again (usage is then unknown, rather than the reply lost).
+                    self.include_usage = False
+                    await response.aclose()
+                    response = await self._send(body)
+            if response.status_code != 200:
+                await response.aread()  # a no-op when already read
                 raise self._status_error(response)
             async for payload in _sse_payloads(response):
                 if payload == "[DONE]":
@@ -115,6 +120,13 @@ class OpenAICompatProvider(LLMProvider):
         finally:
             if response is not None:
                 await response.aclose()
+
+    async def _send(self, body: dict[str, Any]) -> httpx.Response:
+        if self.include_usage:
+            body = {**body, "stream_options": {"include_usage": True}}
+        url = f"{self.base_url}/chat/completions"
+        request = self._http.build_request("POST", url, json=body)
+        return await self._http.send(request, stream=True)
 
     def _status_error(self, response: httpx.Response) -> AIError:
         code = response.status_code
@@ -198,6 +210,10 @@ def _absorb(chunk: dict[str, Any], stats: ReplyStats) -> list[str]:
     if content is not None and not isinstance(content, str):
         raise AIError("bad_response", "the AI server sent non-text content")
     return [content] if content else []
+
+
+def _refuses_usage(response: httpx.Response) -> bool:
+    return response.status_code in (400, 422) and "stream_options" in _error_message(response)
 
 
 def _error_message(response: httpx.Response) -> str:
