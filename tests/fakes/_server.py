@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -203,16 +203,30 @@ class FakeHttpServer:
         """Requests whose client hung up before the response was complete."""
         return [r for r in self.requests if r.client_closed_at is not None]
 
-    def wait_for_disconnect(self, timeout: float, count: int = 1) -> bool:
-        """Block until `count` client disconnects were seen, or `timeout` passes."""
+    def wait_for(self, predicate: Callable[[list[RecordedRequest]], bool], timeout: float) -> bool:
+        """Block until `predicate(requests)` holds, or `timeout` passes.
+
+        The server records a response as completed just after writing it, so a client
+        may finish reading first: wait, rather than assert, on `completed`.
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
-            while sum(r.client_closed_at is not None for r in self._requests) < count:
+            while not predicate(list(self._requests)):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(left)
             return True
+
+    def wait_for_disconnect(self, timeout: float, count: int = 1) -> bool:
+        """Block until `count` client disconnects were seen, or `timeout` passes."""
+        return self.wait_for(
+            lambda rs: sum(r.client_closed_at is not None for r in rs) >= count, timeout
+        )
+
+    def wait_for_completed(self, timeout: float, count: int = 1) -> bool:
+        """Block until `count` responses were written in full, or `timeout` passes."""
+        return self.wait_for(lambda rs: sum(r.completed for r in rs) >= count, timeout)
 
     async def await_disconnect(self, timeout: float, count: int = 1) -> bool:
         """`wait_for_disconnect` for async tests (polls; never blocks the loop)."""

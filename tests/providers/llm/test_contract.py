@@ -43,7 +43,7 @@ async def test_streams_chunks_in_order_with_usage_and_timing(case: Case) -> None
     assert stats.total_s >= 0.05 + 0.01 * (len(chunks) - 1)
     assert stats.total_s <= time.monotonic() - started
     assert len(case.fake.requests) == 1
-    assert case.fake.requests[0].completed
+    assert case.fake.wait_for_completed(1.0)
 
 
 async def test_sends_persona_history_and_parameters(case: Case) -> None:

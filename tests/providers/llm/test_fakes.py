@@ -41,7 +41,7 @@ def test_sync_clients_can_use_the_fakes() -> None:
         assert httpx.post(url, json={"model": "m"}).status_code == 503
         reply = httpx.post(url, json={"model": "m"}).json()
         assert reply["choices"][0]["message"]["content"] == "x"
-        assert [r.completed for r in fake.requests] == [True, True]
+        assert fake.wait_for_completed(2.0, count=2)
 
 
 def test_generate_content_without_streaming() -> None:
