@@ -136,3 +136,16 @@ async def test_concurrent_replies_do_not_mix(case: Case) -> None:
     for got in results:
         assert len(got) == 2 and got[0].split("-")[0] == got[1].split("-")[0]
     assert sorted(r[0] for r in results) == sorted(f"r{i}-a" for i in range(5))
+
+
+async def test_plain_break_still_closes_the_connection_promptly(case: Case) -> None:
+    """Callers should use `aclosing`, but a bare `break` must not leave a socket open:
+    our generator owns the HTTP response, so when it is dropped, asyncio's async-generator
+    finalizer closes it (the SDK's own nested generators would wait for the GC)."""
+    case.fake.script(Reply(chunks=["tick"] * 200, chunk_delay=0.02))
+    async for _chunk in case.make().stream(MESSAGES, GenerationParams(), ReplyStats()):
+        break
+    left_at = time.monotonic()
+    assert await case.fake.await_disconnect(PROMPT_GONE_S)
+    closed_at = case.fake.disconnects[0].client_closed_at
+    assert closed_at is not None and closed_at - left_at < PROMPT_GONE_S
