@@ -5,11 +5,9 @@ from __future__ import annotations
 import email.utils
 import functools
 import math
-import os
 import ssl
 import time
 
-import certifi
 import httpx
 
 from ballsy.providers.llm.base import AIError
@@ -20,12 +18,10 @@ from ballsy.providers.llm.streaming import RetryableError, StreamLimits
 def shared_ssl_context() -> ssl.SSLContext:
     """One verified TLS context for every AI client (loading CA files costs ~100 ms each).
 
-    Built on first use, never at import; honours SSL_CERT_FILE / SSL_CERT_DIR like httpx.
+    Built on first use, never at import; httpx's own default (certifi's CA bundle, or
+    SSL_CERT_FILE / SSL_CERT_DIR when set).
     """
-    return ssl.create_default_context(
-        cafile=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        capath=os.environ.get("SSL_CERT_DIR"),
-    )
+    return httpx.create_ssl_context()
 
 
 def httpx_timeout(limits: StreamLimits) -> httpx.Timeout:
