@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import google.auth.exceptions
 import httpx
@@ -41,6 +41,9 @@ from ballsy.providers.llm.streaming import (
     redact,
     stream_with_retries,
 )
+
+if TYPE_CHECKING:
+    from ballsy.config import Settings
 
 BLOCKED_FINISH_REASONS = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -164,6 +167,22 @@ class GeminiProvider(LLMProvider):
         except Exception as exc:  # the SDK raises plain ValueError/auth errors here
             message = redact(str(exc), self._secrets)[:200]
             raise AIError("config", f"cannot set up the Gemini client: {message}") from None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GeminiProvider:
+        """GEMINI_API_KEY wins; without one, Vertex AI when GOOGLE_GENAI_USE_VERTEXAI=true.
+
+        The base URL is left to the SDK's GOOGLE_GEMINI_BASE_URL / GOOGLE_VERTEX_BASE_URL.
+        """
+        key = settings.gemini_api_key
+        return cls(
+            model=settings.gemini_model,
+            api_key=key.get_secret_value() if key is not None else None,
+            vertexai=key is None and settings.google_genai_use_vertexai,
+            project=settings.google_cloud_project,
+            location=settings.google_cloud_location,
+            limits=StreamLimits.from_settings(settings),
+        )
 
     def __repr__(self) -> str:
         return f"GeminiProvider(model={self.model!r}, backend={self._backend!r})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -34,6 +34,9 @@ from ballsy.providers.llm.streaming import (
     redact,
     stream_with_retries,
 )
+
+if TYPE_CHECKING:
+    from ballsy.config import Settings
 
 
 class OpenAICompatProvider(LLMProvider):
@@ -64,6 +67,19 @@ class OpenAICompatProvider(LLMProvider):
             headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.AsyncClient(
             headers=headers, timeout=httpx_timeout(self.limits), verify=shared_ssl_context()
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAICompatProvider:
+        """From OPENAI_BASE_URL, OPENAI_MODEL and the optional OPENAI_API_KEY."""
+        if not settings.openai_base_url or not settings.openai_model:
+            raise AIError("not_configured", "set OPENAI_BASE_URL and OPENAI_MODEL")
+        key = settings.openai_api_key
+        return cls(
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            api_key=key.get_secret_value() if key is not None else None,
+            limits=StreamLimits.from_settings(settings),
         )
 
     def __repr__(self) -> str:

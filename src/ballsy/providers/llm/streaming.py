@@ -23,8 +23,12 @@ import logging
 import random
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ballsy.providers.llm.base import AIError, AIErrorKind, ReplyStats
+
+if TYPE_CHECKING:
+    from ballsy.config import Settings
 
 logger = logging.getLogger("ballsy.providers.llm")
 
@@ -39,6 +43,15 @@ class StreamLimits:
     max_retries: int = 2
     backoff_base_s: float = 0.25
     backoff_max_s: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        return cls(
+            connect_timeout_s=settings.ai_connect_timeout_seconds,
+            first_token_timeout_s=settings.ai_first_token_timeout_seconds,
+            total_timeout_s=settings.ai_total_timeout_seconds,
+            max_retries=settings.ai_max_retries,
+        )
 
     def __post_init__(self) -> None:
         if min(self.connect_timeout_s, self.first_token_timeout_s, self.total_timeout_s) <= 0:
