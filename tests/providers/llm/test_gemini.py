@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import google.auth.compute_engine._metadata
 import pytest
 from google.genai import types
 from google.oauth2.credentials import Credentials
@@ -141,3 +142,18 @@ async def test_repr_names_the_model_not_the_key() -> None:
     assert GEMINI_KEY not in repr(provider)
     assert GEMINI_MODEL in repr(provider)
     await provider.aclose()
+
+
+def test_vertex_without_credentials_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    # google-auth reads NO_GCE_CHECK once at import: skip its metadata-server probe
+    # (seconds of retries), and point it nowhere real in case it probes anyway.
+    monkeypatch.setattr(google.auth.compute_engine._metadata, "_NO_GCE_CHECK", True)
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", "/nonexistent")
+    with pytest.raises(AIError) as caught:
+        GeminiProvider(model=GEMINI_MODEL, vertexai=True)
+    assert caught.value.kind == "config"
+    assert "credentials" in caught.value.message

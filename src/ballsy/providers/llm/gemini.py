@@ -116,7 +116,12 @@ def to_gemini(messages: Sequence[ChatMessage]) -> tuple[str | None, list[types.C
 
 
 class GeminiProvider(LLMProvider):
-    """Gemini through `google-genai`; build with an API key or for Vertex AI."""
+    """Gemini through `google-genai`; build with an API key or for Vertex AI.
+
+    With `vertexai=True` and no `project`, the SDK looks up Application Default
+    Credentials while constructing (a blocking call) and fails with `AIError("config")`
+    when there are none.
+    """
 
     name = "gemini"
 
@@ -165,6 +170,7 @@ class GeminiProvider(LLMProvider):
                     http_options=http_options,
                 )
         except Exception as exc:  # the SDK raises plain ValueError/auth errors here
+            self._sync_http.close()
             message = redact(str(exc), self._secrets)[:200]
             raise AIError("config", f"cannot set up the Gemini client: {message}") from None
 
