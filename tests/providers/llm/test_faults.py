@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -32,13 +33,20 @@ async def run(
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
-async def test_transient_errors_are_retried_then_succeed(case: Case, status: int) -> None:
+async def test_transient_errors_are_retried_then_succeed(
+    case: Case, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ballsy.providers.llm")
     case.fake.script(Fail(status, times=2), Reply(chunks=["Fine", " now."]))
     got, stats, _, error = await run(case)
     assert error is None
     assert got == ["Fine", " now."]  # said once, not once per attempt
     assert stats.attempts == 3
     assert len(case.fake.requests) == 3
+    retries = [r for r in caplog.records if r.getMessage() == "ai_retry"]
+    assert [r.__dict__["attempt"] for r in retries] == [1, 2]
+    expected = "rate_limited" if status == 429 else "unavailable"
+    assert {r.__dict__["kind"] for r in retries} == {expected}
 
 
 @pytest.mark.parametrize(("status", "kind"), [(429, "rate_limited"), (503, "unavailable")])
