@@ -6,7 +6,7 @@ provider and reply length we time, over many replies:
   - a baseline: bare httpx reading the same SSE stream and decoding each JSON chunk.
 The difference is the provider's own overhead (the SDK's parsing for Gemini, our driver).
 
-Run:  PYTHONPATH=src:. python bench/bench_llm_provider_overhead.py [--replies 60]
+Run:  python -m bench.bench_llm_provider_overhead [--replies 60]   (from the repository root)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 
@@ -26,6 +27,8 @@ from ballsy.providers.llm.base import ChatMessage, GenerationParams, LLMProvider
 from ballsy.providers.llm.gemini import GeminiProvider
 from ballsy.providers.llm.openai_compat import OpenAICompatProvider
 
+ROOT = Path(__file__).resolve().parent.parent
+MODULE = "bench.bench_llm_provider_overhead"
 MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "Say something.")]
 MODEL = {"gemini": "gemini-2.5-flash-lite", "openai": "llama3.2"}
 
@@ -95,13 +98,17 @@ async def bench(replies: int) -> list[str]:
     for kind in ("gemini", "openai"):
         for chunks in (1, 100):
             child = subprocess.Popen(
-                [sys.executable, __file__, "--serve", kind, str(chunks)],
+                [sys.executable, "-m", MODULE, "--serve", kind, str(chunks)],
+                cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
             )
             assert child.stdout is not None and child.stdin is not None
             base_url = child.stdout.readline().strip()
+            if not base_url.startswith("http://127.0.0.1:"):  # never talk to a real provider
+                child.kill()
+                raise SystemExit(f"the fake {kind} server did not start (got {base_url!r})")
             try:
                 provider = provider_for(kind, base_url)
                 p_first, p_total = await measure(lambda p=provider: through_provider(p), replies)
@@ -141,10 +148,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    print(
-        "\nCommand: `PYTHONPATH=src:. python bench/bench_llm_provider_overhead.py "
-        f"--replies {args.replies}`"
-    )
+    print(f"\nCommand: `python -m bench.bench_llm_provider_overhead --replies {args.replies}`")
 
 
 if __name__ == "__main__":
