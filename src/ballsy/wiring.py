@@ -15,7 +15,7 @@ from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.metrics import Metrics
-from ballsy.providers.llm.base import GenerationParams, LLMProvider
+from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
 from ballsy.providers.stt.base import SpeechToText
 
 log = logging.getLogger("ballsy.wiring")
@@ -59,13 +59,19 @@ def build_llm(settings: Settings) -> LLMProvider | None:
     choice = settings.effective_ai_provider()
     if choice == "none":
         return None
-    if choice == "gemini":
-        from ballsy.providers.llm.gemini import GeminiProvider
+    try:
+        if choice == "gemini":
+            from ballsy.providers.llm.gemini import GeminiProvider
 
-        return GeminiProvider.from_settings(settings)
-    from ballsy.providers.llm.openai_compat import OpenAICompatProvider
+            return GeminiProvider.from_settings(settings)
+        from ballsy.providers.llm.openai_compat import OpenAICompatProvider
 
-    return OpenAICompatProvider.from_settings(settings)
+        return OpenAICompatProvider.from_settings(settings)
+    except AIError as exc:
+        # e.g. Vertex AI mode with no Google credentials: report it once, clearly, and keep
+        # serving local commands (AI_REQUIRED_FOR_READY turns this into a readiness failure).
+        log.error("AI provider not available: %s", exc.message, extra={"ai_provider": choice})
+        return None
 
 
 def build_stt(settings: Settings) -> SpeechToText | None:
