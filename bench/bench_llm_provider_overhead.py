@@ -93,22 +93,29 @@ async def measure(
     return statistics.median(firsts) * 1000, statistics.median(totals) * 1000
 
 
+def start_fake(kind: str, chunks: int) -> tuple[subprocess.Popen[str], str]:
+    """A fake provider in a child process; returns it and its base URL (loopback only)."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", MODULE, "--serve", kind, str(chunks)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdin is not None
+    base_url = child.stdout.readline().strip()
+    if not base_url.startswith("http://127.0.0.1:"):  # never talk to a real provider
+        child.kill()
+        raise SystemExit(f"the fake {kind} server did not start (got {base_url!r})")
+    return child, base_url
+
+
 async def bench(replies: int) -> list[str]:
     rows = []
     for kind in ("gemini", "openai"):
         for chunks in (1, 100):
-            child = subprocess.Popen(
-                [sys.executable, "-m", MODULE, "--serve", kind, str(chunks)],
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert child.stdout is not None and child.stdin is not None
-            base_url = child.stdout.readline().strip()
-            if not base_url.startswith("http://127.0.0.1:"):  # never talk to a real provider
-                child.kill()
-                raise SystemExit(f"the fake {kind} server did not start (got {base_url!r})")
+            child, base_url = start_fake(kind, chunks)
+            assert child.stdin is not None
             try:
                 provider = provider_for(kind, base_url)
                 p_first, p_total = await measure(lambda p=provider: through_provider(p), replies)
