@@ -54,6 +54,19 @@ async def _baseline_client(kind: str, base_url: str, turns: int, out: list[float
             out.append(first)
 
 
+async def _run_both(
+    port: int,
+    kind: str,
+    base_url: str,
+    tokens: list[str],
+    turns: int,
+    through: list[float],
+    direct: list[float],
+) -> None:
+    await asyncio.gather(*(_ballsy_client(port, token, turns, through) for token in tokens))
+    await asyncio.gather(*(_baseline_client(kind, base_url, turns, direct) for _ in tokens))
+
+
 def _env(kind: str, base_url: str) -> dict[str, str]:
     common = {"STT_ENABLED": "false", "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING"}
     if kind == "gemini":
@@ -84,15 +97,9 @@ def measure(kind: str, turns: int, data_dir: str) -> list[str]:
             through: list[float] = []
             direct: list[float] = []
 
-            async def run_both(n: int = clients) -> None:
-                await asyncio.gather(
-                    *(_ballsy_client(server.port, tokens[i], turns, through) for i in range(n))
-                )
-                await asyncio.gather(
-                    *(_baseline_client(kind, base_url, turns, direct) for _ in range(n))
-                )
-
-            asyncio.run(run_both())
+            asyncio.run(
+                _run_both(server.port, kind, base_url, tokens[:clients], turns, through, direct)
+            )
             added = (median(through) - median(direct)) * 1000
             rows.append(
                 f"| {kind} | {clients} | {median(direct) * 1000:.2f} | "
