@@ -54,3 +54,50 @@ def test_serve_is_healthy_fast_and_stops_gracefully(tmp_path: Path) -> None:
         assert server.proc is not None and server.proc.returncode in (0, -15)
     finally:
         server.kill()
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_reply_in_flight_finish_then_closes_1012(tmp_path: Path) -> None:
+    from tests.fakes import FakeOpenAI, Reply
+
+    with FakeOpenAI() as fake:
+        fake.default = Reply(chunks=[f"part{i} " for i in range(10)], chunk_delay=0.2)
+        server = BallsyProcess(
+            {
+                "DATA_DIR": str(tmp_path / "data"),
+                "STT_ENABLED": "false",
+                "RATE_LIMIT_ENABLED": "false",
+                "AI_PROVIDER": "openai",
+                "OPENAI_BASE_URL": fake.base_url,
+                "OPENAI_MODEL": "llama3.2",
+            },
+            log_path=tmp_path / "serve.log",
+        ).start()
+        try:
+            server.wait_healthy()
+
+            async def converse() -> tuple[list[dict[str, object]], int | None, float]:
+                url = f"ws://127.0.0.1:{server.port}/ws/voice/t2"
+                async with websockets.connect(url) as ws:
+                    await ws.send(json.dumps({"type": "command", "command": "tell me a story"}))
+                    received = [json.loads(await asyncio.wait_for(ws.recv(), 5))]  # reply_start
+                    received.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))  # a delta
+                    stopped = asyncio.get_running_loop().run_in_executor(None, server.terminate)
+                    code = None
+                    try:
+                        for _ in range(40):
+                            received.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+                    except websockets.ConnectionClosed as closed:
+                        code = closed.rcvd.code if closed.rcvd else None
+                    return received, code, await stopped
+
+            received, code, seconds = asyncio.run(converse())
+            kinds = [m["type"] for m in received]
+            assert kinds[-2:] == ["reply_end", "command_response"], kinds
+            end = received[-2]
+            assert end["interrupted"] is False
+            assert end["response"] == "".join(f"part{i} " for i in range(10)).strip()
+            assert code == 1012
+            assert seconds < 8.0
+        finally:
+            server.kill()
