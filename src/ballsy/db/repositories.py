@@ -195,22 +195,27 @@ async def record_turn(
 ) -> None:
     """Store the user's words, the reply, the history row (and the new arithmetic memory)
     in the caller's transaction — a handful of Core statements, as this runs every turn."""
+    # Touch the user's latest conversation if it is still open: one statement.
     latest = (
-        await session.execute(
-            select(Conversation.id, Conversation.started_at, Conversation.last_activity_at)
-            .where(Conversation.user_id == turn.user_id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-    ).first()
-    if latest is not None and turn.created_at - (latest[2] or latest[1]) < idle_gap:
-        conversation_id = int(latest[0])
+        select(Conversation.id)
+        .where(Conversation.user_id == turn.user_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    conversation_id = (
         await session.execute(
             update(Conversation)
-            .where(Conversation.id == conversation_id)
+            .where(
+                Conversation.id == latest,
+                func.coalesce(Conversation.last_activity_at, Conversation.started_at)
+                > turn.created_at - idle_gap,
+            )
             .values(last_activity_at=turn.created_at)
+            .returning(Conversation.id)
         )
-    else:
+    ).scalar_one_or_none()
+    if conversation_id is None:
         conversation_id = (
             await session.execute(
                 insert(Conversation)
