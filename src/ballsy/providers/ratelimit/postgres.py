@@ -1,0 +1,247 @@
+"""Token buckets in PostgreSQL: one budget shared by every instance of the service.
+
+Use it on Cloud Run with more than one instance (RATE_LIMIT_STORE=postgres). Each
+check is one statement, `INSERT … ON CONFLICT … DO UPDATE … RETURNING`: PostgreSQL
+locks the bucket's row for the update, so concurrent checks from any number of
+instances queue on that row and none can spend a token twice (no read-modify-write
+race). The refill is computed inside the statement from the stored timestamp and
+the database's clock (`clock_timestamp()`), so instances with skewed clocks agree;
+tests pass a clock instead.
+
+A bucket that has refilled completely is the same as no bucket: its row records when
+that happens (`expires_at`) and a bounded `DELETE … SKIP LOCKED` removes such rows
+every `cleanup_interval_seconds`, in the background.
+
+If the database does not answer within `timeout_seconds`, the check fails open or
+closed (RATE_LIMIT_FAIL_OPEN): open means the request goes on, still limited per
+instance by an in-memory fallback store, so one client cannot flood an instance
+while the database is down; closed means `DatabaseUnavailable` (HTTP 503). After a
+failure the database is left alone for `retry_interval_seconds`, so a dead database
+costs each request nothing rather than a timeout each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ballsy.errors import DatabaseUnavailable
+from ballsy.providers.ratelimit.base import Budget, Decision, RateLimitStore
+from ballsy.providers.ratelimit.memory import MemoryStore, validate_cost
+
+logger = logging.getLogger("ballsy.ratelimit")
+
+Clock = Callable[[], float]
+
+# The bucket key column is VARCHAR(200); longer keys are replaced by a digest.
+_MAX_KEY_CHARS = 200
+
+# One check. The CTE `p` fixes the parameters and the time once; the update
+# computes the level the bucket has refilled to (never beyond capacity, never from
+# a negative elapsed time when another instance's write landed first) and takes
+# `cost` tokens only when the level covers it (to within 1e-9, the rounding of the
+# float arithmetic on timestamps). `last_allowed` carries that decision
+# back through RETURNING, which sees only the new row.
+_TAKE_SQL = text(
+    """
+WITH p AS (
+    SELECT CAST(:key AS text) AS key,
+           CAST(:capacity AS float8) AS capacity,
+           CAST(:rate AS float8) AS rate,
+           CAST(:cost AS float8) AS cost,
+           COALESCE(CAST(:now AS timestamptz), clock_timestamp()) AS now
+)
+INSERT INTO rate_limit_buckets AS b (bucket_key, tokens, last_allowed, updated_at, expires_at)
+SELECT p.key, p.capacity - p.cost, true, p.now,
+       p.now + make_interval(secs => p.cost / p.rate)
+FROM p
+ON CONFLICT (bucket_key) DO UPDATE
+SET (tokens, last_allowed, updated_at, expires_at) = (
+    SELECT d.after, d.allowed, s.now,
+           s.now + make_interval(secs => (p.capacity - d.after) / p.rate)
+    FROM p,
+    LATERAL (
+        SELECT GREATEST(b.updated_at, p.now) AS now,
+               LEAST(p.capacity, b.tokens + p.rate * GREATEST(
+                   CAST(EXTRACT(EPOCH FROM p.now - b.updated_at) AS float8), 0)) AS level
+    ) AS s,
+    LATERAL (
+        SELECT s.level + 1e-9 >= p.cost AS allowed,
+               CASE WHEN s.level + 1e-9 >= p.cost THEN GREATEST(s.level - p.cost, 0)
+                    ELSE s.level END AS after
+    ) AS d
+)
+RETURNING tokens, last_allowed
+"""
+)
+
+# Bounded cleanup of full buckets. SKIP LOCKED leaves rows a check holds alone;
+# deleting a full bucket changes nothing, as a missing bucket starts full.
+_PURGE_SQL = text(
+    """
+DELETE FROM rate_limit_buckets
+WHERE bucket_key IN (
+    SELECT bucket_key FROM rate_limit_buckets
+    WHERE expires_at <= COALESCE(CAST(:now AS timestamptz), clock_timestamp())
+    ORDER BY expires_at
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+)
+"""
+)
+
+_DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
+def bucket_key(key: str, budget: Budget) -> str:
+    """The row key for `key` under `budget`, at most 200 characters."""
+    joined = f"{budget.name}:{key}"
+    if len(joined) <= _MAX_KEY_CHARS:
+        return joined
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{budget.name}:sha256:{digest}"
+
+
+class PostgresStore(RateLimitStore):
+    """Token buckets in the `rate_limit_buckets` table, shared by all instances."""
+
+    name = "postgres"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        fail_open: bool,
+        fallback: MemoryStore,
+        timeout_seconds: float = 1.0,
+        retry_interval_seconds: float = 5.0,
+        cleanup_interval_seconds: float = 60.0,
+        cleanup_batch: int = 1000,
+        clock: Clock | None = None,
+        monotonic: Clock = time.monotonic,
+    ) -> None:
+        """`clock` (Unix seconds) replaces the database's clock; for tests.
+
+        `monotonic` times the retry and cleanup intervals.
+        """
+        self._engine = engine
+        self._fail_open = fail_open
+        self._fallback = fallback
+        self._timeout = timeout_seconds
+        self._retry_interval = retry_interval_seconds
+        self._cleanup_interval = cleanup_interval_seconds
+        self._cleanup_batch = cleanup_batch
+        self._clock = clock
+        self._monotonic = monotonic
+        self._down_until: float | None = None
+        self._next_cleanup = monotonic() + cleanup_interval_seconds
+        self._cleanup_task: asyncio.Task[int] | None = None
+
+    @property
+    def available(self) -> bool:
+        """False while the database is being left alone after a failure."""
+        return self._down_until is None
+
+    async def take(self, key: str, budget: Budget, *, cost: float = 1.0) -> Decision:
+        validate_cost(budget, cost)
+        if self._down_until is not None:
+            if self._monotonic() < self._down_until:
+                return await self._degraded(key, budget, cost)
+            self._down_until = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                decision = await self._take(key, budget, cost)
+        except _DB_ERRORS as exc:
+            self._mark_down(exc)
+            return await self._degraded(key, budget, cost)
+        self._maybe_cleanup()
+        return decision
+
+    async def _take(self, key: str, budget: Budget, cost: float) -> Decision:
+        params = {
+            "key": bucket_key(key, budget),
+            "capacity": budget.capacity,
+            "rate": budget.refill_per_second,
+            "cost": cost,
+            "now": self._now(),
+        }
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(_TAKE_SQL, params)).one()
+        tokens, allowed = float(row[0]), bool(row[1])
+        if allowed:
+            return Decision(allowed=True, remaining=tokens, retry_after=0.0)
+        retry_after = (cost - tokens) / budget.refill_per_second
+        return Decision(allowed=False, remaining=tokens, retry_after=retry_after)
+
+    def _now(self) -> datetime | None:
+        if self._clock is None:
+            return None
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        # The exception's text may carry a host or user name; the type is enough.
+        logger.warning(
+            "rate limit store unreachable; failing %s for %.0f s",
+            "open (per-instance limits)" if self._fail_open else "closed",
+            self._retry_interval,
+            extra={"error_type": type(exc).__name__, "store": self.name},
+        )
+        self._down_until = self._monotonic() + self._retry_interval
+
+    async def _degraded(self, key: str, budget: Budget, cost: float) -> Decision:
+        if self._fail_open:
+            return await self._fallback.take(key, budget, cost=cost)
+        assert self._down_until is not None
+        wait = max(0.0, self._down_until - self._monotonic())
+        raise DatabaseUnavailable(
+            "Rate limiting is temporarily unavailable; please try again shortly.",
+            retry_after=max(wait, 1.0),
+        )
+
+    def _maybe_cleanup(self) -> None:
+        now = self._monotonic()
+        if now < self._next_cleanup:
+            return
+        if self._cleanup_task is not None and not self._cleanup_task.done():
+            return
+        self._next_cleanup = now + self._cleanup_interval
+        self._cleanup_task = asyncio.create_task(self._cleanup_quietly())
+
+    async def _cleanup_quietly(self) -> int:
+        try:
+            return await self.purge_expired()
+        except _DB_ERRORS as exc:
+            logger.warning(
+                "rate limit cleanup failed",
+                extra={"error_type": type(exc).__name__, "store": self.name},
+            )
+            return 0
+
+    async def purge_expired(self) -> int:
+        """Delete up to `cleanup_batch` full buckets; return how many were deleted."""
+        params: dict[str, Any] = {"now": self._now(), "batch": self._cleanup_batch}
+        async with asyncio.timeout(max(self._timeout, 5.0)), self._engine.begin() as conn:
+            result = await conn.execute(_PURGE_SQL, params)
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        if deleted:
+            logger.debug("rate limit buckets purged", extra={"deleted": deleted})
+        return deleted
+
+    async def aclose(self) -> None:
+        """Wait for a running cleanup; the engine belongs to the caller."""
+        task = self._cleanup_task
+        if task is not None and not task.done():
+            try:
+                async with asyncio.timeout(2.0):
+                    await task
+            except TimeoutError:
+                task.cancel()
