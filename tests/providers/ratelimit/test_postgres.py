@@ -189,7 +189,8 @@ async def test_a_stalled_database_fails_open_within_the_timeout(
 ) -> None:
     """A check waiting on a locked row gives up after `timeout_seconds`."""
     fallback = MemoryStore(max_keys=100)
-    store = make_store(engine, timeout_seconds=0.3, fallback=fallback)
+    ticks = FakeClock()
+    store = make_store(engine, timeout_seconds=0.3, fallback=fallback, monotonic=ticks)
     await store.take("ip:9.9.9.9", FIVE_PER_MINUTE)
     key = bucket_key("ip:9.9.9.9", FIVE_PER_MINUTE)
     dsn = migrated_url
@@ -203,6 +204,13 @@ async def test_a_stalled_database_fails_open_within_the_timeout(
     assert elapsed < 1.5, elapsed
     assert not store.available
     assert len(fallback) == 1  # the check was answered by the per-instance store
+
+    # The cancelled check left no broken connection behind: the store recovers.
+    ticks.advance(5.0)
+    for _ in range(5):  # more checks than the pool has connections
+        await store.take("ip:8.8.8.8", FIVE_PER_MINUTE)
+    assert store.available
+    assert (await store.take("ip:9.9.9.9", FIVE_PER_MINUTE)).remaining == pytest.approx(3, abs=0.1)
 
 
 async def test_unreachable_database_fails_open_with_per_instance_limits_then_recovers(
@@ -218,7 +226,8 @@ async def test_unreachable_database_fails_open_with_per_instance_limits_then_rec
     try:
         assert (await store.take("ip:1.1.1.1", FIVE_PER_MINUTE)).allowed  # 4 left in PG
 
-        await asyncio.to_thread(throwaway_postgres.stop, "immediate")
+        # A clean shutdown keeps the (unlogged) buckets; a crash would empty them.
+        await asyncio.to_thread(throwaway_postgres.stop, "fast")
         started = time.perf_counter()
         with caplog.at_level("WARNING", logger="ballsy.ratelimit"):
             first = await store.take("ip:1.1.1.1", FIVE_PER_MINUTE)
@@ -272,3 +281,15 @@ async def test_unreachable_database_fails_closed_when_configured(
     finally:
         await limiter.aclose()
         await engine.dispose()
+
+
+async def test_the_bucket_table_is_unlogged(engine: AsyncEngine) -> None:
+    """No WAL per check: buckets are worth less than a disk flush per request."""
+    async with engine.connect() as conn:
+        persistence = await conn.scalar(
+            text(
+                "SELECT CAST(relpersistence AS text) FROM pg_class "
+                "WHERE relname = 'rate_limit_buckets'"
+            )
+        )
+    assert persistence == "u"

@@ -133,7 +133,9 @@ class PostgresStore(RateLimitStore):
 
         `monotonic` times the retry and cleanup intervals.
         """
-        self._engine = engine
+        # One statement is atomic on its own: without BEGIN/COMMIT a check is one
+        # round trip instead of three. The copy shares the application's pool.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._fail_open = fail_open
         self._fallback = fallback
         self._timeout = timeout_seconds
@@ -174,7 +176,7 @@ class PostgresStore(RateLimitStore):
             "cost": cost,
             "now": self._now(),
         }
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
             row = (await conn.execute(_TAKE_SQL, params)).one()
         tokens, allowed = float(row[0]), bool(row[1])
         if allowed:
@@ -229,7 +231,7 @@ class PostgresStore(RateLimitStore):
     async def purge_expired(self) -> int:
         """Delete up to `cleanup_batch` full buckets; return how many were deleted."""
         params: dict[str, Any] = {"now": self._now(), "batch": self._cleanup_batch}
-        async with asyncio.timeout(max(self._timeout, 5.0)), self._engine.begin() as conn:
+        async with asyncio.timeout(max(self._timeout, 5.0)), self._engine.connect() as conn:
             result = await conn.execute(_PURGE_SQL, params)
         deleted = int(getattr(result, "rowcount", 0) or 0)
         if deleted:
