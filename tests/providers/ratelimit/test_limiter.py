@@ -9,6 +9,7 @@ import pytest
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine
 from ballsy.errors import RateLimited
+from ballsy.metrics import Metrics
 from ballsy.providers.ratelimit.limiter import (
     FloodStrikes,
     RateLimiter,
@@ -216,3 +217,36 @@ async def test_from_settings_picks_the_store(
             RateLimiter.from_settings(settings, engine=engine)
     finally:
         await engine.dispose()
+
+
+async def test_ip_keys_are_normalised_whoever_builds_them(make_settings: SettingsFactory) -> None:
+    limiter = build(make_settings, FakeClock(), rate_limit_requests_per_minute=1)
+    await limiter.check_request("ip:2001:db8:1:2::1")
+    with pytest.raises(RateLimited):  # another address in the same /64
+        await limiter.check_request("ip:2001:db8:1:2::abcd")
+    slot = limiter.acquire_ws("ip:::ffff:10.0.0.1")
+    assert slot.client_key == "ip:10.0.0.1"
+    limiter.release_ws(slot)
+    assert limiter.open_websockets == 0
+
+
+async def test_refusals_are_exported_to_prometheus_once_each(
+    make_settings: SettingsFactory,
+) -> None:
+    limiter = build(
+        make_settings, FakeClock(), rate_limit_requests_per_minute=1, rate_limit_ws_per_client=1
+    )
+    metrics = Metrics()
+    await limiter.check_request("ip:1.1.1.1")
+    for _ in range(3):
+        with pytest.raises(RateLimited):
+            await limiter.check_request("ip:1.1.1.1")
+    limiter.acquire_ws("ip:1.1.1.1")
+    with pytest.raises(RateLimited):
+        limiter.acquire_ws("ip:1.1.1.1")
+
+    limiter.export_metrics(metrics)
+    limiter.export_metrics(metrics)  # a second scrape adds nothing new
+    sample = metrics.registry.get_sample_value
+    assert sample("ballsy_rate_limit_refusals_total", {"budget": "requests"}) == 3
+    assert sample("ballsy_rate_limit_refusals_total", {"budget": "ws_per_client"}) == 1

@@ -29,6 +29,7 @@ import math
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +38,9 @@ from ballsy.errors import RateLimited
 from ballsy.providers.ratelimit.base import Budget, RateLimitStore
 from ballsy.providers.ratelimit.memory import MemoryStore
 from ballsy.providers.ratelimit.postgres import PostgresStore
+
+if TYPE_CHECKING:
+    from ballsy.metrics import Metrics
 
 Clock = Callable[[], float]
 
@@ -62,6 +66,13 @@ def ip_key(address: str) -> str:
             return f"ip:{ip.ipv4_mapped}"
         return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
     return f"ip:{ip}"
+
+
+def normalise_key(key: str) -> str:
+    """`key` with an `ip:` address normalised by `ip_key`, so every caller agrees."""
+    if key.startswith("ip:"):
+        return ip_key(key[3:])
+    return key
 
 
 def client_key(*, authenticated_user_id: int | None, client_ip: str) -> str:
@@ -173,6 +184,9 @@ class RateLimiter:
         self.ws_per_instance = settings.rate_limit_ws_per_instance
         self._ws_open: dict[str, int] = {}
         self._ws_total = 0
+        # Refusals per budget since start, and how many were already exported.
+        self.refusals: dict[str, int] = {}
+        self._exported: dict[str, int] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> RateLimiter:
@@ -201,7 +215,10 @@ class RateLimiter:
     async def check_request(self, client_key: str) -> None:
         """One HTTP request by `client_key`; raises `RateLimited` when over budget."""
         await self._take(
-            self.store, client_key, self.requests, message="Too many requests; slow down."
+            self.store,
+            normalise_key(client_key),
+            self.requests,
+            message="Too many requests; slow down.",
         )
 
     async def check_ws_message(self, connection_id: str) -> None:
@@ -221,7 +238,7 @@ class RateLimiter:
         """
         await self._take(
             self.store,
-            user_key,
+            normalise_key(user_key),
             self.ai_per_user,
             message="You have used your assistant replies for now.",
         )
@@ -243,7 +260,7 @@ class RateLimiter:
         cost = min(float(seconds), self.stt_seconds.capacity)
         await self._take(
             self.store,
-            user_key,
+            normalise_key(user_key),
             self.stt_seconds,
             cost=cost,
             message="You have used your speech recognition time for now.",
@@ -262,6 +279,7 @@ class RateLimiter:
             return
         decision = await store.take(key, budget, cost=cost)
         if not decision.allowed:
+            self._count_refusal(budget.name)
             raise RateLimited(
                 f"{message} Try again in {_seconds(decision.retry_after)}.",
                 retry_after=decision.retry_after,
@@ -274,15 +292,18 @@ class RateLimiter:
         The counts are per instance, which is what Cloud Run's concurrency limits.
         Release the slot when the socket closes (`with limiter.acquire_ws(k):`).
         """
+        client_key = normalise_key(client_key)
         if not self.enabled:
             return WebSocketSlot(None, client_key)
         if self._ws_total >= self.ws_per_instance:
+            self._count_refusal("ws_per_instance")
             raise RateLimited(
                 "The server has too many open connections; "
                 f"try again in {_seconds(WS_SLOT_RETRY_AFTER_SECONDS)}.",
                 retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
             )
         if self._ws_open.get(client_key, 0) >= self.ws_per_client:
+            self._count_refusal("ws_per_client")
             raise RateLimited(
                 f"Too many open connections from you (at most {self.ws_per_client}); "
                 "close one first.",
@@ -291,6 +312,10 @@ class RateLimiter:
         self._ws_open[client_key] = self._ws_open.get(client_key, 0) + 1
         self._ws_total += 1
         return WebSocketSlot(self, client_key)
+
+    def release_ws(self, slot: WebSocketSlot) -> None:
+        """Free `slot` (the same as `slot.release()`); idempotent."""
+        slot.release()
 
     def _release_ws(self, client_key: str) -> None:
         remaining = self._ws_open.get(client_key, 0) - 1
@@ -303,6 +328,18 @@ class RateLimiter:
     @property
     def open_websockets(self) -> int:
         return self._ws_total
+
+    # --- observability -------------------------------------------------------------
+    def _count_refusal(self, budget: str) -> None:
+        self.refusals[budget] = self.refusals.get(budget, 0) + 1
+
+    def export_metrics(self, metrics: Metrics) -> None:
+        """Add refusals since the last export to `ballsy_rate_limit_refusals_total`."""
+        for budget, count in list(self.refusals.items()):
+            delta = count - self._exported.get(budget, 0)
+            if delta > 0:
+                metrics.rate_limited.labels(budget).inc(delta)
+            self._exported[budget] = count
 
     def flood_strikes(self) -> FloodStrikes:
         """A strike counter for one new WebSocket connection."""
