@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -293,3 +294,24 @@ async def test_the_bucket_table_is_unlogged(engine: AsyncEngine) -> None:
             )
         )
     assert persistence == "u"
+
+
+async def test_the_postgres_and_memory_stores_decide_alike(engine: AsyncEngine) -> None:
+    """The same seeded sequence of checks and clock steps gets the same answers."""
+    rng = random.Random(20261122)
+    wall = FakeClock(start=1_800_000_000.0)
+    postgres = make_store(engine, clock=wall)
+    memory = MemoryStore(max_keys=100, clock=wall)
+    budget = Budget.per_window("mixed", 10, 60)
+    answers = {True: 0, False: 0}
+    for _ in range(300):
+        wall.advance(rng.choice([0.0, 0.0, 0.25, 1.0, 3.0, 7.5]))
+        key = rng.choice(["u:1", "u:2", "ip:10.0.0.1"])
+        cost = rng.choice([1.0, 1.0, 2.5])
+        expected = await memory.take(key, budget, cost=cost)
+        actual = await postgres.take(key, budget, cost=cost)
+        assert actual.allowed == expected.allowed
+        assert actual.remaining == pytest.approx(expected.remaining, abs=1e-6)
+        assert actual.retry_after == pytest.approx(expected.retry_after, abs=1e-6)
+        answers[actual.allowed] += 1
+    assert min(answers.values()) > 30, answers  # both kinds of answer were compared
