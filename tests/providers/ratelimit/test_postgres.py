@@ -315,3 +315,31 @@ async def test_the_postgres_and_memory_stores_decide_alike(engine: AsyncEngine) 
         assert actual.retry_after == pytest.approx(expected.retry_after, abs=1e-6)
         answers[actual.allowed] += 1
     assert min(answers.values()) > 30, answers  # both kinds of answer were compared
+
+
+async def test_checks_queue_for_a_turn_and_only_a_long_queue_degrades(
+    engine: AsyncEngine, migrated_url: str
+) -> None:
+    fallback = MemoryStore(max_keys=100)
+    store = make_store(
+        engine,
+        fallback=fallback,
+        max_concurrent_checks=1,
+        timeout_seconds=3.0,
+        queue_timeout_seconds=0.3,
+    )
+    await store.take("ip:9.9.9.9", FIVE_PER_MINUTE)
+    key = bucket_key("ip:9.9.9.9", FIVE_PER_MINUTE)
+    with psycopg.connect(migrated_url) as blocker:
+        blocker.execute("SELECT 1 FROM rate_limit_buckets WHERE bucket_key = %s FOR UPDATE", [key])
+        holder = asyncio.create_task(store.take("ip:9.9.9.9", FIVE_PER_MINUTE))
+        await asyncio.sleep(0.1)  # the holder has the only turn, waiting on the row
+        started = time.perf_counter()
+        queued = await store.take("ip:1.1.1.1", FIVE_PER_MINUTE)
+        waited = time.perf_counter() - started
+        assert queued.allowed and len(fallback) == 1  # answered per instance
+        assert 0.25 < waited < 1.5, waited
+        assert store.available  # a long queue is not an outage
+        blocker.rollback()
+    decision = await asyncio.wait_for(holder, timeout=5)
+    assert decision.allowed and decision.remaining == pytest.approx(3, abs=0.1)

@@ -206,6 +206,8 @@ class RateLimiter:
                 fail_open=settings.rate_limit_fail_open,
                 fallback=fallback,
                 timeout_seconds=settings.rate_limit_store_timeout_seconds,
+                # Leave the pool's overflow to the application's own queries.
+                max_concurrent_checks=settings.db_pool_size,
             )
         else:
             store = fallback

@@ -12,6 +12,11 @@ A bucket that has refilled completely is the same as no bucket: its row records 
 that happens (`expires_at`) and a bounded `DELETE … SKIP LOCKED` removes such rows
 every `cleanup_interval_seconds`, in the background.
 
+Checks take turns: at most `max_concurrent_checks` hold a connection at once
+(RateLimiter uses DB_POOL_SIZE, leaving the overflow to the application), and a
+burst queues for its turn rather than timing out inside the pool. Only a queue
+longer than `queue_timeout_seconds` degrades the checks still waiting.
+
 If the database does not answer within `timeout_seconds`, the check fails open or
 closed (RATE_LIMIT_FAIL_OPEN): open means the request goes on, still limited per
 instance by an in-memory fallback store, so one client cannot flood an instance
@@ -123,14 +128,21 @@ class PostgresStore(RateLimitStore):
         fail_open: bool,
         fallback: MemoryStore,
         timeout_seconds: float = 1.0,
+        max_concurrent_checks: int = 3,
+        queue_timeout_seconds: float | None = None,
         retry_interval_seconds: float = 5.0,
         cleanup_interval_seconds: float = 60.0,
         cleanup_batch: int = 1000,
         clock: Clock | None = None,
         monotonic: Clock = time.monotonic,
     ) -> None:
-        """`clock` (Unix seconds) replaces the database's clock; for tests.
+        """At most `max_concurrent_checks` checks hold a connection at once (the
+        rest of the pool stays free for the application); the others queue here for
+        up to `queue_timeout_seconds` (default 5 × `timeout_seconds`), so a burst is
+        served in turn instead of timing out inside the pool. `timeout_seconds`
+        bounds one check once it has its turn.
 
+        `clock` (Unix seconds) replaces the database's clock; for tests.
         `monotonic` times the retry and cleanup intervals.
         """
         # One statement is atomic on its own: without BEGIN/COMMIT a check is one
@@ -139,6 +151,11 @@ class PostgresStore(RateLimitStore):
         self._fail_open = fail_open
         self._fallback = fallback
         self._timeout = timeout_seconds
+        self._turns = asyncio.Semaphore(max_concurrent_checks)
+        self._queue_timeout = (
+            5 * timeout_seconds if queue_timeout_seconds is None else queue_timeout_seconds
+        )
+        self._busy_logged_at: float | None = None
         self._retry_interval = retry_interval_seconds
         self._cleanup_interval = cleanup_interval_seconds
         self._cleanup_batch = cleanup_batch
@@ -155,18 +172,35 @@ class PostgresStore(RateLimitStore):
 
     async def take(self, key: str, budget: Budget, *, cost: float = 1.0) -> Decision:
         validate_cost(budget, cost)
-        if self._down_until is not None:
-            if self._monotonic() < self._down_until:
-                return await self._degraded(key, budget, cost)
-            self._down_until = None
-        try:
-            async with asyncio.timeout(self._timeout):
-                decision = await self._take(key, budget, cost)
-        except _DB_ERRORS as exc:
-            self._mark_down(exc)
+        if self._is_down():
             return await self._degraded(key, budget, cost)
+        try:
+            async with asyncio.timeout(self._queue_timeout):
+                await self._turns.acquire()
+        except TimeoutError:
+            self._log_busy()
+            return await self._degraded(key, budget, cost)
+        try:
+            if self._is_down():  # it failed for another check while this one queued
+                return await self._degraded(key, budget, cost)
+            try:
+                async with asyncio.timeout(self._timeout):
+                    decision = await self._take(key, budget, cost)
+            except _DB_ERRORS as exc:
+                self._mark_down(exc)
+                return await self._degraded(key, budget, cost)
+        finally:
+            self._turns.release()
         self._maybe_cleanup()
         return decision
+
+    def _is_down(self) -> bool:
+        if self._down_until is None:
+            return False
+        if self._monotonic() < self._down_until:
+            return True
+        self._down_until = None
+        return False
 
     async def _take(self, key: str, budget: Budget, cost: float) -> Decision:
         params = {
@@ -199,11 +233,22 @@ class PostgresStore(RateLimitStore):
         )
         self._down_until = self._monotonic() + self._retry_interval
 
+    def _log_busy(self) -> None:
+        now = self._monotonic()
+        if self._busy_logged_at is not None and now - self._busy_logged_at < self._retry_interval:
+            return
+        self._busy_logged_at = now
+        logger.warning(
+            "rate limit store too slow for the load; failing %s for queued checks",
+            "open (per-instance limits)" if self._fail_open else "closed",
+            extra={"store": self.name},
+        )
+
     async def _degraded(self, key: str, budget: Budget, cost: float) -> Decision:
         if self._fail_open:
             return await self._fallback.take(key, budget, cost=cost)
-        assert self._down_until is not None
-        wait = max(0.0, self._down_until - self._monotonic())
+        until = self._down_until if self._down_until is not None else self._monotonic()
+        wait = max(0.0, until - self._monotonic())
         raise DatabaseUnavailable(
             "Rate limiting is temporarily unavailable; please try again shortly.",
             retry_after=max(wait, 1.0),
