@@ -7,7 +7,8 @@ Run from the repository root (PostgreSQL on 127.0.0.1:5432, user postgres, trust
 The PostgreSQL figures are sequential checks on a fresh database (created and
 dropped here) through the application's engine (`build_engine`, which pings each
 connection as it leaves the pool), and through the same engine without that ping;
-plus the throughput of 5 concurrent checkers, the pool's size. Prints a markdown
+a bare asyncpg connection running the same statement (the floor under SQLAlchemy);
+and the throughput of 5 concurrent checkers. Prints a markdown
 section for docs/benchmarks.md.
 """
 
@@ -23,6 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -32,7 +34,7 @@ from ballsy.db.engine import build_engine
 from ballsy.db.url import to_async_url
 from ballsy.providers.ratelimit.base import Budget, RateLimitStore
 from ballsy.providers.ratelimit.memory import MemoryStore
-from ballsy.providers.ratelimit.postgres import PostgresStore
+from ballsy.providers.ratelimit.postgres import TAKE_SQL, PostgresStore, bucket_key
 
 BUDGET = Budget.per_window("requests", 120, 60)
 KEYS = 1000
@@ -67,6 +69,23 @@ async def concurrent_rate(store: RateLimitStore, checks: int, workers: int) -> f
     return checks / (time.perf_counter() - started)
 
 
+async def time_raw_asyncpg(url: str, checks: int) -> list[int]:
+    """The same statement on one bare asyncpg connection: the floor under SQLAlchemy."""
+    conn = await asyncpg.connect(url.replace("postgresql://", "postgres://", 1))
+    try:
+        statement = await conn.prepare(TAKE_SQL)
+        samples: list[int] = []
+        for index in range(checks + 200):
+            key = bucket_key(f"ip:10.2.{(index % KEYS) >> 8}.{index % 256}", BUDGET)
+            started = time.perf_counter_ns()
+            await statement.fetchrow(key, BUDGET.capacity, BUDGET.refill_per_second, 1.0, None)
+            if index >= 200:  # the first ones warm the server's caches
+                samples.append(time.perf_counter_ns() - started)
+        return samples
+    finally:
+        await conn.close()
+
+
 async def with_engine(
     engine: AsyncEngine, run: Callable[[PostgresStore], Awaitable[list[int]]]
 ) -> list[int]:
@@ -91,6 +110,7 @@ async def bench_postgres(url: str, checks: int) -> dict[str, object]:
     results["engine without pre-ping"] = await with_engine(
         no_ping, lambda store: time_checks(store, checks)
     )
+    results["bare asyncpg connection, same statement"] = await time_raw_asyncpg(url, checks)
     store = PostgresStore(
         build_engine(settings), fail_open=False, fallback=MemoryStore(max_keys=100)
     )
@@ -130,7 +150,11 @@ def main() -> None:
     rows = [("memory", memory_samples)]
     rows += [
         (f"PostgreSQL, {label}", pg[label])
-        for label in ("app engine (pre-ping)", "engine without pre-ping")
+        for label in (
+            "app engine (pre-ping)",
+            "engine without pre-ping",
+            "bare asyncpg connection, same statement",
+        )
     ]
     print("## Rate limiting: the cost of one check\n")
     print("| store | checks | median (µs) | p99 (µs) |")
@@ -140,13 +164,14 @@ def main() -> None:
         median, p99 = summary(samples)
         print(f"| {label} | {len(samples)} | {median:.1f} | {p99:.1f} |")
     print(
-        f"\nPostgreSQL with 5 concurrent checkers (the pool's 3+2 connections): "
+        f"\nPostgreSQL with 5 concurrent checkers taking 3 turns at once (DB_POOL_SIZE): "
         f"{pg['rate']:.0f} checks/s.\n"
     )
     print(
         f"Sequential checks, {KEYS} distinct keys, budget 120/min; PostgreSQL 15 on "
         f"127.0.0.1 (same machine), Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs shared with other work.\n"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end "
+        "(other work shares the machine).\n"
     )
     print(f"Reproduce: `PYTHONPATH=src python bench/bench_ratelimit.py --checks {args.checks}`")
 

@@ -56,14 +56,16 @@ _MAX_KEY_CHARS = 200
 # `cost` tokens only when the level covers it (to within 1e-9, the rounding of the
 # float arithmetic on timestamps). `last_allowed` carries that decision
 # back through RETURNING, which sees only the new row.
-_TAKE_SQL = text(
-    """
+# Parameters, in asyncpg's numbered style: $1 key, $2 capacity, $3 refill per
+# second, $4 cost, $5 the time (NULL: the database's clock). It runs through
+# `exec_driver_sql`, which skips SQLAlchemy's compilation step on every check.
+TAKE_SQL = """
 WITH p AS (
-    SELECT CAST(:key AS text) AS key,
-           CAST(:capacity AS float8) AS capacity,
-           CAST(:rate AS float8) AS rate,
-           CAST(:cost AS float8) AS cost,
-           COALESCE(CAST(:now AS timestamptz), clock_timestamp()) AS now
+    SELECT CAST($1 AS text) AS key,
+           CAST($2 AS float8) AS capacity,
+           CAST($3 AS float8) AS rate,
+           CAST($4 AS float8) AS cost,
+           COALESCE(CAST($5 AS timestamptz), clock_timestamp()) AS now
 )
 INSERT INTO rate_limit_buckets AS b (bucket_key, tokens, last_allowed, updated_at, expires_at)
 SELECT p.key, p.capacity - p.cost, true, p.now,
@@ -87,7 +89,6 @@ SET (tokens, last_allowed, updated_at, expires_at) = (
 )
 RETURNING tokens, last_allowed
 """
-)
 
 # Bounded cleanup of full buckets. SKIP LOCKED leaves rows a check holds alone;
 # deleting a full bucket changes nothing, as a missing bucket starts full.
@@ -203,15 +204,15 @@ class PostgresStore(RateLimitStore):
         return False
 
     async def _take(self, key: str, budget: Budget, cost: float) -> Decision:
-        params = {
-            "key": bucket_key(key, budget),
-            "capacity": budget.capacity,
-            "rate": budget.refill_per_second,
-            "cost": cost,
-            "now": self._now(),
-        }
+        params = (
+            bucket_key(key, budget),
+            budget.capacity,
+            budget.refill_per_second,
+            cost,
+            self._now(),
+        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(_TAKE_SQL, params)).one()
+            row: tuple[Any, ...] = tuple((await conn.exec_driver_sql(TAKE_SQL, params)).one())
         tokens, allowed = float(row[0]), bool(row[1])
         if allowed:
             return Decision(allowed=True, remaining=tokens, retry_after=0.0)
