@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from ballsy.app import create_app
 from ballsy.config import Settings
+from ballsy.db import migrate
+from ballsy.wiring import Overrides
 from tests import pg
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -97,3 +101,31 @@ def throwaway_postgres(request: pytest.FixtureRequest) -> Iterator[pg.ThrowawayP
         with contextlib.suppress(Exception):  # already stopped by the test
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """Build a started app (lifespan run) on `database_url`; closed at the end."""
+    clients: list[TestClient] = []
+
+    def factory(
+        database_url: str | None = None,
+        *,
+        overrides: Overrides | None = None,
+        **settings_overrides: Any,
+    ) -> TestClient:
+        values: dict[str, Any] = {"stt_enabled": False, "rate_limit_enabled": False}
+        values.update(settings_overrides)
+        if database_url is not None:
+            values["database_url"] = database_url
+            if not database_url.startswith("sqlite"):
+                migrate.upgrade(database_url)
+        settings = make_settings(**values)
+        client = TestClient(create_app(settings, overrides=overrides))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)

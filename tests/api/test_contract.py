@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from ballsy.wiring import Overrides
-from tests.api.conftest import new_user
+from tests.clients import new_user
 
 
 def _shape(value: object) -> object:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import new_user
+from tests.clients import new_user
 
 TRACE = "105445aa7843bc8bf206b12000100000"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import new_user
+from tests.clients import new_user
 
 USER_ROUTES = [
     ("GET", "/api/history/{id}", None),

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ballsy.db.models import CommandHistory
 from ballsy.wiring import Overrides
-from tests.api.conftest import new_user
+from tests.clients import new_user
 from tests.scripted_llm import Script, ScriptedLLM
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.errors import BallsyError
 
 log = logging.getLogger("ballsy.api")
@@ -66,6 +67,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BallsyError)
     async def _ballsy(_: Request, exc: BallsyError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+
+    for error_type in DATABASE_UNAVAILABLE_ERRORS:
+
+        @app.exception_handler(error_type)
+        async def _database(_: Request, exc: Exception) -> JSONResponse:
+            log.error("database unavailable", extra={"error": type(exc).__name__})
+            return error_response(
+                503,
+                "database_unavailable",
+                "The database is unavailable right now; please try again in a moment.",
+            )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

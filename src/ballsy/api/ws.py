@@ -24,7 +24,16 @@ from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import Identity, hash_token
 from ballsy.assistant.pipeline import TurnRequest
 from ballsy.db import repositories as repo
-from ballsy.errors import BadRequest, BallsyError, Busy, RateLimited, TooLarge, Unauthorized
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
+from ballsy.errors import (
+    BadRequest,
+    BallsyError,
+    Busy,
+    DatabaseUnavailable,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+)
 from ballsy.wiring import Services
 
 log = logging.getLogger("ballsy.ws")
@@ -175,6 +184,14 @@ class VoiceSocket:
                     self._audio_chunk(data)
             except BallsyError as exc:
                 await self.send(proto.error(exc))
+            except DATABASE_UNAVAILABLE_ERRORS:
+                await self.send(
+                    proto.error(
+                        DatabaseUnavailable(
+                            "The database is unavailable right now; please try again in a moment."
+                        )
+                    )
+                )
 
     async def _admit(self) -> bool:
         """Per-connection message budget: False drops the frame (after a warning);

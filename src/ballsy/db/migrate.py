@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ballsy.db.url import is_sqlite, to_async_url
+from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,6 +24,7 @@ HEAD = "0002"
 def alembic_config(database_url: str) -> Config:
     from alembic.config import Config
 
+    prepare_sqlite_file(to_async_url(database_url))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolates '%': escape it so URL-encoded passwords survive.
