@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ballsy.config import Settings
+from ballsy.config import ConfigError, Settings
 from ballsy.errors import RateLimited
 from ballsy.providers.ratelimit.base import Budget, RateLimitStore
 from ballsy.providers.ratelimit.memory import MemoryStore
@@ -198,9 +198,9 @@ class RateLimiter:
         store: RateLimitStore
         if settings.rate_limit_store == "postgres":
             if engine is None:
-                raise ValueError("RATE_LIMIT_STORE=postgres needs the database engine")
+                raise ConfigError("RATE_LIMIT_STORE=postgres needs the database engine")
             if engine.dialect.name != "postgresql":
-                raise ValueError("RATE_LIMIT_STORE=postgres needs DATABASE_URL to be PostgreSQL")
+                raise ConfigError("RATE_LIMIT_STORE=postgres needs DATABASE_URL to be PostgreSQL")
             store = PostgresStore(
                 engine,
                 fail_open=settings.rate_limit_fail_open,
