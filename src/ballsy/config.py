@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     rate_limit_ws_per_client: int = Field(default=5, ge=1)
     rate_limit_ws_per_instance: int = Field(default=1000, ge=1)
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
+    # Refused WebSocket messages answered with a warning before the socket is closed (1008).
+    rate_limit_ws_flood_warnings: int = Field(default=5, ge=0, le=1000)
+    # How long a check may wait for the PostgreSQL store before failing open or closed.
+    rate_limit_store_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
 
     # --- metrics -------------------------------------------------------------
     metrics_enabled: bool = True

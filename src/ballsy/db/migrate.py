@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest revision; tests/db/test_migrations.py checks it equals Alembic's head.
-HEAD = "0001"
+HEAD = "0002"
 
 
 def alembic_config(database_url: str) -> Config:

@@ -145,3 +145,20 @@ class CommandHistory(Base):
     # Turn latency: received -> first text, received -> done (milliseconds).
     first_text_ms: Mapped[float | None] = mapped_column(Float)
     total_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class RateLimitBucket(Base):
+    """One token bucket of the PostgreSQL rate-limit store (`providers/ratelimit/postgres.py`).
+
+    `bucket_key` is `<budget>:<client>`. A bucket is full again at `expires_at`, after
+    which the row means nothing and is purged. `last_allowed` is the decision of the
+    latest check, read back by the check's own `RETURNING`.
+    """
+
+    __tablename__ = "rate_limit_buckets"
+
+    bucket_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    last_allowed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
