@@ -76,12 +76,6 @@ def test_the_ai_provider_is_not_called_once_the_users_ai_budget_is_spent(
     assert len(llm.calls) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Identity.limit_key keys legacy callers by their client-chosen id "
-    "(s:rest:<user_id>@<address>), so a new user_id buys a fresh AI budget; "
-    "it should be ip:<address>",
-)
 def test_a_new_legacy_user_id_does_not_buy_a_fresh_ai_budget(
     make_client: Callable[..., TestClient],
 ) -> None:

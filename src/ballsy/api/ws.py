@@ -43,7 +43,6 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
-MAX_WARNINGS = 5
 
 
 class SocketHub:
@@ -96,7 +95,7 @@ class VoiceSocket:
         self.partial: list[str] = []
         self.audio: bytearray | None = None
         self.audio_mime: str | None = None
-        self.warnings = 0
+        self.strikes = services.limiter.flood_strikes() if services.limiter else None
         self.closed = False
         self._send_lock = asyncio.Lock()
 
@@ -195,20 +194,21 @@ class VoiceSocket:
 
     async def _admit(self) -> bool:
         """Per-connection message budget: False drops the frame (after a warning);
-        a client that keeps flooding after MAX_WARNINGS warnings is closed with 1008."""
+        a client that keeps flooding after RATE_LIMIT_WS_FLOOD_WARNINGS warnings is
+        closed with 1008."""
         limiter = self.services.limiter
-        if limiter is None:
+        if limiter is None or self.strikes is None:
             return True
         try:
             await limiter.check_ws_message(self.connection_id)
-            return True
         except RateLimited as exc:
-            self.warnings += 1
-            if self.warnings > MAX_WARNINGS:
+            if self.strikes.refused():
                 await self.close(CLOSE_POLICY, "rate limit exceeded")
                 return False
             await self.send(proto.error(exc))
             return False
+        self.strikes.admitted()
+        return True
 
     async def _dispatch(self, message: proto.ClientMessage) -> None:
         match message:

@@ -32,6 +32,7 @@ class Identity:
     user_id: int | None = None
     scope_key: str | None = None
     timezone: str | None = None
+    address: str | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -39,8 +40,11 @@ class Identity:
 
     @property
     def limit_key(self) -> str:
-        """The key rate limits count against."""
-        return f"u:{self.user_id}" if self.user_id is not None else f"s:{self.scope_key}"
+        """The key rate limits count against: the user, or for tokenless clients their
+        network address — never an id the client chose, which would buy a fresh budget."""
+        if self.user_id is not None:
+            return f"u:{self.user_id}"
+        return f"ip:{self.address or 'unknown'}"
 
     @classmethod
     def user(cls, user_id: int, *, timezone: str | None = None) -> Identity:
@@ -48,7 +52,7 @@ class Identity:
 
     @classmethod
     def legacy(cls, client_id: str, address: str, *, timezone: str | None = None) -> Identity:
-        return cls(scope_key=f"{client_id[:64]}@{address}", timezone=timezone)
+        return cls(scope_key=f"{client_id[:64]}@{address}", timezone=timezone, address=address)
 
 
 @dataclass(slots=True)

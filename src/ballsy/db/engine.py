@@ -50,7 +50,9 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection found dead is
+        # invalidated with the whole pool, so one request fails (503) and the next reconnects.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args=connect_args,
     )
