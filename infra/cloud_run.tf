@@ -28,6 +28,16 @@ locals {
     } : {},
   )
 
+  # Connections each Cloud SQL tier accepts (Cloud SQL quotas page); the pool budget below
+  # keeps (max_instances + 1 overshoot) × (pool + overflow) + a few admin connections under it.
+  tier_max_connections = {
+    "db-f1-micro" = 25
+    "db-g1-small" = 50
+  }
+  admin_connections = 3
+  connection_budget = (var.max_instances + 1) * (var.db_pool_size + var.db_max_overflow) + local.admin_connections
+  tier_connections  = lookup(local.tier_max_connections, var.database_tier, 100)
+
   cloudsql_mount_path = "/cloudsql"
   container_port      = 8080
 }
@@ -131,6 +141,10 @@ resource "google_cloud_run_v2_service" "app" {
     precondition {
       condition     = var.gemini_use_vertex_ai || var.gemini_api_key_version != null
       error_message = "Set gemini_api_key_version (the version printed by `gcloud secrets versions add`), or gemini_use_vertex_ai = true."
+    }
+    precondition {
+      condition     = local.connection_budget <= local.tier_connections
+      error_message = "Too many database connections: (max_instances + 1) × (db_pool_size + db_max_overflow) + ${local.admin_connections} = ${local.connection_budget} exceeds ${var.database_tier}'s ${local.tier_connections}."
     }
   }
 
