@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -74,8 +76,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def throwaway_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.ThrowawayPostgres]:
-    """A private PostgreSQL server the test may stop and start."""
+def throwaway_postgres(request: pytest.FixtureRequest) -> Iterator[pg.ThrowawayPostgres]:
+    """A private PostgreSQL server the test may stop and start.
+
+    Parametrise indirectly with "scram-sha-256" to require passwords over TCP."""
     try:
         pg._pg_bin("initdb")
     except FileNotFoundError as exc:
@@ -83,16 +87,13 @@ def throwaway_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.
             pytest.fail(str(exc))
         pytest.skip(str(exc))
     root = Path("/tmp") / f"ballsy-pg-{os.getpid()}-{pg.free_port()}"
-    server = pg.ThrowawayPostgres(root).init()
+    host_auth = getattr(request, "param", "trust")
+    server = pg.ThrowawayPostgres(root).init(host_auth=host_auth)
     server.start()
     server.wait_until_up()
     try:
         yield server
     finally:
-        try:
+        with contextlib.suppress(Exception):  # already stopped by the test
             server.stop("immediate")
-        except Exception:  # already stopped by the test
-            pass
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)

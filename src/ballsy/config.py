@@ -194,7 +194,9 @@ class Settings(BaseSettings):
                 "(or set GOOGLE_GENAI_USE_VERTEXAI=true)"
             )
         if self.ai_provider == "openai" and not (self.openai_base_url and self.openai_model):
-            raise ConfigError("OPENAI_BASE_URL and OPENAI_MODEL are required when AI_PROVIDER=openai")
+            raise ConfigError(
+                "OPENAI_BASE_URL and OPENAI_MODEL are required when AI_PROVIDER=openai"
+            )
         if self.metrics_enabled and self.metrics_token is None:
             raise ConfigError(
                 "METRICS_TOKEN is required in production while METRICS_ENABLED=true "
@@ -225,4 +227,4 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment; nothing is read at import time."""
     env_file = os.environ.get("BALLSY_ENV_FILE", ".env")
-    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=env_file, **overrides)

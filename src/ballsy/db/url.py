@@ -12,8 +12,14 @@ from sqlalchemy.engine import URL, make_url
 
 from ballsy.errors import BallsyError
 
-_POSTGRES_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg",
-                     "postgresql+asyncpg", "postgresql+pg8000"}
+_POSTGRES_DRIVERS = {
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg2",
+    "postgresql+psycopg",
+    "postgresql+asyncpg",
+    "postgresql+pg8000",
+}
 _SQLITE_DRIVERS = {"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"}
 
 
