@@ -126,8 +126,12 @@ class Module:
         """name -> (computed, optional, required, getter code) from a class's field comments."""
         body = self.classes.get(cls, "")
         return {
-            m.group(1): (m.group(2) == "true", m.group(3) == "true", m.group(4) == "true",
-                         m.group(5))
+            m.group(1): (
+                m.group(2) == "true",
+                m.group(3) == "true",
+                m.group(4) == "true",
+                m.group(5),
+            )
             for m in _FLAGS.finditer(body + "\n")
         }
 
@@ -218,14 +222,18 @@ def _module_dir(type_name: str, provider_prefix: str, data: bool) -> str:
     return ("data-" + type_name if data else bare).replace("_", "-")
 
 
-def extract(package_dir: Path, source: str, resources: list[str], data_sources: list[str]) -> dict[str, Any]:
+def extract(
+    package_dir: Path, source: str, resources: list[str], data_sources: list[str]
+) -> dict[str, Any]:
     """Terraform's JSON schema for one provider, trimmed to the given types."""
     lib = package_dir / "lib"
     prefix = source.split("/")[1].replace("-", "_")
     name = source.split("/")[1]
     provider_module = Module((lib / "provider" / "index.js").read_text())
     provider_cls = _camel(name) + "Provider"
-    version_match = re.search(rf"hashicorp/{re.escape(name)}/([0-9.]+)/docs", provider_module.source)
+    version_match = re.search(
+        rf"hashicorp/{re.escape(name)}/([0-9.]+)/docs", provider_module.source
+    )
     if version_match is None:
         raise ValueError(f"no provider version found in {lib / 'provider'}")
     provider_block = _block(provider_module, name, None, provider_cls)
@@ -266,9 +274,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         wheels = args.wheels or Path(tmp) / "wheels"
         if args.download:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(wheels),
-                 *PROVIDERS],
+            subprocess.run(  # noqa: S603 (fixed argv: this interpreter's pip)
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "-d",
+                    str(wheels),
+                    *PROVIDERS,
+                ],
                 check=True,
             )
         SCHEMA_DIR.mkdir(exist_ok=True)

@@ -86,7 +86,7 @@ class SchemaOnlyProvider:
 class SchemaOnlyServicer(tf_provider.ProviderServicer):  # type: ignore[misc]
     """Serves the committed schema; validation is left to Terraform core."""
 
-    def GetProviderSchema(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
+    def GetProviderSchema(self, request: Any, context: Any) -> Any:
         schema = self.app.schema
         return pb.GetProviderSchema.Response(
             provider=_schema_pb(schema["provider"]),
@@ -97,16 +97,16 @@ class SchemaOnlyServicer(tf_provider.ProviderServicer):  # type: ignore[misc]
             },
         )
 
-    def ValidateProviderConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateProviderConfig.Response()
 
-    def ValidateResourceConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateResourceConfig.Response()
 
-    def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateDataResourceConfig.Response()
 
-    def ConfigureProvider(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ConfigureProvider(self, request: Any, context: Any) -> Any:
         return pb.ConfigureProvider.Response()
 
 

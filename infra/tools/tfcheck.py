@@ -73,7 +73,7 @@ def _run(cmd: str, args: list[str], chdir: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"fmt", "fmt-write", "validate", "test", "version"}:
+    if not argv or argv[0] not in {"fmt", "fmt-write", "validate", "test", "console", "version"}:
         print(__doc__, file=sys.stderr)
         return 2
     cmd, rest = argv[0], argv[1:]
