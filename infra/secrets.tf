@@ -31,7 +31,6 @@ locals {
 }
 
 resource "google_secret_manager_secret" "database_url" {
-  # checkov:skip=CKV_GCP_128:Customer-managed keys need a paid Cloud KMS key; Google-managed encryption is used.
   secret_id = "${var.service_name}-database-url"
 
   replication {
@@ -49,7 +48,6 @@ resource "google_secret_manager_secret_version" "database_url" {
 # The Gemini key's value is added outside Terraform (DEPLOYMENT.md), so it never enters the
 # state; Terraform only pins the version the service reads.
 resource "google_secret_manager_secret" "gemini_api_key" {
-  # checkov:skip=CKV_GCP_128:Customer-managed keys need a paid Cloud KMS key; Google-managed encryption is used.
   count     = var.gemini_use_vertex_ai ? 0 : 1
   secret_id = "${var.service_name}-gemini-api-key"
 
@@ -68,7 +66,6 @@ resource "random_password" "metrics_token" {
 }
 
 resource "google_secret_manager_secret" "metrics_token" {
-  # checkov:skip=CKV_GCP_128:Customer-managed keys need a paid Cloud KMS key; Google-managed encryption is used.
   count     = var.metrics_enabled ? 1 : 0
   secret_id = "${var.service_name}-metrics-token"
 

@@ -124,7 +124,7 @@ def test_the_app_accepts_the_production_environment_terraform_builds(
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.is_production
     settings.check_production()
-    assert settings.host == "0.0.0.0"  # noqa: S104 (the container must listen on every interface)
+    assert settings.host == "0.0.0.0"
     assert settings.port == 8080
     assert settings.trusted_proxy_hops == 1
     assert settings.effective_ai_provider() == "gemini"
@@ -165,7 +165,7 @@ def test_the_port_matches_everywhere() -> None:
     assert final_stage().env["PORT"] == str(port)
     assert Settings.model_fields["port"].default == port
     assert re.search(rf"^EXPOSE {port}$", (REPO / "Dockerfile").read_text(), re.M)
-    assert final_stage().env["HOST"] == "0.0.0.0"  # noqa: S104
+    assert final_stage().env["HOST"] == "0.0.0.0"
 
 
 def _sample_database_url() -> str:
