@@ -50,6 +50,13 @@ resource "google_cloud_run_v2_service" "app" {
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = var.deletion_protection
 
+  # Terraform owns traffic: every apply sends all of it to the newest revision, so a manual
+  # rollback (gcloud run services update-traffic) lasts until the next apply.
+  traffic {
+    type    = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+    percent = 100
+  }
+
   template {
     service_account = google_service_account.runtime.email
     # A WebSocket is one request: this is the longest a voice session lasts before the

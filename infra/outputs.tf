@@ -24,6 +24,11 @@ output "database_user" {
   value       = google_sql_user.app.name
 }
 
+output "gemini_api_key_secret" {
+  description = "Secret to add the Gemini API key to with `gcloud secrets versions add` (null in Vertex AI mode)."
+  value       = one(google_secret_manager_secret.gemini_api_key[*].secret_id)
+}
+
 output "image_url" {
   description = "Image path to tag builds with (append :TAG)."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/${var.service_name}"

@@ -49,10 +49,11 @@ variable "concurrency" {
 }
 
 variable "cors_origins" {
-  description = "Browser origins allowed to call the API, e.g. [\"https://ballsy.example.com\"]. Never \"*\"."
+  description = "Other browser origins allowed to call the API, e.g. [\"https://ballsy.example.com\"]. Empty: only the page the service itself serves. Never \"*\"."
   type        = list(string)
+  default     = []
   validation {
-    condition     = length(var.cors_origins) > 0 && alltrue([for o in var.cors_origins : o != "*" && can(regex("^https?://[^/*,\\s]+$", o))])
+    condition     = alltrue([for o in var.cors_origins : o != "*" && can(regex("^https?://[^/*,\\s]+$", o))])
     error_message = "cors_origins lists explicit origins (scheme://host[:port], no path, no '*')."
   }
 }
