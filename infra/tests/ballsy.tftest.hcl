@@ -226,6 +226,11 @@ run "service_matches_the_sizing_and_pins_image_and_secret_versions" {
   }
 
   assert {
+    condition     = google_cloud_run_v2_service.app[0].traffic[0].type == "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST" && google_cloud_run_v2_service.app[0].traffic[0].percent == 100
+    error_message = "Terraform sends all traffic to the newest revision."
+  }
+
+  assert {
     condition     = output.cloud_run_url == "https://ballsy-abc123-uc.a.run.app"
     error_message = "cloud_run_url is the service URI."
   }
@@ -341,6 +346,14 @@ run "budget_is_created_when_a_billing_account_is_given" {
       [for r in google_billing_budget.monthly[0].threshold_rules : r.threshold_percent] == [0.5, 0.9, 1.0]
     )
     error_message = "The budget covers this project and alerts at 50/90/100 %."
+  }
+}
+
+run "cors_may_be_empty_for_a_same_origin_page" {
+  command = plan
+
+  variables {
+    cors_origins = []
   }
 }
 

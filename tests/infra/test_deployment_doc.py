@@ -153,3 +153,25 @@ def test_paths_the_guide_calls_are_routes(make_settings: Any) -> None:
 def test_files_the_guide_copies_exist(name: str) -> None:
     assert name in DOC.read_text()
     assert (INFRA / name).exists()
+
+
+def test_infra_readme_documents_every_variable_and_output() -> None:
+    readme = (INFRA / "README.md").read_text()
+    for kind in ("variable", "output"):
+        for name in blocks(kind):
+            if not name.startswith("__"):
+                assert f"| `{name}` |" in readme, f"infra/README.md lacks the {kind} {name}"
+
+
+def test_compose_runs_the_image_on_postgres_15() -> None:
+    import yaml
+
+    from ballsy.db.url import to_async_url
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["db"]["image"].startswith("postgres:15")
+    assert services["migrate"]["command"] == ["ballsy", "db", "upgrade"]
+    url = to_async_url(services["app"]["environment"]["DATABASE_URL"])
+    assert (url.host, url.database) == ("db", services["db"]["environment"]["POSTGRES_DB"])
+    assert services["app"]["ports"] == ["127.0.0.1:8080:8080"]
