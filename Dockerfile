@@ -34,7 +34,8 @@ ENV PATH=/opt/ballsy/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/app/data
-RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home --shell /usr/sbin/nologin ballsy \
+RUN groupadd --system --gid 10001 ballsy \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --create-home --shell /usr/sbin/nologin ballsy \
     && install -d -o ballsy -g ballsy /app/data
 COPY --from=build /opt/ballsy /opt/ballsy
 WORKDIR /app

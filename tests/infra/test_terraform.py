@@ -113,3 +113,17 @@ def test_committed_schemas_cover_exactly_the_types_used() -> None:
     used = set(resources())
     served = {t for s in SCHEMAS.values() for t in s["resource_schemas"]}
     assert used == served, f"add to / drop from extract_schema.py: {sorted(used ^ served)}"
+
+
+def test_all_users_appears_only_as_invoker_of_the_service() -> None:
+    """The public grant is one binding on one service, never on the project or a secret."""
+    grants = [
+        (rtype, name)
+        for rtype, named in resources().items()
+        for name, body in named.items()
+        if "allUsers" in json.dumps(body) or "allAuthenticatedUsers" in json.dumps(body)
+    ]
+    assert grants == [("google_cloud_run_v2_service_iam_member", "public_invoker")]
+    body = resources()["google_cloud_run_v2_service_iam_member"]["public_invoker"]
+    assert "roles/run.invoker" in json.dumps(body)
+    assert "google_cloud_run_v2_service.app" in json.dumps(body)
