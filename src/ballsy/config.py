@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     ready_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
 
     # --- conversation memory -------------------------------------------------
-    max_command_chars: int = Field(default=1000, ge=1, le=10_000)
+    max_command_chars: int = Field(default=1000, ge=1, le=1000)
     context_turns: int = Field(default=6, ge=0, le=50)
     context_max_chars: int = Field(default=4000, ge=0, le=100_000)
     conversation_idle_minutes: int = Field(default=30, ge=1)

@@ -34,7 +34,7 @@ async def _tables_and_diff(url: str) -> tuple[set[str], list[object]]:
 
 
 def test_head_constant_matches_alembic() -> None:
-    assert migrate.HEAD == migrate.head_revision()
+    assert migrate.head_revision() == migrate.HEAD
 
 
 def test_sqlite_current_check(sqlite_url: str) -> None:

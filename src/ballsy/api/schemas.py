@@ -19,7 +19,12 @@ def _check_zone(value: str | None) -> str | None:
 
 
 class CommandIn(BaseModel):
-    command: str = Field(description="What the user said or typed (at most 1,000 characters).")
+    command: str = Field(
+        min_length=1,
+        max_length=1000,
+        pattern=r"\S",
+        description="What the user said or typed (at most MAX_COMMAND_CHARS, ≤ 1,000).",
+    )
     user_id: int | None = Field(
         default=1, description="Legacy field; ignored when a session token is sent."
     )

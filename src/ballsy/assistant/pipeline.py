@@ -210,7 +210,9 @@ class Assistant:
             )
             fallback = fallback_for(failure.kind, need, partial=answer)
             answer, action, data = fallback.text, fallback.action, fallback.data
-        elif need.kind == "lookup" and is_uncertain(answer, subject=need.subject):
+        elif need.kind == "lookup" and is_uncertain(
+            answer, subject=need.subject, is_person=need.is_person
+        ):
             fallback = fallback_for("uncertain", need, partial="")
             answer, action, data = fallback.text, fallback.action, fallback.data
         ended = TurnEnded(turn_id, answer, action, data, source, need.family)
@@ -236,8 +238,7 @@ class Assistant:
             )
         assert identity.user_id is not None
         async with self._session() as session:
-            user = await repo.user_by_id(session, identity.user_id)
-            settings = await repo.get_settings(session, identity.user_id)
+            state = await repo.user_state(session, identity.user_id)
             history: list[tuple[str, str]] = []
             if self.llm is not None and self.config.context_turns:
                 conversation = await repo.current_conversation(
@@ -250,9 +251,9 @@ class Assistant:
                     session, conversation.id, limit=self.config.context_turns * 2
                 )
                 history = _pair_turns(messages)
-            await session.commit()
-        zone = _zone(identity.timezone) or _zone(settings.timezone) or UTC_ZONE
-        last = _parse_fraction(user.last_result if user else None)
+                await session.commit()
+        zone = _zone(identity.timezone) or _zone(state.timezone if state else None) or UTC_ZONE
+        last = _parse_fraction(state.last_result if state else None)
         return _Memory(timezone=zone, last_result=last, history=history)
 
     async def _store(
@@ -292,11 +293,10 @@ class Assistant:
             first_text_ms=None if first_text is None else round((first_text - started) * 1000, 3),
             total_ms=round((done - started) * 1000, 3),
         )
+        changed, value = new_result
+        extra = {"last_result": _format_fraction(value)} if changed else {}
         async with self._session() as session:
-            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle)
-            changed, value = new_result
-            if changed:
-                await repo.set_last_result(session, identity.user_id, _format_fraction(value))
+            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle, **extra)
             await session.commit()
 
     async def _store_quietly(

@@ -8,22 +8,13 @@ original's `search` action, so the page can offer a web search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from ballsy.commands.base import NeedsAI
+from ballsy.commands.base import LocalReply, NeedsAI
+from ballsy.commands.hedging import REASON_UNAVAILABLE, REASON_UNSURE, search_fallback
 from ballsy.providers.llm.base import ChatMessage
 
 LOOKUP_INSTRUCTION = (
     "Answer in one short spoken sentence. If you do not know, say you are not sure."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Fallback:
-    text: str
-    action: str | None
-    data: dict[str, Any] | None
 
 
 class PromptBuilder:
@@ -52,39 +43,34 @@ class PromptBuilder:
         return messages
 
 
-def _search(subject: str) -> dict[str, Any]:
-    return {"query": subject}
-
-
-_FAILURE_TEXT = {
-    "timeout": "The AI is taking too long to answer, so let me search the web for that instead.",
-    "rate_limited": "The AI is busy right now, so let me search the web for that instead.",
-    "unavailable": "I can't reach the AI right now, so let me search the web for that.",
-    "bad_response": "The AI sent me something garbled, so let me search the web for that.",
-    "config": "The AI isn't set up correctly, so let me search the web for that instead.",
-    "empty": "The AI had nothing to say about that, so let me search the web for it.",
-    "uncertain": "I'm not sure about that one. Let me search the web for it.",
+# What the user hears before the web search is offered, by failure kind.
+_REASONS = {
+    "timeout": "The AI is taking too long to answer.",
+    "rate_limited": "The AI is busy right now.",
+    "unavailable": REASON_UNAVAILABLE,
+    "bad_response": "The AI sent me something garbled.",
+    "config": "The AI isn't set up correctly.",
+    "empty": "The AI had nothing to say about that.",
+    "uncertain": REASON_UNSURE,
 }
 
 
-def fallback_for(kind: str, need: NeedsAI, *, partial: str) -> Fallback:
-    """The reply when the AI fails (or hedges on a lookup)."""
+def fallback_for(kind: str, need: NeedsAI, *, partial: str) -> LocalReply:
+    """The reply when the AI fails (or hedges on a lookup): a true sentence and a search."""
     if kind == "blocked":
-        return Fallback("I can't answer that one, sorry.", None, None)
+        return LocalReply("I can't answer that one, sorry.", family=need.family)
     if kind == "not_configured":
         return not_configured_reply(need)
-    sentence = _FAILURE_TEXT.get(kind, _FAILURE_TEXT["unavailable"])
+    reason = _REASONS.get(kind, REASON_UNAVAILABLE)
     if partial:
-        sentence = f"{partial} … Sorry, I lost the AI mid-answer. Here's a web search instead."
-    return Fallback(sentence, "search", _search(need.subject))
+        reason = f"{partial} … Sorry, I lost the AI mid-answer."
+    return search_fallback(need.subject, reason)
 
 
-def not_configured_reply(need: NeedsAI) -> Fallback:
+def not_configured_reply(need: NeedsAI) -> LocalReply:
     """Honest answer on a fresh laptop with no AI provider set up."""
-    return Fallback(
+    return search_fallback(
+        need.subject,
         "I answer that kind of question with an AI model, and none is set up yet: set "
-        "GEMINI_API_KEY, or OPENAI_BASE_URL and OPENAI_MODEL for a local model. "
-        "Here's a web search instead.",
-        "search",
-        _search(need.subject),
+        "GEMINI_API_KEY, or OPENAI_BASE_URL and OPENAI_MODEL for a local model.",
     )

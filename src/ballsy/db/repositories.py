@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ballsy.db.models import CommandHistory, Conversation, Message, User, UserSettings, utcnow
@@ -58,10 +58,6 @@ async def set_token_hash(session: AsyncSession, user: User, token_hash: str) -> 
     user.token_hash = token_hash
     user.token_issued_at = utcnow()
     await session.flush()
-
-
-async def set_last_result(session: AsyncSession, user_id: int, value: str | None) -> None:
-    await session.execute(update(User).where(User.id == user_id).values(last_result=value))
 
 
 # --- settings ------------------------------------------------------------------------
@@ -169,52 +165,95 @@ class TurnRecord:
     total_ms: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """What a turn needs to know about its user, read in one statement."""
+
+    last_result: str | None
+    timezone: str | None
+
+
+async def user_state(session: AsyncSession, user_id: int) -> UserState | None:
+    result = await session.execute(
+        select(User.last_result, UserSettings.timezone)
+        .outerjoin(UserSettings, UserSettings.user_id == User.id)
+        .where(User.id == user_id)
+    )
+    row = result.first()
+    return None if row is None else UserState(last_result=row[0], timezone=row[1])
+
+
+_UNCHANGED: Any = object()
+
+
 async def record_turn(
-    session: AsyncSession, turn: TurnRecord, *, idle_gap: timedelta
-) -> CommandHistory:
-    """Store the user's words, the reply, and the history row, in the caller's transaction."""
-    conversation = await current_conversation(
-        session, turn.user_id, now=turn.created_at, idle_gap=idle_gap
-    )
-    conversation.last_activity_at = turn.created_at
-    session.add_all(
+    session: AsyncSession,
+    turn: TurnRecord,
+    *,
+    idle_gap: timedelta,
+    last_result: str | None = _UNCHANGED,
+) -> None:
+    """Store the user's words, the reply, the history row (and the new arithmetic memory)
+    in the caller's transaction — a handful of Core statements, as this runs every turn."""
+    latest = (
+        await session.execute(
+            select(Conversation.id, Conversation.started_at, Conversation.last_activity_at)
+            .where(Conversation.user_id == turn.user_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if latest is not None and turn.created_at - (latest[2] or latest[1]) < idle_gap:
+        conversation_id = int(latest[0])
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(last_activity_at=turn.created_at)
+        )
+    else:
+        conversation_id = (
+            await session.execute(
+                insert(Conversation)
+                .values(
+                    user_id=turn.user_id,
+                    started_at=turn.created_at,
+                    last_activity_at=turn.created_at,
+                )
+                .returning(Conversation.id)
+            )
+        ).scalar_one()
+    common = {
+        "conversation_id": conversation_id,
+        "created_at": turn.created_at,
+        "turn_id": turn.turn_id,
+    }
+    await session.execute(
+        insert(Message),
         [
-            Message(
-                conversation_id=conversation.id,
-                is_user=True,
-                content=turn.command,
-                created_at=turn.created_at,
-                turn_id=turn.turn_id,
-                interrupted=False,
-            ),
-            Message(
-                conversation_id=conversation.id,
-                is_user=False,
-                content=turn.response,
-                created_at=turn.created_at,
-                turn_id=turn.turn_id,
-                interrupted=turn.interrupted,
-            ),
-        ]
+            {**common, "is_user": True, "content": turn.command, "interrupted": False},
+            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted},
+        ],
     )
-    row = CommandHistory(
-        user_id=turn.user_id,
-        command=turn.command,
-        result=turn.response,
-        created_at=turn.created_at,
-        turn_id=turn.turn_id,
-        source=turn.source,
-        family=turn.family,
-        action=turn.action,
-        action_data=turn.action_data,
-        interrupted=turn.interrupted,
-        first_text_ms=turn.first_text_ms,
-        total_ms=turn.total_ms,
+    await session.execute(
+        insert(CommandHistory).values(
+            user_id=turn.user_id,
+            command=turn.command,
+            result=turn.response,
+            created_at=turn.created_at,
+            turn_id=turn.turn_id,
+            source=turn.source,
+            family=turn.family,
+            action=turn.action,
+            action_data=turn.action_data,
+            interrupted=turn.interrupted,
+            first_text_ms=turn.first_text_ms,
+            total_ms=turn.total_ms,
+        )
     )
-    session.add(row)
-    await session.execute(update(User).where(User.id == turn.user_id).values(last_seen_at=utcnow()))
-    await session.flush()
-    return row
+    values: dict[str, Any] = {"last_seen_at": turn.created_at}
+    if last_result is not _UNCHANGED:
+        values["last_result"] = last_result
+    await session.execute(update(User).where(User.id == turn.user_id).values(**values))
 
 
 async def history(session: AsyncSession, user_id: int, *, limit: int) -> list[CommandHistory]:
