@@ -47,6 +47,9 @@ def _image_environment(tmp_path: Path, port: int) -> dict[str, str]:
     # The image binds 0.0.0.0 (asserted below); tests never listen beyond loopback.
     env["HOST"] = "127.0.0.1"
     env["BALLSY_ENV_FILE"] = str(tmp_path / "no.env")  # no developer .env leaks in
+    if os.environ.get("PYTHONPATH"):  # import the same checkout as this test run
+        paths = os.environ["PYTHONPATH"].split(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve()) for p in paths)
     return env
 
 
