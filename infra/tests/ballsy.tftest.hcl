@@ -408,3 +408,45 @@ run "connection_pool_must_fit_the_tier" {
 
   expect_failures = [google_cloud_run_v2_service.app]
 }
+
+run "a_release_migrates_first_with_the_new_image_while_the_service_keeps_the_old" {
+  command = apply
+
+  variables {
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:old"
+    migration_image        = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:new"
+    gemini_api_key_version = "1"
+  }
+
+  assert {
+    condition = (
+      google_cloud_run_v2_job.migrate[0].template[0].template[0].containers[0].image == "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:new" &&
+      google_cloud_run_v2_service.app[0].template[0].containers[0].image == "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:old"
+    )
+    error_message = "migration_image moves only the job; the service keeps serving image."
+  }
+}
+
+run "the_first_migration_can_run_before_any_service_exists" {
+  command = apply
+
+  variables {
+    migration_image        = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:first"
+    gemini_api_key_version = "1"
+  }
+
+  assert {
+    condition     = length(google_cloud_run_v2_service.app) == 0 && length(google_cloud_run_v2_job.migrate) == 1
+    error_message = "The job exists once an image is built, before the service."
+  }
+}
+
+run "the_service_needs_a_pinned_gemini_key_version_or_vertex_ai" {
+  command = plan
+
+  variables {
+    image = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+  }
+
+  expect_failures = [google_cloud_run_v2_service.app, google_cloud_run_v2_job.migrate]
+}
