@@ -244,6 +244,10 @@ variable "labels" {
   description = "Labels applied to every resource that supports them."
   type        = map(string)
   default     = { app = "ballsy" }
+  validation {
+    condition     = alltrue([for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
+    error_message = "Label keys start with a lower-case letter; keys and values use lower-case letters, digits, '_' and '-' (63 characters at most)."
+  }
 }
 
 variable "latency_p95_critical_ms" {

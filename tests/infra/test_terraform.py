@@ -127,3 +127,21 @@ def test_all_users_appears_only_as_invoker_of_the_service() -> None:
     body = resources()["google_cloud_run_v2_service_iam_member"]["public_invoker"]
     assert "roles/run.invoker" in json.dumps(body)
     assert "google_cloud_run_v2_service.app" in json.dumps(body)
+
+
+def test_variables_and_outputs_read_as_documentation() -> None:
+    """Fabric style: sorted, every variable described and typed, non-boolean ones validated."""
+    for kind in ("variable", "output"):
+        text = (INFRA / f"{kind}s.tf").read_text()
+        names = re.findall(rf'^{kind} "(\w+)"', text, re.M)
+        assert names == sorted(names), f"{kind}s.tf is not in alphabetical order"
+    for name, body in blocks("variable").items():
+        if name.startswith("__"):
+            continue
+        assert body.get("description"), f"variable {name} has no description"
+        assert body.get("type"), f"variable {name} has no type"
+        if "bool" not in json.dumps(body["type"]):
+            assert body.get("validation"), f"variable {name} has no validation"
+    for name, body in blocks("output").items():
+        if not name.startswith("__"):
+            assert body.get("description"), f"output {name} has no description"
