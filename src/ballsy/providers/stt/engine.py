@@ -1,0 +1,148 @@
+"""The synchronous faster-whisper engine: load a model folder, transcribe samples.
+
+Imported only once the `speech` extra is known to be installed (see `whisper.py`), and
+called only from worker threads: nothing here touches the event loop.
+
+Whisper encodes audio in 30 s windows and pads shorter audio with silence, so a 2 s
+command costs as much as 30 s of speech. CTranslate2 accepts shorter inputs, so the
+padding is trimmed to the speech plus a margin, never below `min_window_seconds`:
+on this project's 2-core machines that cut a short command from about 0.9 s to about
+0.25 s with the same words recognised (see bench/bench_stt.py, which measures both).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ctranslate2
+import numpy as np
+import numpy.typing as npt
+from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
+
+# Whisper's mel frames are 10 ms; its full window is 3000 of them.
+_FRAMES_PER_SECOND = 100
+_FULL_WINDOW_FRAMES = 3000
+# Silence kept after the speech so the model sees the utterance end, as it does in training.
+_TRAILING_MARGIN_FRAMES = 100
+# Files a CTranslate2 Whisper folder must hold for an offline load (no Hub fallback).
+REQUIRED_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How the model is loaded and run; built from settings by `whisper.py`."""
+
+    model_path: Path
+    device: str
+    compute_type: str
+    cpu_threads: int
+    workers: int
+    beam_size: int
+    min_window_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResult:
+    text: str
+    language: str | None
+    speech_seconds: float
+
+
+class _TrimmedWindowWhisper(WhisperModel):  # type: ignore[misc]
+    """WhisperModel whose encoder sees the speech, not 30 s of padding."""
+
+    min_frames: int = _FULL_WINDOW_FRAMES
+
+    def encode(self, features: npt.NDArray[np.float32]) -> Any:
+        if self.min_frames < _FULL_WINDOW_FRAMES:
+            features = _trim_padding(features, min_frames=self.min_frames)
+        return super().encode(features)
+
+
+def _trim_padding(features: npt.NDArray[np.float32], *, min_frames: int) -> npt.NDArray[np.float32]:
+    # faster-whisper pads with exact zeros; a real log-mel column is never all zero.
+    columns_with_sound = np.flatnonzero(np.any(features != 0, axis=-2))
+    content = int(columns_with_sound[-1]) + 1 if columns_with_sound.size else 0
+    wanted = content + _TRAILING_MARGIN_FRAMES
+    # Rounded up to whole seconds so similar lengths share CTranslate2's cached shapes.
+    wanted = -(-wanted // _FRAMES_PER_SECOND) * _FRAMES_PER_SECOND
+    keep = min(features.shape[-1], max(min_frames, wanted))
+    return np.ascontiguousarray(features[..., :keep])
+
+
+def resolve_device(device: str) -> str:
+    """`auto` becomes `cuda` when CTranslate2 sees a GPU, else `cpu`."""
+    if device != "auto":
+        return device
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class WhisperEngine:
+    """A loaded model; `transcribe` is thread-safe (CTranslate2 runs `workers` at once)."""
+
+    def __init__(self, options: EngineOptions) -> None:
+        # Belt and braces: the folder holds everything, so the Hub is never needed.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.options = options
+        self.model = _TrimmedWindowWhisper(
+            str(options.model_path),
+            device=options.device,
+            compute_type=options.compute_type,
+            cpu_threads=options.cpu_threads,
+            num_workers=options.workers,
+            local_files_only=True,
+        )
+        self.model.min_frames = min(
+            _FULL_WINDOW_FRAMES, int(options.min_window_seconds * _FRAMES_PER_SECOND)
+        )
+        # English-only models (*.en) must be told the language; others detect it.
+        self.language: str | None = None if self.model.model.is_multilingual else "en"
+
+    def warm(self) -> None:
+        """Run the VAD, encoder and decoder once, so the first request finds them warm."""
+        from faster_whisper.vad import get_vad_model
+
+        get_vad_model()
+        quiet_noise = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.01
+        segments, _ = self.model.transcribe(
+            quiet_noise, language=self.language, beam_size=1, without_timestamps=True
+        )
+        for _ in segments:
+            pass
+
+    def transcribe(
+        self, samples: npt.NDArray[np.float32], *, cancelled: threading.Event | None = None
+    ) -> EngineResult:
+        """Transcribe 16 kHz mono samples; stops between segments once `cancelled` is set."""
+        segments, info = self.model.transcribe(
+            samples,
+            language=self.language,
+            beam_size=self.options.beam_size,
+            vad_filter=True,
+            # Commands are independent; conditioning only invites repetition loops.
+            condition_on_previous_text=False,
+            without_timestamps=True,
+        )
+        parts: list[str] = []
+        for segment in segments:
+            parts.append(segment.text.strip())
+            if cancelled is not None and cancelled.is_set():
+                break
+        speech = info.duration_after_vad if info.duration_after_vad is not None else info.duration
+        return EngineResult(
+            text=" ".join(part for part in parts if part),
+            language=info.language or self.language,
+            speech_seconds=float(speech),
+        )
+
+
+def missing_model_files(folder: Path) -> list[str]:
+    """The required files absent from `folder` (all of them when it is not a folder)."""
+    return [name for name in REQUIRED_MODEL_FILES if not (folder / name).is_file()]
