@@ -49,6 +49,16 @@ _NUMBER_WORDS = {
     "eight": "8",
     "nine": "9",
     "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+    "twenty": "20",
 }
 # Spellings Whisper may choose for the same spoken word.
 _EQUIVALENT_WORDS = {"youtube": "youtube", "you tube": "youtube"}

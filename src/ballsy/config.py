@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     stt_max_queue: int = Field(default=4, ge=0, le=256)
     stt_beam_size: int = Field(default=1, ge=1, le=10)
     # Whisper pads every input to 30 s; short commands are encoded in a window this small.
-    stt_min_window_seconds: float = Field(default=10.0, ge=5, le=30)
+    stt_min_window_seconds: float = Field(default=15.0, ge=5, le=30)
 
     # --- rate limits ---------------------------------------------------------
     rate_limit_enabled: bool = True

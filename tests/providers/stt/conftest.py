@@ -55,7 +55,7 @@ def whisper_engine() -> Any:
             cpu_threads=1,
             workers=1,
             beam_size=1,
-            min_window_seconds=10,
+            min_window_seconds=15,
         )
     )
 

@@ -9,8 +9,9 @@ Two changes from faster-whisper's defaults, both measured by bench/bench_stt.py:
 - Whisper encodes 30 s windows and pads shorter audio with silence, so a 2 s command
   cost as much as 30 s of speech. CTranslate2 accepts shorter inputs, so the padding
   is trimmed to the phrase plus a margin, never below `min_window_seconds`: on this
-  project's 2-core machines a short command went from about 0.9 s to about 0.25 s
-  with the same words recognised.
+  project's 2-core machines a short command went from about 0.85 s to about 0.35 s of
+  CPU, and with a 15 s floor word errors on 26 espeak-ng commands fell from 6.1% to
+  4.3% (a 10 s floor was cheaper still, 0.28 s, but misheard more: 7.0%).
 """
 
 from __future__ import annotations
