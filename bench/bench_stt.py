@@ -189,7 +189,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
         compute_type=args.compute_type,
         cpu_threads=args.cpu_threads,
         workers=1,
-        beam_size=1,
+        beam_size=2,
         min_window_seconds=15,
     )
     loads = [timed(lambda: WhisperEngine(options))[1] for _ in range(3)]
@@ -247,7 +247,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
         f"Python {platform.python_version()}, load average at start "
         f"{load_avg[0]:.1f}/{load_avg[1]:.1f}/{load_avg[2]:.1f} (shared machine: wall times "
         "include waiting for a CPU). Model: tiny.en CTranslate2, "
-        f"{args.compute_type}, {args.cpu_threads} CPU thread(s), beam 1, language en. "
+        f"{args.compute_type}, {args.cpu_threads} CPU thread(s), beam 2, language en. "
         "Audio: espeak-ng en-us at 150 wpm, WAV uploads; times are from the upload to "
         "the transcript (decode + VAD + model), the model already loaded.\n"
     )

@@ -54,7 +54,7 @@ def whisper_engine() -> Any:
             compute_type="int8",
             cpu_threads=1,
             workers=1,
-            beam_size=1,
+            beam_size=2,
             min_window_seconds=15,
         )
     )

@@ -352,3 +352,11 @@ def test_a_model_named_by_path_needs_no_model_package(
     assert stt.config.device == "cpu"
     assert stt.config.max_concurrency == 2
     assert stt.max_bytes == 10 * 1024 * 1024
+
+
+@speech
+def test_warming_the_model_is_cheap(whisper_engine: Any) -> None:
+    # Noise once sent Whisper into a 448-token loop at every fallback temperature (17 s).
+    started = time.process_time()
+    whisper_engine.warm()
+    assert time.process_time() - started < 5

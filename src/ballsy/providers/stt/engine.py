@@ -40,6 +40,9 @@ _PIECE_MIN_SILENCE_MS = 500
 _PIECE_PAD_MS = 300
 # Longer phrases are split (at the quietest point) to keep windows short.
 _PIECE_MAX_SECONDS = 20
+# Generous bounds on tokens per piece (see `_token_budget`).
+_TOKENS_PER_SECOND = 10
+_MAX_NEW_TOKENS = 400
 # Files a CTranslate2 Whisper folder must hold for an offline load (no Hub fallback).
 REQUIRED_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 
@@ -119,8 +122,14 @@ class WhisperEngine:
 
         get_vad_model()
         quiet_noise = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.01
+        # Greedy and four tokens: noise can send Whisper into a loop of dots otherwise.
         segments, _ = self.model.transcribe(
-            quiet_noise, language=self.language, beam_size=1, without_timestamps=True
+            quiet_noise,
+            language=self.language,
+            beam_size=1,
+            temperature=0.0,
+            max_new_tokens=4,
+            without_timestamps=True,
         )
         for _ in segments:
             pass
@@ -143,6 +152,7 @@ class WhisperEngine:
                 # Pieces are separate phrases; conditioning only invites repetition loops.
                 condition_on_previous_text=False,
                 without_timestamps=True,
+                max_new_tokens=_token_budget(piece.size / SAMPLE_RATE),
             )
             parts.extend(segment.text.strip() for segment in segments)
             language = language or info.language
@@ -151,6 +161,12 @@ class WhisperEngine:
             language=language,
             speech_seconds=sum(piece.size for piece in pieces) / SAMPLE_RATE,
         )
+
+
+def _token_budget(seconds: float) -> int:
+    # Fast speech is about 4 tokens a second; a hallucination loop would run to Whisper's
+    # 448-token limit at every fallback temperature (17 s of CPU seen on 1 s of noise).
+    return min(_MAX_NEW_TOKENS, 16 + int(_TOKENS_PER_SECOND * seconds))
 
 
 def speech_pieces(samples: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
