@@ -38,8 +38,14 @@ def run(name: str) -> str:
     if not (ROOT / (module.replace(".", "/") + ".py")).exists():
         return f"## {name}\n\n(not available: {module} is missing)\n"
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, text=True,
-                            capture_output=True, timeout=1800, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=1800,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
@@ -50,8 +56,11 @@ def run(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default=",".join(BENCHMARKS),
-                        help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    parser.add_argument(
+        "--only",
+        default=",".join(BENCHMARKS),
+        help="comma-separated subset of: " + ", ".join(BENCHMARKS),
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]

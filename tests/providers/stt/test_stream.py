@@ -44,7 +44,7 @@ def test_byte_limit_is_enforced_as_chunks_arrive() -> None:
 def test_an_utterance_without_audio_is_invalid() -> None:
     utterance = AudioUtterance(max_bytes=1000)
     utterance.add(b"")
-    with pytest.raises(InvalidAudio, match="no audio arrived"):
+    with pytest.raises(InvalidAudio, match="No audio arrived"):
         utterance.finish()
 
 

@@ -128,7 +128,7 @@ async def test_transcribe_file(seven_times_eight_wav: Path, make_stt: Callable[.
 async def test_transcribe_file_refuses_missing_and_oversize_files(
     seven_times_eight_wav: Path, tmp_path: Path, make_stt: Callable[..., Any]
 ) -> None:
-    with pytest.raises(NotFound, match="no audio file"):
+    with pytest.raises(NotFound, match="No audio file"):
         await transcribe_file(tmp_path / "absent.wav", make_stt())
     with pytest.raises(TooLarge):
         await transcribe_file(seven_times_eight_wav, make_stt(max_bytes=10_000))

@@ -44,18 +44,18 @@ def check_content_type(content_type: str | None) -> None:
     if media_type.startswith(_ACCEPTED_MEDIA_PREFIXES) or media_type in _ACCEPTED_MEDIA_TYPES:
         return
     raise UnsupportedMedia(
-        f"content type {media_type!r} is not audio; send WAV, WebM/Opus, Ogg, MP3 or MP4 audio"
+        f"Content type {media_type!r} is not audio; send WAV, WebM/Opus, Ogg, MP3 or MP4 audio."
     )
 
 
 def check_size(size: int, *, max_bytes: int) -> None:
     """Refuse empty or oversize audio before any decoding."""
     if size == 0:
-        raise InvalidAudio("the audio upload is empty")
+        raise InvalidAudio("The audio upload is empty.")
     if size > max_bytes:
         raise TooLarge(
-            f"the audio is {_megabytes(size)} but the limit is {_megabytes(max_bytes)} "
-            "(STT_MAX_BYTES); send a shorter recording"
+            f"The audio is {_megabytes(size)} but the limit is {_megabytes(max_bytes)} "
+            "(STT_MAX_BYTES); send a shorter recording."
         )
 
 
@@ -79,7 +79,7 @@ def decode_audio(
         raise InvalidAudio(_undecodable(content_type)) from exc
     with container:
         if not container.streams.audio:
-            raise InvalidAudio("the upload holds no audio stream; send a recording with sound")
+            raise InvalidAudio("The upload holds no audio stream; send a recording with sound.")
         stream = container.streams.audio[0]
         _refuse_declared_overlong(container.duration, max_seconds=max_seconds)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
@@ -152,16 +152,16 @@ def _refuse_declared_overlong(duration_us: int | None, *, max_seconds: float) ->
 
 def _too_long(max_seconds: float) -> AudioTooLong:
     return AudioTooLong(
-        f"the audio is longer than {max_seconds:g} s, the limit (STT_MAX_SECONDS); "
-        "send a shorter recording"
+        f"The audio is longer than {max_seconds:g} s, the limit (STT_MAX_SECONDS); "
+        "send a shorter recording."
     )
 
 
 def _undecodable(content_type: str | None) -> str:
     declared = f" (declared {content_type})" if content_type else ""
     return (
-        f"the upload could not be decoded as audio{declared}; "
-        "send WAV, WebM/Opus, Ogg, MP3 or MP4 audio"
+        f"The upload could not be decoded as audio{declared}; "
+        "send WAV, WebM/Opus, Ogg, MP3 or MP4 audio."
     )
 
 

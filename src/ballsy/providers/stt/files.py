@@ -20,7 +20,7 @@ async def transcribe_file(path: Path, stt: SpeechToText) -> Transcript:
 
 def _read_capped(path: Path, max_bytes: int | None) -> bytes:
     if not path.is_file():
-        raise NotFound(f"no audio file at {path}")
+        raise NotFound(f"No audio file at {path}.")
     if max_bytes is not None:
         check_size(path.stat().st_size, max_bytes=max_bytes)
         with path.open("rb") as file:

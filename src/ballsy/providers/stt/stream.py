@@ -42,7 +42,7 @@ class AudioUtterance:
     def add(self, chunk: bytes) -> None:
         """Append one chunk; empty chunks (MediaRecorder sends some) are ignored."""
         if self._finished:
-            raise BadRequest("audio arrived after the utterance ended; send start first")
+            raise BadRequest("Audio arrived after the utterance ended; send audio_start first.")
         if self._too_large:
             raise self._refusal()
         if not chunk:
@@ -60,7 +60,7 @@ class AudioUtterance:
             raise self._refusal()
         self._finished = True
         if not self._chunks:
-            raise InvalidAudio("no audio arrived between the start and the end of the utterance")
+            raise InvalidAudio("No audio arrived between the start and the end of the utterance.")
         audio = b"".join(self._chunks)
         self._chunks = [audio]
         return audio
@@ -71,6 +71,6 @@ class AudioUtterance:
 
     def _refusal(self) -> TooLarge:
         return TooLarge(
-            f"the recording passed {self.max_bytes / 1_000_000:.1f} MB, the limit "
-            "(STT_MAX_BYTES); speak a shorter command"
+            f"The recording passed {self.max_bytes / 1_000_000:.1f} MB, the limit "
+            "(STT_MAX_BYTES); speak a shorter command."
         )

@@ -71,7 +71,7 @@ def require_speech_extra(*, embedded_model: bool = True) -> None:
             importlib.import_module(module)
         except ImportError as exc:
             raise FeatureUnavailable(
-                f"server speech-to-text needs the speech extra ({module} is not installed); "
+                f"Server speech-to-text needs the speech extra ({module} is not installed); "
                 f"install it with: {INSTALL_HINT}"
             ) from exc
 
@@ -93,7 +93,7 @@ def check_model_folder(path: Path) -> None:
     if missing:
         raise ProviderUnavailable(
             f"STT_MODEL={path} is not a faster-whisper (CTranslate2) model folder: "
-            f"missing {', '.join(missing)}"
+            f"missing {', '.join(missing)}."
         )
 
 
@@ -192,8 +192,8 @@ class WhisperSpeechToText(SpeechToText):
             engine = await asyncio.to_thread(WhisperEngine, options)
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad models
             raise ProviderUnavailable(
-                f"the speech-to-text model at {self.config.model_path} could not be loaded "
-                f"on {self.config.device} ({self.config.compute_type}): {exc}"
+                f"The speech-to-text model at {self.config.model_path} could not be loaded "
+                f"on {self.config.device} ({self.config.compute_type}): {exc}."
             ) from exc
         log.info(
             "speech-to-text model loaded",
@@ -282,7 +282,7 @@ class WhisperSpeechToText(SpeechToText):
 
     def _busy(self, why: str) -> Busy:
         return Busy(
-            f"speech-to-text is busy ({why}; {self.config.max_concurrency} transcription(s) "
-            "at a time); try again in a moment",
+            f"Speech-to-text is busy ({why}; {self.config.max_concurrency} transcription(s) "
+            "at a time); try again in a moment.",
             retry_after=max(1.0, self.config.queue_timeout_seconds),
         )
