@@ -150,6 +150,12 @@ def to_mp3(source: Path, path: Path) -> Path:
     return path
 
 
+def to_mp4_aac(source: Path, path: Path) -> Path:
+    """MP4/AAC, as Safari's MediaRecorder produces it."""
+    ffmpeg("-i", str(source), "-c:a", "aac", "-b:a", "64k", "-f", "mp4", str(path))
+    return path
+
+
 def streamed_webm(source: Path) -> bytes:
     """WebM written to a pipe, so like MediaRecorder's it declares no duration and no cues."""
     require_tools("ffmpeg")

@@ -24,7 +24,7 @@ def _seconds(samples_count: int) -> float:
     return samples_count / SAMPLE_RATE
 
 
-@pytest.mark.parametrize("container", ["wav", "webm", "ogg", "mp3"])
+@pytest.mark.parametrize("container", ["wav", "webm", "ogg", "mp3", "mp4"])
 def test_each_container_decodes_to_16khz_mono_float32(
     container: str, seven_times_eight_wav: Path, tmp_path: Path
 ) -> None:
@@ -33,6 +33,7 @@ def test_each_container_decodes_to_16khz_mono_float32(
         "webm": audio.to_webm_opus,
         "ogg": audio.to_ogg_opus,
         "mp3": audio.to_mp3,
+        "mp4": audio.to_mp4_aac,
     }
     path = converters[container](seven_times_eight_wav, tmp_path / f"phrase.{container}")
     reference = decode_audio(seven_times_eight_wav.read_bytes(), max_seconds=60)

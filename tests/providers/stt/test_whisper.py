@@ -57,7 +57,12 @@ async def test_spoken_commands_are_recognised(
 @speech
 @pytest.mark.parametrize(
     ("container", "content_type"),
-    [("webm", "audio/webm;codecs=opus"), ("ogg", "audio/ogg"), ("mp3", "audio/mpeg")],
+    [
+        ("webm", "audio/webm;codecs=opus"),
+        ("ogg", "audio/ogg"),
+        ("mp3", "audio/mpeg"),
+        ("mp4", "audio/mp4"),
+    ],
 )
 async def test_compressed_recordings_are_recognised(
     container: str,
@@ -66,7 +71,12 @@ async def test_compressed_recordings_are_recognised(
     tmp_path: Path,
     make_stt: Callable[..., Any],
 ) -> None:
-    convert = {"webm": audio.to_webm_opus, "ogg": audio.to_ogg_opus, "mp3": audio.to_mp3}
+    convert = {
+        "webm": audio.to_webm_opus,
+        "ogg": audio.to_ogg_opus,
+        "mp3": audio.to_mp3,
+        "mp4": audio.to_mp4_aac,
+    }
     path = convert[container](seven_times_eight_wav, tmp_path / f"cmd.{container}")
 
     transcript = await make_stt().transcribe(path.read_bytes(), content_type=content_type)
