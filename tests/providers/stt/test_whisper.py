@@ -370,3 +370,39 @@ def test_warming_the_model_is_cheap(whisper_engine: Any) -> None:
     started = time.process_time()
     whisper_engine.warm()
     assert time.process_time() - started < 5
+
+
+_OFFLINE_PROBE = """
+import asyncio, socket, sys
+try:
+    socket.create_connection(("pypi.org", 443), timeout=2)
+    sys.exit("the network is reachable: this probe proves nothing")
+except OSError:
+    pass
+from ballsy.config import Settings
+from ballsy.providers.stt.whisper import WhisperSpeechToText
+
+stt = WhisperSpeechToText.from_settings(Settings(_env_file=None, stt_device="cpu"))
+asyncio.run(stt.warm_up())
+print("ready" if stt.ready else "not ready")
+"""
+
+
+@speech
+def test_the_embedded_model_loads_without_any_network() -> None:
+    import shutil
+    import subprocess
+
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rn", "true"]).returncode != 0:
+        pytest.skip("cannot make a network namespace here (unshare -rn is not permitted)")
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    probe = subprocess.run(
+        [unshare, "-rn", sys.executable, "-c", _OFFLINE_PROBE],
+        env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "ready"
