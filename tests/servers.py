@@ -43,9 +43,10 @@ def listening_pids(port: int) -> set[int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, *, main_thread_only: bool = False) -> float:
+    """User + system CPU time a process (or its main thread) has used so far."""
+    path = f"/proc/{pid}/task/{pid}/stat" if main_thread_only else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
 

@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             # The embedded default migrates itself; PostgreSQL is migrated explicitly.
             await asyncio.to_thread(migrate.upgrade_sqlite_if_needed, settings.database_url_value())
         background: list[asyncio.Task[None]] = []
-        if services.stt is not None and settings.stt_preload:
+        if services.stt.available and settings.stt_preload:
             background.append(asyncio.create_task(_warm_up(services)))
         if settings.history_retention_days:
             background.append(asyncio.create_task(_retention_loop(services)))
@@ -113,7 +113,9 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
 
 
 async def _warm_up(services: Services) -> None:
-    assert services.stt is not None
+    # Let the server answer its first probes before the model's import and load compete
+    # with it for the CPU (and Python's GIL).
+    await asyncio.sleep(0.5)
     try:
         await services.stt.warm_up()
     except Exception:

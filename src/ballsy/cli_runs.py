@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -47,13 +46,12 @@ async def ask_once(settings: Settings, question: str) -> int:
 
 
 async def transcribe_once(settings: Settings, path: Path) -> int:
+    from ballsy.providers.stt.files import transcribe_file
     from ballsy.wiring import build_stt
 
     stt = build_stt(settings.model_copy(update={"stt_enabled": True}))
-    assert stt is not None
     try:
-        audio = await asyncio.to_thread(path.read_bytes)
-        transcript = await stt.transcribe(audio, content_type=None)
+        transcript = await transcribe_file(path, stt)
         typer.echo(transcript.text)
         typer.echo(
             f"({transcript.audio_seconds:.2f} s of audio in {transcript.processing_seconds:.2f} s)",

@@ -14,6 +14,7 @@ from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
+from ballsy.errors import FeatureUnavailable
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
 from ballsy.providers.stt.base import SpeechToText
@@ -26,7 +27,7 @@ class Overrides:
     """Backends a test or embedding program supplies instead of the configured ones."""
 
     llm: LLMProvider | None = None
-    stt: SpeechToText | None = None
+    stt: SpeechToText | None = None  # None with use_stt_override: speech switched off
     use_llm_override: bool = False
     use_stt_override: bool = False
 
@@ -40,7 +41,7 @@ class Services:
     scopes: EphemeralScopes
     assistant: Assistant
     llm: LLMProvider | None
-    stt: SpeechToText | None
+    stt: SpeechToText
     limiter: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -74,12 +75,21 @@ def build_llm(settings: Settings) -> LLMProvider | None:
         return None
 
 
-def build_stt(settings: Settings) -> SpeechToText | None:
+def build_stt(settings: Settings) -> SpeechToText:
+    """The speech model, or a stand-in that explains why there is none."""
+    from ballsy.providers.stt.unavailable import UnavailableSpeechToText
+
     if not settings.stt_enabled:
-        return None
+        return UnavailableSpeechToText(
+            "Server speech recognition is switched off here (STT_ENABLED=false); type instead."
+        )
     from ballsy.providers.stt.whisper import WhisperSpeechToText
 
-    return WhisperSpeechToText.from_settings(settings)
+    try:
+        return WhisperSpeechToText.from_settings(settings)
+    except FeatureUnavailable as exc:  # the `speech` extra is not installed
+        log.warning("server speech recognition unavailable: %s", exc.message)
+        return UnavailableSpeechToText(exc.message)
 
 
 def build_limiter(settings: Settings, engine: AsyncEngine) -> Any:
@@ -97,7 +107,10 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     metrics = Metrics()
     metrics.watch_pool(_pool_stats(engine))
     llm = overrides.llm if overrides.use_llm_override else build_llm(settings)
-    stt = overrides.stt if overrides.use_stt_override else build_stt(settings)
+    if overrides.use_stt_override:
+        stt = overrides.stt or build_stt(settings.model_copy(update={"stt_enabled": False}))
+    else:
+        stt = build_stt(settings)
     limiter = build_limiter(settings, engine)
     scopes = EphemeralScopes(
         ttl_seconds=settings.anonymous_scope_ttl_seconds,

@@ -44,7 +44,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         environment="test",
         data_dir=root,  # type: ignore[call-arg]
         database_url=database_url,
-        stt_enabled=False,
+        stt_enabled=True,
+        stt_preload=False,
         rate_limit_enabled=False,
         log_level="WARNING",
     )

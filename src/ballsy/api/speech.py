@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ballsy.assistant.identity import Identity
-from ballsy.errors import BallsyError, FeatureUnavailable
+from ballsy.errors import BallsyError
 from ballsy.wiring import Services
 
 
@@ -16,10 +16,6 @@ async def transcribe_for(
     services: Services, identity: Identity, audio: bytes, *, content_type: str | None
 ) -> str:
     """The transcript of one utterance, charged to the caller's speech budget."""
-    if services.stt is None:
-        raise FeatureUnavailable(
-            "Server speech recognition is switched off here (STT_ENABLED=false); type instead."
-        )
     if services.limiter is not None:
         await services.limiter.check_stt_seconds(identity.limit_key, 1.0)
     transcript = await services.stt.transcribe(audio, content_type=content_type)

@@ -34,6 +34,7 @@ from ballsy.errors import (
     TooLarge,
     Unauthorized,
 )
+from ballsy.providers.stt.stream import AudioUtterance
 from ballsy.wiring import Services
 
 log = logging.getLogger("ballsy.ws")
@@ -93,8 +94,7 @@ class VoiceSocket:
         self.turn_id: str | None = None
         self.turn_streaming = False
         self.partial: list[str] = []
-        self.audio: bytearray | None = None
-        self.audio_mime: str | None = None
+        self.audio: AudioUtterance | None = None
         self.strikes = services.limiter.flood_strikes() if services.limiter else None
         self.closed = False
         self._send_lock = asyncio.Lock()
@@ -223,7 +223,9 @@ class VoiceSocket:
             case proto.StatusListening():
                 await self.send({"type": "status_update", "status": "ready"})
             case proto.AudioStart(mime=mime):
-                self.audio, self.audio_mime = bytearray(), mime
+                self.audio = AudioUtterance(
+                    max_bytes=self.settings.stt_max_bytes, content_type=mime
+                )
             case proto.AudioEnd():
                 await self._audio_end()
 
@@ -247,7 +249,11 @@ class VoiceSocket:
     # --- turns -----------------------------------------------------------------------------
 
     async def _start_turn(
-        self, text: object, *, streaming: bool, transcript_audio: bytes | None = None
+        self,
+        text: object,
+        *,
+        streaming: bool,
+        utterance: AudioUtterance | None = None,
     ) -> None:
         if self.hub.draining:
             raise Busy("The server is restarting; please reconnect.")
@@ -259,7 +265,7 @@ class VoiceSocket:
         turn_id = str(uuid.uuid4())
         self.turn_id, self.turn_streaming, self.partial = turn_id, streaming, []
         self.turn = asyncio.create_task(
-            self._run_turn(text, turn_id, streaming, received, previous, transcript_audio)
+            self._run_turn(text, turn_id, streaming, received, previous, utterance)
         )
 
     async def _run_turn(
@@ -269,15 +275,18 @@ class VoiceSocket:
         streaming: bool,
         received: float,
         previous: asyncio.Task[None] | None,
-        audio: bytes | None,
+        utterance: AudioUtterance | None,
     ) -> None:
         if previous is not None:  # legacy clients get their replies in order
             with contextlib.suppress(BaseException):
                 await previous
         try:
-            if audio is not None:
+            if utterance is not None:
                 text = await transcribe_for(
-                    self.services, self.identity, audio, content_type=self.audio_mime
+                    self.services,
+                    self.identity,
+                    utterance.finish(),
+                    content_type=utterance.content_type,
                 )
                 await self.send({"type": "transcript", "text": text})
             request = TurnRequest(
@@ -335,15 +344,14 @@ class VoiceSocket:
     def _audio_chunk(self, data: bytes) -> None:
         if self.audio is None:
             raise BadRequest("Binary frames are only accepted between audio_start and audio_end.")
-        if len(self.audio) + len(data) > self.settings.stt_max_bytes:
-            self.audio = None
-            raise TooLarge(
-                f"The recording is larger than {self.settings.stt_max_bytes // (1024 * 1024)} MB."
-            )
-        self.audio.extend(data)
+        try:
+            self.audio.add(data)
+        except TooLarge:
+            self.audio = None  # the recording is dropped; the next one starts afresh
+            raise
 
     async def _audio_end(self) -> None:
         if self.audio is None:
             raise BadRequest("audio_end without audio_start.")
-        audio, self.audio = bytes(self.audio), None
-        await self._start_turn("", streaming=True, transcript_audio=audio)
+        utterance, self.audio = self.audio, None
+        await self._start_turn("", streaming=True, utterance=utterance)

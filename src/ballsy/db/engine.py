@@ -20,7 +20,7 @@ from ballsy.config import Settings
 from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
 # What a lost or refused database connection raises, whichever driver is in use.
-DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     DBAPIError,
     PoolTimeout,
     ConnectionError,

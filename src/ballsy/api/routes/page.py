@@ -29,7 +29,7 @@ async def capabilities(services: ServicesDep) -> Capabilities:
     return Capabilities(
         ai=services.llm is not None,
         ai_provider=services.llm.name if services.llm is not None else "none",
-        stt=services.stt is not None,
+        stt=services.stt.available,
         max_command_chars=settings.max_command_chars,
         max_audio_bytes=settings.stt_max_bytes,
         max_audio_seconds=settings.stt_max_seconds,

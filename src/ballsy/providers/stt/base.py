@@ -36,6 +36,11 @@ class SpeechToText(ABC):
         return None
 
     @property
+    def available(self) -> bool:
+        """False when this server cannot transcribe at all (switched off, extra missing)."""
+        return True
+
+    @property
     def ready(self) -> bool:
         return True
 

@@ -20,6 +20,10 @@ class UnavailableSpeechToText(SpeechToText):
         self.reason = reason
 
     @property
+    def available(self) -> bool:
+        return False
+
+    @property
     def ready(self) -> bool:
         return False
 
