@@ -68,8 +68,27 @@ UNICODE_SAMPLES = (
     "  leading and trailing spaces  ",
     "Ω≈ç√∫˜µ≤≥÷ ﷽",
 )
-_WORDS = ("what", "is", "the", "time", "open", "youtube", "play", "music", "who", "was",
-          "Ada", "Lovelace", "weather", "in", "Paris", "hello", "calculate", "2+2", "news")
+_WORDS = (
+    "what",
+    "is",
+    "the",
+    "time",
+    "open",
+    "youtube",
+    "play",
+    "music",
+    "who",
+    "was",
+    "Ada",
+    "Lovelace",
+    "weather",
+    "in",
+    "Paris",
+    "hello",
+    "calculate",
+    "2+2",
+    "news",
+)
 BASE_TIME = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -115,8 +134,16 @@ def _timestamp(rng: random.Random, index: int) -> tuple[Any, bool]:
 
 
 _BOOL_SHAPES: tuple[tuple[Any, bool], ...] = (
-    (1, True), (0, False), ("true", True), ("false", False), ("t", True), ("f", False),
-    ("TRUE", True), ("no", False), (1, True), (0, False),
+    (1, True),
+    (0, False),
+    ("true", True),
+    ("false", False),
+    ("t", True),
+    ("f", False),
+    ("TRUE", True),
+    ("no", False),
+    (1, True),
+    (0, False),
 )
 
 
@@ -138,9 +165,7 @@ def build_legacy_db(
     """Write a prototype database at `path`; return what it holds."""
     rng = random.Random(seed)
     facts = LegacyFacts(path)
-    ddl = _LEGACY_DDL.format(
-        unique="" if lax else "UNIQUE", not_null="" if lax else "NOT NULL"
-    )
+    ddl = _LEGACY_DDL.format(unique="" if lax else "UNIQUE", not_null="" if lax else "NOT NULL")
     conn = sqlite3.connect(path)
     try:
         conn.executescript(ddl)
@@ -157,8 +182,15 @@ def build_legacy_db(
     return facts
 
 
-def _users(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts, count: int,
-           *, lax: bool, quirks: bool) -> None:
+def _users(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    facts: LegacyFacts,
+    count: int,
+    *,
+    lax: bool,
+    quirks: bool,
+) -> None:
     rows: list[tuple[Any, ...]] = []
     for user_id in range(1, count + 1):
         created, _ = _timestamp(rng, user_id)
@@ -179,8 +211,16 @@ def _users(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts, cou
     conn.executemany("INSERT INTO users (id, username, created_at) VALUES (?, ?, ?)", rows)
 
 
-def _conversations(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts,
-                   users: int, count: int, *, lax: bool, quirks: bool) -> None:
+def _conversations(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    facts: LegacyFacts,
+    users: int,
+    count: int,
+    *,
+    lax: bool,
+    quirks: bool,
+) -> None:
     rows: list[tuple[Any, ...]] = []
     for conv_id in range(1, count + 1):
         started, _ = _timestamp(rng, conv_id * 3)
@@ -198,13 +238,22 @@ def _conversations(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFa
     conn.executemany("INSERT INTO conversations (id, user_id, started_at) VALUES (?, ?, ?)", rows)
 
 
-def _messages(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts,
-              conversations: int, count: int, *, lax: bool, quirks: bool) -> None:
+def _messages(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    facts: LegacyFacts,
+    conversations: int,
+    count: int,
+    *,
+    lax: bool,
+    quirks: bool,
+) -> None:
     rows: list[tuple[Any, ...]] = []
     for msg_id in range(1, count + 1):
         stamp, fractional = _timestamp(rng, msg_id)
-        flag, truth = _BOOL_SHAPES[msg_id % len(_BOOL_SHAPES)] if quirks else (msg_id % 2, bool(
-            msg_id % 2))
+        flag, truth = (
+            _BOOL_SHAPES[msg_id % len(_BOOL_SHAPES)] if quirks else (msg_id % 2, bool(msg_id % 2))
+        )
         if isinstance(flag, str):
             facts.text_bool_message_ids[msg_id] = truth
         if fractional:
@@ -229,13 +278,21 @@ def _messages(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts,
         facts.expect("messages", "bad_timestamp_epoch", 33)
         if lax:
             rows[33] = (34, None, None, None, None)
-            for rule in ("unknown_conversation_placeholder", "null_boolean_false",
-                         "null_text_emptied", "null_timestamp_epoch"):
+            for rule in (
+                "unknown_conversation_placeholder",
+                "null_boolean_false",
+                "null_text_emptied",
+                "null_timestamp_epoch",
+            ):
                 facts.expect("messages", rule, 34)
             facts.text_bool_message_ids.pop(34, None)
+        for msg_id in range(30, 36):  # rewritten above: their flags and times are quirks
+            facts.text_bool_message_ids.pop(msg_id, None)
+            facts.fractional_ts_message_ids.discard(msg_id)
     conn.executemany(
         "INSERT INTO messages (id, conversation_id, is_user, content, timestamp) "
-        "VALUES (?, ?, ?, ?, ?)", rows,
+        "VALUES (?, ?, ?, ?, ?)",
+        rows,
     )
     if quirks and count >= 40:
         # Bytes that are not UTF-8, stored as TEXT (SQLite does not check).
@@ -243,14 +300,22 @@ def _messages(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts,
         facts.expect("messages", "invalid_utf8_replaced", 35)
 
 
-def _settings(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts, users: int,
-              *, lax: bool, quirks: bool) -> None:
+def _settings(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    facts: LegacyFacts,
+    users: int,
+    *,
+    lax: bool,
+    quirks: bool,
+) -> None:
     rows: list[tuple[Any, ...]] = []
     voices = ("Daniel", "Samantha", "Alex", "Karen")
     themes = ("light", "dark")
     for user_id in range(1, users + 1):
-        rows.append((user_id, user_id, rng.choice(voices), rng.choice((150, 180, 220)),
-                     rng.choice(themes)))
+        rows.append(
+            (user_id, user_id, rng.choice(voices), rng.choice((150, 180, 220)), rng.choice(themes))
+        )
     if quirks and users >= 6:
         next_id = users + 1
         rows.append((next_id, users + 1001, "Alex", 200, "dark"))  # orphan (user exists as ph)
@@ -270,8 +335,16 @@ def _settings(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts, 
     )
 
 
-def _commands(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts, users: int,
-              count: int, *, lax: bool, quirks: bool) -> None:
+def _commands(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    facts: LegacyFacts,
+    users: int,
+    count: int,
+    *,
+    lax: bool,
+    quirks: bool,
+) -> None:
     rows: list[tuple[Any, ...]] = []
     for cmd_id in range(1, count + 1):
         stamp, _ = _timestamp(rng, cmd_id * 5)
@@ -286,7 +359,8 @@ def _commands(conn: sqlite3.Connection, rng: random.Random, facts: LegacyFacts, 
             facts.expect("command_history", "null_text_emptied", 7)
     conn.executemany(
         "INSERT INTO command_history (id, user_id, command, result, timestamp) "
-        "VALUES (?, ?, ?, ?, ?)", rows,
+        "VALUES (?, ?, ?, ?, ?)",
+        rows,
     )
 
 
@@ -304,17 +378,30 @@ def build_ballsy_db(path: Path, *, users: int = 5, commands: int = 20) -> dict[s
         conn.executemany(
             "INSERT INTO users (id, username, created_at, token_hash, token_issued_at, "
             "last_seen_at, last_result, is_placeholder) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(i, f"ballsy-user-{i}", stamp, f"{i:064x}", stamp, None,
-              "7/2" if i == 1 else None, 0) for i in range(1, users + 1)],
+            [
+                (
+                    i,
+                    f"ballsy-user-{i}",
+                    stamp,
+                    f"{i:064x}",
+                    stamp,
+                    None,
+                    "7/2" if i == 1 else None,
+                    0,
+                )
+                for i in range(1, users + 1)
+            ],
         )
         conn.execute(
             "INSERT INTO conversations (id, user_id, started_at, last_activity_at) "
-            "VALUES (1, 1, ?, ?)", (stamp, stamp),
+            "VALUES (1, 1, ?, ?)",
+            (stamp, stamp),
         )
         conn.execute(
             "INSERT INTO messages (id, conversation_id, is_user, content, created_at, turn_id, "
             "interrupted) VALUES (1, 1, 1, 'hi ✨', ?, 'turn-1', 0), "
-            "(2, 1, 0, 'hello!', ?, 'turn-1', 1)", (stamp, stamp),
+            "(2, 1, 0, 'hello!', ?, 'turn-1', 1)",
+            (stamp, stamp),
         )
         conn.execute(
             "INSERT INTO settings (id, user_id, voice, voice_speed, theme, timezone) "
@@ -324,13 +411,29 @@ def build_ballsy_db(path: Path, *, users: int = 5, commands: int = 20) -> dict[s
             "INSERT INTO command_history (id, user_id, command, result, created_at, turn_id, "
             "source, family, action, action_data, interrupted, first_text_ms, total_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(i, 1 + i % users, f"open youtube {i}", "Opening YouTube", stamp, f"turn-{i}",
-              "local", "open_site", "open_url",
-              '{"url": "https://www.youtube.com", "description": "YouTube"}', 0,
-              0.1 * i, 1.5 * i) for i in range(1, commands + 1)],
+            [
+                (
+                    i,
+                    1 + i % users,
+                    f"open youtube {i}",
+                    "Opening YouTube",
+                    stamp,
+                    f"turn-{i}",
+                    "local",
+                    "open_site",
+                    "open_url",
+                    '{"url": "https://www.youtube.com", "description": "YouTube"}',
+                    0,
+                    0.1 * i,
+                    1.5 * i,
+                )
+                for i in range(1, commands + 1)
+            ],
         )
         conn.commit()
     finally:
         conn.close()
-    return {"token_hash_1": f"{1:064x}", "action_data": (
-        '{"url": "https://www.youtube.com", "description": "YouTube"}')}
+    return {
+        "token_hash_1": f"{1:064x}",
+        "action_data": ('{"url": "https://www.youtube.com", "description": "YouTube"}'),
+    }

@@ -176,7 +176,9 @@ def _plan_usernames(
             if text_rule is not None:
                 plan.username_overrides[user_id] = name
     for user_id, base, rule in pending:
-        final = _free_name(base, user_id, taken)
+        plain_ok = rule == "bad_username_renamed" and base not in taken
+        final = base if plain_ok else _free_name(base, user_id, taken)
+        taken.add(final)
         plan.username_overrides[user_id] = final
         log.add("users", user_id, rule, "username", detail=final)
 
