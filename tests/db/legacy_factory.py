@@ -116,10 +116,13 @@ class LegacyFacts:
         self.expected_repairs[(table, rule)].add(row_id)
 
 
-def _timestamp(rng: random.Random, index: int) -> tuple[Any, bool]:
-    """A timestamp in one of the shapes real files hold; (value, has fraction)."""
+def _timestamp(rng: random.Random, index: int, quirks: bool = True) -> tuple[Any, bool]:
+    """A timestamp in one of the shapes real files hold; (value, has fraction).
+
+    Without quirks: only the prototype's own shapes (with and without fractions).
+    """
     moment = BASE_TIME + timedelta(seconds=index * 37, microseconds=rng.randrange(1_000_000))
-    shape = index % 6
+    shape = index % 6 if quirks else index % 2
     if shape == 0:
         return moment.strftime("%Y-%m-%d %H:%M:%S"), False
     if shape == 1:
@@ -193,7 +196,7 @@ def _users(
 ) -> None:
     rows: list[tuple[Any, ...]] = []
     for user_id in range(1, count + 1):
-        created, _ = _timestamp(rng, user_id)
+        created, _ = _timestamp(rng, user_id, quirks)
         rows.append((user_id, f"user{user_id}", created))
     if quirks and count >= 6:
         rows[1] = (2, "Zoë 🎧 ünïcødé", rows[1][2])
@@ -223,7 +226,7 @@ def _conversations(
 ) -> None:
     rows: list[tuple[Any, ...]] = []
     for conv_id in range(1, count + 1):
-        started, _ = _timestamp(rng, conv_id * 3)
+        started, _ = _timestamp(rng, conv_id * 3, quirks)
         rows.append((conv_id, rng.randint(1, users), started))
     if quirks and count >= 10:
         missing = users + 1001
@@ -250,7 +253,7 @@ def _messages(
 ) -> None:
     rows: list[tuple[Any, ...]] = []
     for msg_id in range(1, count + 1):
-        stamp, fractional = _timestamp(rng, msg_id)
+        stamp, fractional = _timestamp(rng, msg_id, quirks)
         flag, truth = (
             _BOOL_SHAPES[msg_id % len(_BOOL_SHAPES)] if quirks else (msg_id % 2, bool(msg_id % 2))
         )
@@ -347,7 +350,7 @@ def _commands(
 ) -> None:
     rows: list[tuple[Any, ...]] = []
     for cmd_id in range(1, count + 1):
-        stamp, _ = _timestamp(rng, cmd_id * 5)
+        stamp, _ = _timestamp(rng, cmd_id * 5, quirks)
         result = None if cmd_id % 17 == 0 else _sentence(rng)
         rows.append((cmd_id, rng.randint(1, users), _sentence(rng), result, stamp))
     if quirks and count >= 10:

@@ -77,13 +77,15 @@ def _wait_for_message_batches(proc: subprocess.Popen[str], *, at_least: int) -> 
     raise AssertionError(f"no message progress seen; last lines: {seen[-5:]}")
 
 
-def _count_and_mark(url: str) -> tuple[int, int | None]:
+def _count_and_recorded(url: str) -> tuple[int, int]:
+    """Message rows in the table, and message rows the committed batch records account for."""
     with psycopg.connect(url) as conn:
         count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # type: ignore[index]
-        mark = conn.execute(
-            "SELECT last_id FROM ballsy_import.progress WHERE stream = 'messages'"
-        ).fetchone()
-    return int(count), None if mark is None else int(mark[0])
+        recorded = conn.execute(
+            "SELECT coalesce(sum(rows_written), 0) FROM ballsy_import.batches "
+            "WHERE stream = 'messages'"
+        ).fetchone()[0]  # type: ignore[index]
+    return int(count), int(recorded)
 
 
 async def _clean_checksums(source: Path) -> dict[str, tuple[int, int]]:
@@ -118,12 +120,15 @@ async def test_killed_import_resumes_to_identical_checksums(
         assert proc.returncode == 128 + signal.SIGTERM
         assert "interrupted by SIGTERM" in err and "run the same command again" in err.lower()
 
-    # Stopped midway, on a batch boundary: whole batches only, each with its mark.
-    count, mark = await asyncio.to_thread(_count_and_mark, postgres_url)
+    # Stopped midway with whole batches only, each recorded with its rows; and nothing
+    # is still writing (the worker processes died with the importer or finished).
+    count, recorded = await asyncio.to_thread(_count_and_recorded, postgres_url)
     total = big_legacy.rows["messages"]
     assert 3 * BATCH <= count < total
     assert count % BATCH == 0
-    assert mark == count  # message ids are 1..n, so the mark is the last committed id
+    assert recorded == count
+    await asyncio.sleep(1.0)
+    assert await asyncio.to_thread(_count_and_recorded, postgres_url) == (count, recorded)
 
     # The re-run may use another batch size: resuming goes by id, not by batch number.
     report_path = tmp_path / "report.json"

@@ -5,14 +5,19 @@ text booleans, no Ballsy extras) and Ballsy's own SQLite schema (the target's co
 Target: a PostgreSQL database at Ballsy's migration head (`--migrate` upgrades it) with no
 Ballsy rows yet, or one holding an interrupted import of the same file.
 
-How it works: a read-only pass plans the whole-file repairs; then each table, in
-foreign-key order, is read in id order in batches, converted and hashed in a worker thread
-while the previous batch is COPYed; each batch commits together with its high-water mark
-in `ballsy_import.progress`, so a killed import leaves whole batches only and a re-run goes
-on from there (and a completed one writes nothing). Ids are kept and the id sequences are
-moved past them. Finally, per table, the row count and a content checksum (see
-`checksum`) are computed in PostgreSQL and compared with the ones computed from the
-source while streaming; any mismatch makes the command exit non-zero.
+How it works: a read-only pass plans the whole-file repairs and cuts every table into
+id ranges of `--batch-size` rows. Tables go in waves (users; then conversations, settings
+and history; then messages) so a table starts once the tables it references are
+complete. Within a wave, worker processes (`--workers`, default 2-4) each read an id
+range from SQLite, convert and hash it, and COPY it into PostgreSQL in one transaction
+together with a record of the range in `ballsy_import.batches`: a killed import leaves
+whole batches only, and a re-run writes only the ranges not recorded (a completed one
+writes nothing). Where the role may (superuser, or `cloudsqlsuperuser` on Cloud SQL), the
+COPY skips PostgreSQL's per-row foreign-key triggers, since the plan has resolved every
+reference; every foreign key is then checked once after loading. Ids are kept and the id
+sequences are moved past them. Finally, per table, the row count and a content checksum
+(see `checksum`) are computed in PostgreSQL and compared with the ones computed from the
+source by the workers; any mismatch or dangling reference makes the command exit 1.
 
 Conversions (not reported): text timestamps with or without fractional seconds, `T` or
 space, with an offset (converted) or without (assumed UTC), and Unix-second numbers, all

@@ -4,4 +4,6 @@ import sys
 
 from ballsy.db.importer.cli import main
 
-sys.exit(main())
+# Guarded: worker processes import this module under another name and must not run it.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="upgrade the target to Ballsy's migration head first if needed",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes converting and copying batches (default: CPUs, 2-4)",
+    )
     parser.add_argument("--report-json", type=Path, help="also write the full report here")
     return parser
 
@@ -66,6 +72,7 @@ async def _run_interruptible(
             dry_run=args.dry_run,
             batch_size=args.batch_size,
             migrate=args.migrate,
+            workers=args.workers,
             progress=TerminalProgress(sys.stderr),
         )
     )

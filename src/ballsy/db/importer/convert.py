@@ -1,17 +1,21 @@
 """Row converters: one SQLite row in, one PostgreSQL-ready row out, repairs logged.
 
-Each converter is built once per import and keeps the little state it needs (the unique
-values already seen), so it must see the table's rows in id order, every run: that is what
+Converters are stateless: any row converts the same way whichever batch or process it is
+in (whole-file decisions, such as which duplicate keeps a unique value, are in the plan),
+so batches run in parallel and a resumed import reaches the same rows and repairs: that is what
 makes a resumed import reach the same rows and the same repairs as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ballsy.db.importer.plan import Plan
 from ballsy.db.importer.rules import (
+    INT4_MAX,
+    INT4_MIN,
     UNKNOWN_TIME,
     RepairLog,
     boolean_or_none,
@@ -24,6 +28,7 @@ from ballsy.db.importer.rules import (
 from ballsy.db.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, VARCHAR_LIMITS
 
 Row = tuple[Any, ...]
+_fromisoformat = datetime.fromisoformat
 Converter = Callable[[Sequence[Row]], list[Row]]
 
 
@@ -51,9 +56,20 @@ class _Fixer:
         return text
 
     def timestamp(self, row_id: int, column: str, value: Any, *, required: bool) -> Any:
-        parsed = timestamp_or_none(value)
-        if parsed is not None:
-            return parsed
+        if type(value) is str:  # the common case, inlined: ISO text, UTC unless offset
+            try:
+                parsed = _fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                return (
+                    parsed.replace(tzinfo=UTC)
+                    if parsed.tzinfo is None
+                    else (parsed.astimezone(UTC))
+                )
+        fallback = timestamp_or_none(value)
+        if fallback is not None:
+            return fallback
         if value is None and not required:
             return None
         rule = "null_timestamp_epoch" if value is None else "bad_timestamp_epoch"
@@ -89,13 +105,15 @@ class _Fixer:
             return None
         return text
 
-    def unique(self, row_id: int, column: str, value: str | None, seen: set[str]) -> str | None:
+    def unique(
+        self, row_id: int, column: str, value: str | None, duplicates: frozenset[int]
+    ) -> str | None:
+        """`duplicates`: rows whose value an earlier row already holds (from the plan)."""
         if value is None:
             return None
-        if value in seen:
+        if row_id in duplicates:
             self.log.add(self.table, row_id, "duplicate_unique_cleared", column)
             return None
-        seen.add(value)
         return value
 
 
@@ -109,42 +127,66 @@ def _user_ref(fix: _Fixer, plan: Plan, row_id: int, value: Any) -> int:
     return user_id
 
 
+def _has_any(has: Callable[[str], bool], *columns: str) -> bool:
+    return any(has(column) for column in columns)
+
+
 def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
     fix = _Fixer("users", log)
-    seen_tokens: set[str] = set()
+    seen_tokens = plan.duplicate_token_ids
     overrides = plan.username_overrides
     placeholder_missing = not has("is_placeholder")
+    extras = _has_any(has, "token_hash", "token_issued_at", "last_seen_at", "last_result")
 
     def convert(rows: Sequence[Row]) -> list[Row]:
-        out = []
-        for rid, username, created, token, issued, seen_at, last_result, placeholder in rows:
-            out.append(
+        if not extras:  # the prototype's schema: the extras are absent, hence NULL
+            return [
                 (
                     rid,
                     overrides.get(rid, username),
                     fix.timestamp(rid, "created_at", created, required=True),
-                    fix.unique(rid, "token_hash", fix.text(rid, "token_hash", token), seen_tokens),
-                    fix.timestamp(rid, "token_issued_at", issued, required=False),
-                    fix.timestamp(rid, "last_seen_at", seen_at, required=False),
-                    fix.text(rid, "last_result", last_result),
+                    None,
+                    None,
+                    None,
+                    None,
                     fix.boolean(rid, "is_placeholder", placeholder, missing=placeholder_missing),
                 )
+                for rid, username, created, _, _, _, _, placeholder in rows
+            ]
+        return [
+            (
+                rid,
+                overrides.get(rid, username),
+                fix.timestamp(rid, "created_at", created, required=True),
+                fix.unique(rid, "token_hash", fix.text(rid, "token_hash", token), seen_tokens),
+                fix.timestamp(rid, "token_issued_at", issued, required=False),
+                fix.timestamp(rid, "last_seen_at", seen_at, required=False),
+                fix.text(rid, "last_result", last_result),
+                fix.boolean(rid, "is_placeholder", placeholder, missing=placeholder_missing),
             )
-        return out
+            for rid, username, created, token, issued, seen_at, last_result, placeholder in rows
+        ]
 
     return convert
 
 
 def conversations_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
     fix = _Fixer("conversations", log)
+    orphans = plan.orphan_user_ids
 
     def convert(rows: Sequence[Row]) -> list[Row]:
         return [
             (
                 rid,
-                _user_ref(fix, plan, rid, user_id),
+                user_id
+                if type(user_id) is int
+                and user_id not in orphans
+                and INT4_MIN <= user_id <= INT4_MAX
+                else _user_ref(fix, plan, rid, user_id),
                 fix.timestamp(rid, "started_at", started, required=True),
-                fix.timestamp(rid, "last_activity_at", last_activity, required=False),
+                None
+                if last_activity is None
+                else fix.timestamp(rid, "last_activity_at", last_activity, required=False),
             )
             for rid, user_id, started, last_activity in rows
         ]
@@ -156,6 +198,7 @@ def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
     fix = _Fixer("messages", log)
     orphans = plan.orphan_conversation_ids
     interrupted_missing = not has("interrupted")
+    extras = _has_any(has, "turn_id", "interrupted")
 
     def conversation_ref(rid: int, value: Any) -> int:
         conv_id = int4_or_none(value)
@@ -168,26 +211,26 @@ def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
         return conv_id
 
     def convert(rows: Sequence[Row]) -> list[Row]:
-        out = []
-        for rid, conv, is_user, content, created, turn_id, interrupted in rows:
-            out.append(
-                (
-                    rid,
-                    conv
-                    if type(conv) is int and conv not in orphans
-                    else conversation_ref(rid, conv),
-                    is_user != 0
-                    if type(is_user) is int
-                    else fix.boolean(rid, "is_user", is_user, missing=False),
-                    content
-                    if type(content) is str and "\x00" not in content
-                    else fix.text(rid, "content", content, required=True),
-                    fix.timestamp(rid, "created_at", created, required=True),
-                    fix.text(rid, "turn_id", turn_id),
-                    fix.boolean(rid, "interrupted", interrupted, missing=interrupted_missing),
-                )
+        return [
+            (
+                rid,
+                conv
+                if type(conv) is int and conv not in orphans and INT4_MIN <= conv <= INT4_MAX
+                else conversation_ref(rid, conv),
+                is_user != 0
+                if type(is_user) is int
+                else fix.boolean(rid, "is_user", is_user, missing=False),
+                content
+                if type(content) is str and "\x00" not in content
+                else fix.text(rid, "content", content, required=True),
+                fix.timestamp(rid, "created_at", created, required=True),
+                fix.text(rid, "turn_id", turn_id) if extras else None,
+                fix.boolean(rid, "interrupted", interrupted, missing=interrupted_missing)
+                if extras
+                else False,
             )
-        return out
+            for rid, conv, is_user, content, created, turn_id, interrupted in rows
+        ]
 
     return convert
 
@@ -232,30 +275,63 @@ def command_history_converter(
     plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
 ) -> Converter:
     fix = _Fixer("command_history", log)
-    seen_turns: set[str] = set()
+    seen_turns = plan.duplicate_turn_ids
+    orphans = plan.orphan_user_ids
     interrupted_missing = not has("interrupted")
+    extras = _has_any(
+        has,
+        "turn_id",
+        "source",
+        "family",
+        "action",
+        "action_data",
+        "interrupted",
+        "first_text_ms",
+        "total_ms",
+    )
+
+    def user_ref(rid: int, user_id: Any) -> int:
+        if type(user_id) is int and user_id not in orphans and INT4_MIN <= user_id <= INT4_MAX:
+            return user_id
+        return _user_ref(fix, plan, rid, user_id)
+
+    def text(rid: int, column: str, value: Any, required: bool = False) -> Any:
+        if type(value) is str and "\x00" not in value:
+            return value
+        return fix.text(rid, column, value, required=required)
+
+    def convert_lean(rows: Sequence[Row]) -> list[Row]:
+        return [
+            (
+                rid,
+                user_ref(rid, user_id),
+                text(rid, "command", command, True),
+                text(rid, "result", result),
+                fix.timestamp(rid, "created_at", created, required=True),
+                None,
+                None,
+                None,
+                None,
+                None,
+                False,
+                None,
+                None,
+            )
+            for rid, user_id, command, result, created, *_ in rows
+        ]
 
     def convert(rows: Sequence[Row]) -> list[Row]:
+        if not extras:
+            return convert_lean(rows)
         out = []
         for (
-            rid,
-            user_id,
-            command,
-            result,
-            created,
-            turn_id,
-            source,
-            family,
-            action,
-            action_data,
-            interrupted,
-            first_text_ms,
-            total_ms,
-        ) in rows:
+            rid, user_id, command, result, created, turn_id, source, family, action,
+            action_data, interrupted, first_text_ms, total_ms,
+        ) in rows:  # fmt: skip
             out.append(
                 (
                     rid,
-                    _user_ref(fix, plan, rid, user_id),
+                    user_ref(rid, user_id),
                     fix.text(rid, "command", command, required=True),
                     fix.text(rid, "result", result),
                     fix.timestamp(rid, "created_at", created, required=True),

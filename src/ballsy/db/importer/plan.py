@@ -46,6 +46,9 @@ class Plan:
     # Final usernames of the users whose name the import changes.
     username_overrides: dict[int, str] = field(default_factory=dict)
     dropped_settings_ids: frozenset[int] = frozenset()
+    # Rows repeating an earlier row's token_hash / turn_id (the lowest id keeps it).
+    duplicate_token_ids: frozenset[int] = frozenset()
+    duplicate_turn_ids: frozenset[int] = frozenset()
     repairs: RepairLog = field(default_factory=RepairLog)
 
     def resolve_user(self, value: object) -> int:
@@ -129,11 +132,24 @@ def build_plan(source: SourceDb) -> Plan:
     _plan_usernames(source, plan, user_refs, unknown_user_times)
     _plan_conversations(plan, conv_refs, unknown_conv_times)
     _plan_settings(source, plan)
+    plan.duplicate_token_ids = _later_duplicates(source, "users", "token_hash")
+    plan.duplicate_turn_ids = _later_duplicates(source, "command_history", "turn_id")
     for user in plan.placeholder_users:
         log.add("users", user[0], "placeholder_user_created", detail=user[1])
     for conv in plan.placeholder_conversations:
         log.add("conversations", conv[0], "placeholder_conversation_created")
     return plan
+
+
+def _later_duplicates(source: SourceDb, table: str, column: str) -> frozenset[int]:
+    """Ids of rows whose `column` value a lower id already has."""
+    if not source.has(table, column):
+        return frozenset()
+    rows = source.query(
+        f'SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY "{column}" '  # noqa: S608
+        f'ORDER BY id) AS n FROM {table} WHERE "{column}" IS NOT NULL) WHERE n > 1'
+    )
+    return frozenset(row[0] for row in rows)
 
 
 def _next_id(source: SourceDb, table: str, referenced: dict[int, list[object]]) -> int:

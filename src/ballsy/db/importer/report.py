@@ -41,11 +41,17 @@ class ImportReport:
     tables: list[TableResult] = field(default_factory=list)
     repairs: list[Repair] = field(default_factory=list)
     elapsed_s: float = 0.0
+    # Per foreign key ("messages.conversation_id"), rows pointing at no parent row.
+    dangling_references: dict[str, int] = field(default_factory=dict)
+    # False when the role could skip PostgreSQL's per-row foreign-key triggers during COPY
+    # (the references are then checked once, after loading, in `dangling_references`).
+    foreign_keys_checked_per_row: bool = True
 
     @property
     def ok(self) -> bool:
-        """Every table matched (a dry run compares nothing and is ok)."""
-        return all(table.verified is not False for table in self.tables)
+        """Every table matched and every reference resolves (a dry run compares nothing)."""
+        tables_match = all(table.verified is not False for table in self.tables)
+        return tables_match and not any(self.dangling_references.values())
 
     @property
     def written_rows(self) -> int:
@@ -67,6 +73,8 @@ class ImportReport:
             "ok": self.ok,
             "elapsed_s": round(self.elapsed_s, 3),
             "tables": [{**asdict(table), "verified": table.verified} for table in self.tables],
+            "dangling_references": self.dangling_references,
+            "foreign_keys_checked_per_row": self.foreign_keys_checked_per_row,
             "repairs": [asdict(repair) for repair in self.repairs],
         }
 
@@ -111,6 +119,27 @@ def format_report(report: ImportReport) -> str:
             f"{target_rows} | {t.expected_checksum:x} | {verdict} |"
         )
     lines.append("")
+    if report.dangling_references:
+        dangling = sum(report.dangling_references.values())
+        verdict = (
+            "every reference resolves"
+            if not dangling
+            else (
+                "**DANGLING REFERENCES**: "
+                + ", ".join(
+                    f"{key} {count:,}" for key, count in report.dangling_references.items() if count
+                )
+            )
+        )
+        how = (
+            "per row while copying, and"
+            if report.foreign_keys_checked_per_row
+            else ("once after loading (per-row triggers skipped):")
+        )
+        lines += [
+            f"Foreign keys ({len(report.dangling_references)}) checked {how} {verdict}.",
+            "",
+        ]
     if not report.repairs:
         lines.append("No row needed a repair.")
         return "\n".join(lines)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import time
-from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,43 +15,46 @@ import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db.importer import target
 from ballsy.db.importer.checksum import row_hasher
-from ballsy.db.importer.convert import CONVERTERS, Converter, Row
 from ballsy.db.importer.errors import ImportFailed
 from ballsy.db.importer.plan import Plan, build_plan
 from ballsy.db.importer.progress import Progress, SilentProgress
 from ballsy.db.importer.report import ImportReport, TableResult
 from ballsy.db.importer.rules import RepairLog
 from ballsy.db.importer.source import SourceDb
-from ballsy.db.importer.tables import TABLES, TableSpec
+from ballsy.db.importer.tables import TABLES
+from ballsy.db.importer.workers import BatchJob, WorkerSettings, run_job, start_worker
 from ballsy.db.url import redact_url
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100_000
-# Converted batches waiting for the writer: enough to overlap reading and writing.
-_READ_AHEAD = 2
+MAX_WORKERS = 16
+# Batches in flight per worker: enough to keep each busy, few enough to stop quickly.
+_IN_FLIGHT_PER_WORKER = 2
+# Tables in waves: a table starts once every table it references is complete.
+_WAVES: tuple[tuple[str, ...], ...] = (
+    ("users",),
+    ("conversations", "settings", "command_history"),
+    ("messages",),
+)
 
 
-@dataclass(slots=True)
-class _Batch:
-    rows: list[Row]
-    checksum: int
-    raw_count: int
-    last_raw_id: int
+def default_workers() -> int:
+    """Worker processes by default: the CPUs, at least 2 and at most 4."""
+    return max(2, min(4, os.cpu_count() or 2))
 
 
 @dataclass(slots=True)
 class _Run:
-    """What every table's import needs; built once per import."""
+    """What the coordinator needs while it runs; built once per import."""
 
-    source: SourceDb
     plan: Plan
     log: RepairLog
-    conn: asyncpg.Connection
     fingerprint: str
-    resume: dict[str, int]
-    batch_size: int
+    committed: target.Ranges
+    ranges: dict[str, list[tuple[int, int]]]
     dry_run: bool
     progress: Progress
+    results: dict[str, TableResult]
 
 
 async def import_sqlite(
@@ -58,143 +64,189 @@ async def import_sqlite(
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     migrate: bool = False,
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import the SQLite database `source` into the PostgreSQL database `target_url`.
 
-    Idempotent and resumable: run it again after a failure or a kill and it goes on
-    from the last committed batch; after success it writes nothing and verifies again.
+    Idempotent and resumable: run it again after a failure or a kill and it writes only
+    the batches not yet committed; after success it writes nothing and verifies again.
     `dry_run` reads and checks everything and writes nothing. `migrate` upgrades a target
-    that is not at Ballsy's migration head (otherwise that is an error).
+    that is not at Ballsy's migration head (otherwise that is an error). `workers`: how
+    many processes convert and copy batches (default: `default_workers()`); they start
+    with the `spawn` method, so a script calling this must guard its entry point
+    with `if __name__ == "__main__":`, as multiprocessing requires.
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ImportFailed(f"--batch-size must be between 1 and {MAX_BATCH_SIZE:,}")
+    workers = default_workers() if workers is None else workers
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ImportFailed(f"--workers must be between 1 and {MAX_WORKERS}")
     started = time.monotonic()
     progress = progress or SilentProgress()
     db = await asyncio.to_thread(SourceDb, source)
     try:
-        plan = await asyncio.to_thread(build_plan, db)
-        fingerprint = await asyncio.to_thread(db.fingerprint)
-        counts = {spec.name: await asyncio.to_thread(db.count, spec.name) for spec in TABLES}
-        report = ImportReport(
-            source=str(source),
-            schema_kind=db.kind,
-            target=redact_url(target_url),
-            dry_run=dry_run,
+        # The plan's queries and the batch layout read the file side by side.
+        plan, (fingerprint, counts, ranges) = await asyncio.gather(
+            asyncio.to_thread(_plan_on_own_connection, source),
+            asyncio.to_thread(_layout, db, batch_size),
         )
-        conn = await target.connect(target_url)
-        try:
-            resume = await _prepare_target(conn, target_url, fingerprint, dry_run, migrate)
-            log = RepairLog(list(plan.repairs.items))
-            run = _Run(db, plan, log, conn, fingerprint, resume, batch_size, dry_run, progress)
-            progress.begin(total_rows=sum(counts.values()))
-            for spec in TABLES:
-                report.tables.append(await _import_table(run, spec, counts[spec.name]))
-            if not dry_run:
-                await target.move_sequences(conn)
-        finally:
-            await conn.close()
-        report.repairs = log.items
+        kind = db.kind
+    finally:
+        db.close()
+    report = ImportReport(
+        source=str(source), schema_kind=kind, target=redact_url(target_url), dry_run=dry_run
+    )
+    conn = await target.connect(target_url)
+    try:
+        committed = await _prepare_target(conn, target_url, fingerprint, dry_run, migrate)
+        report.foreign_keys_checked_per_row = not await target.may_skip_fk_triggers(conn)
+        run = _Run(
+            plan=plan,
+            log=RepairLog(list(plan.repairs.items)),
+            fingerprint=fingerprint,
+            committed=committed,
+            ranges=ranges,
+            dry_run=dry_run,
+            progress=progress,
+            results={spec.name: TableResult(spec.name, counts[spec.name]) for spec in TABLES},
+        )
+        progress.begin(total_rows=sum(counts.values()))
+        await _write_placeholders(run, conn, batch_size)
+        settings = WorkerSettings(source, target_url, plan, fingerprint, dry_run, os.getpid())
+        await _run_batches(run, settings, workers)
         if not dry_run:
-            progress.note("verifying: row counts and checksums in PostgreSQL")
-            await _verify(target_url, report)
-        report.elapsed_s = time.monotonic() - started
-        return report
+            await target.move_sequences(conn)
+    finally:
+        await conn.close()
+    report.tables = [run.results[spec.name] for spec in TABLES]
+    order = {spec.name: index for index, spec in enumerate(TABLES)}
+    report.repairs = sorted(
+        run.log.items, key=lambda r: (order[r.table], r.row_id, r.rule, r.column or "")
+    )
+    if not dry_run:
+        progress.note("verifying: row counts, checksums and foreign keys in PostgreSQL")
+        await _verify(target_url, report)
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def _plan_on_own_connection(source: Path) -> Plan:
+    db = SourceDb(source)
+    try:
+        return build_plan(db)
     finally:
         db.close()
 
 
+def _layout(
+    db: SourceDb, batch_size: int
+) -> tuple[str, dict[str, int], dict[str, list[tuple[int, int]]]]:
+    """The file's fingerprint, row counts and batch id ranges."""
+    counts = {spec.name: db.count(spec.name) for spec in TABLES}
+    ranges = {spec.name: db.batch_ranges(spec.name, batch_size) for spec in TABLES}
+    return db.fingerprint(), counts, ranges
+
+
 async def _prepare_target(
     conn: asyncpg.Connection, url: str, fingerprint: str, dry_run: bool, migrate: bool
-) -> dict[str, int]:
+) -> target.Ranges:
     await target.ensure_migrated(conn, url, upgrade=migrate and not dry_run)
     if dry_run:
         await target.check_can_import(conn, fingerprint)  # read-only: report problems early
         return {}
     await target.take_lock(conn)
-    resume = await target.check_can_import(conn, fingerprint)
+    committed = await target.check_can_import(conn, fingerprint)
     await target.prepare_state(conn)
-    return resume
+    return committed
 
 
-async def _import_table(run: _Run, spec: TableSpec, source_rows: int) -> TableResult:
-    result = TableResult(spec.name, source_rows)
-    placeholders: list[Row] = []
-    if spec.name == "users":
-        placeholders = run.plan.placeholder_users
-    elif spec.name == "conversations":
-        placeholders = run.plan.placeholder_conversations
-    if placeholders:
+async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: int) -> None:
+    """The planned placeholder users and conversations: few rows, written here."""
+    by_name = {spec.name: spec for spec in TABLES}
+    for name, rows in (
+        ("users", run.plan.placeholder_users),
+        ("conversations", run.plan.placeholder_conversations),
+    ):
+        spec, result = by_name[name], run.results[name]
         hash_row = row_hasher(spec)
-        result.expected_rows += len(placeholders)
-        result.expected_checksum += sum(hash_row(row) for row in placeholders)
-        stream = f"{spec.name}:placeholders"
-        for start in range(0, len(placeholders), run.batch_size):
-            chunk = placeholders[start : start + run.batch_size]
-            result.written_rows += await _write(run, spec, stream, chunk)
-    await _stream_source(run, spec, result)
-    return result
-
-
-async def _stream_source(run: _Run, spec: TableSpec, result: TableResult) -> None:
-    """Read and convert ahead in a thread while the previous batch is being copied."""
-    has = lambda column: run.source.has(spec.name, column)  # noqa: E731
-    convert = CONVERTERS[spec.name](run.plan, run.log, has=has)
-    queue: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=_READ_AHEAD)
-    reader = asyncio.create_task(_read_all(run, spec, convert, queue))
-    read = 0
-    try:
-        while (batch := await queue.get()) is not None:
-            read += batch.raw_count
-            result.expected_rows += len(batch.rows)
-            result.expected_checksum += batch.checksum
-            if batch.rows:
-                result.written_rows += await _write(run, spec, spec.name, batch.rows)
-            run.progress.batch_done(
-                spec.name, read=read, total=result.source_rows, written=result.written_rows
+        result.expected_rows += len(rows)
+        result.expected_checksum += sum(hash_row(row) for row in rows)
+        stream = f"{name}:placeholders"
+        done = tuple(run.committed.get(stream, ()))
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            id_range = (chunk[0][0], chunk[-1][0])
+            if run.dry_run or id_range in done:
+                continue
+            await target.write_batch(
+                conn,
+                spec=spec,
+                stream=stream,
+                fingerprint=run.fingerprint,
+                id_range=id_range,
+                rows=chunk,
             )
-        await reader
-    finally:
-        if not reader.done():
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            result.written_rows += len(chunk)
 
 
-async def _read_all(
-    run: _Run, spec: TableSpec, convert: Converter, queue: asyncio.Queue[_Batch | None]
-) -> None:
-    hash_row = row_hasher(spec)
+async def _run_batches(run: _Run, settings: WorkerSettings, workers: int) -> None:
+    """Every table's batches, wave after wave, over a pool of worker processes."""
+    # `spawn`: fresh interpreters whose parent is this process, so they die with it
+    # (`fork` would copy this process's open connections and running event loop).
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=start_worker, initargs=(settings,)
+    )
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(workers * _IN_FLIGHT_PER_WORKER)
+    read: dict[str, int] = {}
 
-    def next_batch(after_id: int | None) -> _Batch | None:
-        raw = run.source.read_batch(spec.name, after_id=after_id, limit=run.batch_size)
-        if not raw:
-            return None
-        rows = convert(raw)
-        return _Batch(rows, sum(hash_row(row) for row in rows), len(raw), raw[-1][0])
-
-    after_id: int | None = None
-    while (batch := await asyncio.to_thread(next_batch, after_id)) is not None:
-        await queue.put(batch)
-        after_id = batch.last_raw_id
-    await queue.put(None)
-
-
-async def _write(run: _Run, spec: TableSpec, stream: str, rows: Sequence[Row]) -> int:
-    """Write the rows past the stream's resume point; return how many were written."""
-    done_up_to = run.resume.get(stream)
-    pending = list(rows) if done_up_to is None else [r for r in rows if r[0] > done_up_to]
-    if run.dry_run or not pending:
-        return 0
-    try:
-        await target.write_batch(
-            run.conn, spec=spec, stream=stream, fingerprint=run.fingerprint, rows=pending
+    async def one(job: BatchJob) -> None:
+        async with gate:
+            try:
+                outcome = await loop.run_in_executor(pool, run_job, job)
+            except BrokenProcessPool as exc:
+                raise ImportFailed(
+                    f"a worker process died while importing {job.table} ({exc}); committed "
+                    "batches are kept, run the same command again to resume"
+                ) from None
+        result = run.results[job.table]
+        result.expected_rows += outcome.rows
+        result.expected_checksum += outcome.checksum
+        result.written_rows += outcome.written
+        run.log.items.extend(outcome.repairs)
+        read[job.table] = read.get(job.table, 0) + outcome.raw_rows
+        run.progress.batch_done(
+            job.table,
+            read=read[job.table],
+            total=result.source_rows,
+            written=result.written_rows,
         )
-    except asyncpg.PostgresError as exc:
-        raise ImportFailed(
-            f"writing {spec.name} ids {pending[0][0]}–{pending[-1][0]} failed, and that batch "
-            f"was rolled back: {type(exc).__name__}: {exc}"
-        ) from None
-    return len(pending)
+
+    try:
+        for wave in _WAVES:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for name in wave:
+                        done = tuple(run.committed.get(name, ()))
+                        for first_id, last_id in run.ranges[name]:
+                            overlap = tuple(r for r in done if r[0] <= last_id and r[1] >= first_id)
+                            group.create_task(one(BatchJob(name, first_id, last_id, overlap)))
+            except BaseExceptionGroup as group_error:
+                raise _first_error(group_error) from None
+    finally:
+        # On cancellation (a signal) or failure: batches not started are dropped, the
+        # ones running finish and commit whole, then the workers exit.
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a task group, so callers see e.g. `ImportFailed` itself."""
+    first = group.exceptions[0]
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 async def _verify(url: str, report: ImportReport) -> None:
@@ -209,6 +261,7 @@ async def _verify(url: str, report: ImportReport) -> None:
             )
 
     await asyncio.gather(*(one(result) for result in report.tables))
+    report.dangling_references = await target.dangling_references(url)
 
 
-__all__ = ["DEFAULT_BATCH_SIZE", "import_sqlite"]
+__all__ = ["DEFAULT_BATCH_SIZE", "default_workers", "import_sqlite"]

@@ -7,6 +7,7 @@ Every method is synchronous (the `sqlite3` module is); the importer calls them t
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,35 @@ class SourceDb:
         if after_id is None:
             return self.query(f"{sql} ORDER BY id LIMIT ?", (limit,))
         return self.query(f"{sql} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+
+    def read_range(self, table: str, first_id: int, last_id: int) -> list[tuple[Any, ...]]:
+        """The rows with `first_id <= id <= last_id`, in id order, in the spec's columns."""
+        if table not in self.columns:
+            return []
+        return self.query(
+            f"SELECT {self._select[table]} FROM {_quote(table)} "  # noqa: S608
+            "WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first_id, last_id),
+        )
+
+    def batch_ranges(self, table: str, size: int) -> list[tuple[int, int]]:
+        """Consecutive (first id, last id) ranges of `size` rows each, covering the table."""
+        if table not in self.columns:
+            return []
+        firsts = [
+            row[0]
+            for row in self._conn.execute(
+                f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "  # noqa: S608
+                f"FROM {_quote(table)}) WHERE (n - 1) % ? = 0",
+                (size,),
+            )
+        ]
+        if not firsts:
+            return []
+        _, last = self.id_range(table)
+        # Each range ends just before the next one starts: the same rows, found cheaply.
+        ranges = [(first, nxt - 1) for first, nxt in itertools.pairwise(firsts)]
+        return [*ranges, (firsts[-1], last)]
 
     def id_range(self, table: str) -> tuple[Any, Any]:
         if table not in self.columns:

@@ -19,6 +19,7 @@ class Column:
     name: str
     kind: Kind
     sources: tuple[str, ...]
+    required: bool  # NOT NULL in the target
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,68 +37,72 @@ class TableSpec:
 
 
 def _col(name: str, kind: Kind, *sources: str) -> Column:
-    return Column(name, kind, sources or (name,))
+    return Column(name, kind, sources or (name,), required=False)
+
+
+def _req(name: str, kind: Kind, *sources: str) -> Column:
+    return Column(name, kind, sources or (name,), required=True)
 
 
 USERS = TableSpec(
     "users",
     (
-        _col("id", "int"),
-        _col("username", "text"),
-        _col("created_at", "ts"),
+        _req("id", "int"),
+        _req("username", "text"),
+        _req("created_at", "ts"),
         _col("token_hash", "text"),
         _col("token_issued_at", "ts"),
         _col("last_seen_at", "ts"),
         _col("last_result", "text"),
-        _col("is_placeholder", "bool"),
+        _req("is_placeholder", "bool"),
     ),
 )
 CONVERSATIONS = TableSpec(
     "conversations",
     (
-        _col("id", "int"),
-        _col("user_id", "int"),
-        _col("started_at", "ts", "started_at", "created_at", "timestamp"),
+        _req("id", "int"),
+        _req("user_id", "int"),
+        _req("started_at", "ts", "started_at", "created_at", "timestamp"),
         _col("last_activity_at", "ts"),
     ),
 )
 MESSAGES = TableSpec(
     "messages",
     (
-        _col("id", "int"),
-        _col("conversation_id", "int"),
-        _col("is_user", "bool"),
-        _col("content", "text"),
-        _col("created_at", "ts", "created_at", "timestamp"),
+        _req("id", "int"),
+        _req("conversation_id", "int"),
+        _req("is_user", "bool"),
+        _req("content", "text"),
+        _req("created_at", "ts", "created_at", "timestamp"),
         _col("turn_id", "text"),
-        _col("interrupted", "bool"),
+        _req("interrupted", "bool"),
     ),
 )
 SETTINGS = TableSpec(
     "settings",
     (
-        _col("id", "int"),
-        _col("user_id", "int"),
-        _col("voice", "text"),
-        _col("voice_speed", "int"),
-        _col("theme", "text"),
+        _req("id", "int"),
+        _req("user_id", "int"),
+        _req("voice", "text"),
+        _req("voice_speed", "int"),
+        _req("theme", "text"),
         _col("timezone", "text"),
     ),
 )
 COMMAND_HISTORY = TableSpec(
     "command_history",
     (
-        _col("id", "int"),
-        _col("user_id", "int"),
-        _col("command", "text"),
+        _req("id", "int"),
+        _req("user_id", "int"),
+        _req("command", "text"),
         _col("result", "text"),
-        _col("created_at", "ts", "created_at", "timestamp"),
+        _req("created_at", "ts", "created_at", "timestamp"),
         _col("turn_id", "text"),
         _col("source", "text"),
         _col("family", "text"),
         _col("action", "text"),
         _col("action_data", "json"),
-        _col("interrupted", "bool"),
+        _req("interrupted", "bool"),
         _col("first_text_ms", "float"),
         _col("total_ms", "float"),
     ),

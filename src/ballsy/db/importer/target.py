@@ -1,9 +1,10 @@
 """The PostgreSQL side: checks, resumable batched COPY, sequences and checksums.
 
 Progress lives in the target itself, in a schema of its own (`ballsy_import`, out of the
-way of Ballsy's migrations): each batch is copied and its stream's high-water mark
-recorded in one transaction, so after a crash the target holds whole batches only and
-knows exactly where to go on.
+way of Ballsy's migrations): each batch is copied and its id range recorded in one
+transaction, so after a crash the target holds whole batches only and a re-run knows
+exactly which ranges are done. SQL text is built only from fixed identifiers (the table
+specs and this module's constants); every value is a bound parameter.
 """
 
 from __future__ import annotations
@@ -31,23 +32,27 @@ _LOCK_KEY = 0x6261_6C6C_7379  # "ballsy"
 
 _CREATE_STATE = f"""
 CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
-CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.progress (
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.batches (
     source_fingerprint text NOT NULL,
     stream text NOT NULL,
+    first_id bigint NOT NULL,
     last_id bigint NOT NULL,
     rows_written bigint NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source_fingerprint, stream)
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_fingerprint, stream, first_id)
 );
 """
 _RECORD_BATCH = f"""
-INSERT INTO {STATE_SCHEMA}.progress (source_fingerprint, stream, last_id, rows_written)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (source_fingerprint, stream) DO UPDATE
-SET last_id = EXCLUDED.last_id,
-    rows_written = {STATE_SCHEMA}.progress.rows_written + EXCLUDED.rows_written,
-    updated_at = now()
+INSERT INTO {STATE_SCHEMA}.batches (source_fingerprint, stream, first_id, last_id, rows_written)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (source_fingerprint, stream, first_id) DO UPDATE
+SET last_id = greatest({STATE_SCHEMA}.batches.last_id, EXCLUDED.last_id),
+    rows_written = {STATE_SCHEMA}.batches.rows_written + EXCLUDED.rows_written,
+    committed_at = now()
 """  # noqa: S608
+
+# Committed id ranges: {stream: [(first id, last id), ...]}.
+Ranges = dict[str, list[tuple[int, int]]]
 
 
 def asyncpg_dsn(raw_url: str) -> str:
@@ -74,6 +79,33 @@ async def connect(raw_url: str) -> asyncpg.Connection:
         raise TargetUnsupported(
             f"could not connect to {redact_url(raw_url)}: {type(exc).__name__}: {exc}"
         ) from None
+
+
+async def connect_writer(raw_url: str) -> asyncpg.Connection:
+    """A connection for COPY; it skips per-row foreign-key triggers where allowed.
+
+    The plan has already resolved every reference (placeholders included) and tables are
+    written parents first, so the triggers would only re-check what is known; the
+    verification then checks every foreign key with one anti-join each. Only a role that
+    may set `session_replication_role` (a superuser; `cloudsqlsuperuser` on Cloud SQL)
+    can skip them; for any other, PostgreSQL checks each row as usual.
+    """
+    conn = await connect(raw_url)
+    await may_skip_fk_triggers(conn)
+    # Each batch commits with its progress record, so a server crash that loses the last
+    # few commits loses their records too, and the re-run imports those batches again:
+    # waiting for every commit to reach disk buys nothing here.
+    await conn.execute("SET synchronous_commit = off")
+    return conn
+
+
+async def may_skip_fk_triggers(conn: asyncpg.Connection) -> bool:
+    """Set `session_replication_role = replica` if this role may; say whether it did."""
+    try:
+        await conn.execute("SET session_replication_role = replica")
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    return True
 
 
 async def current_revision(conn: asyncpg.Connection) -> str | None:
@@ -105,17 +137,20 @@ async def take_lock(conn: asyncpg.Connection) -> None:
         raise ImportInProgress("another import into this database is running; wait for it")
 
 
-async def read_progress(conn: asyncpg.Connection) -> dict[str, dict[str, int]]:
-    """{fingerprint: {stream: last_id}} of every import recorded in the target."""
-    exists = await conn.fetchval(f"SELECT to_regclass('{STATE_SCHEMA}.progress') IS NOT NULL")
+async def read_progress(conn: asyncpg.Connection) -> dict[str, Ranges]:
+    """{fingerprint: {stream: committed id ranges}} of every import recorded in the target."""
+    exists = await conn.fetchval(f"SELECT to_regclass('{STATE_SCHEMA}.batches') IS NOT NULL")
     if not exists:
         return {}
     rows = await conn.fetch(
-        f"SELECT source_fingerprint, stream, last_id FROM {STATE_SCHEMA}.progress"  # noqa: S608
+        f"SELECT source_fingerprint, stream, first_id, last_id FROM {STATE_SCHEMA}.batches"  # noqa: S608
+        " ORDER BY first_id"
     )
-    found: dict[str, dict[str, int]] = {}
-    for row in rows:
-        found.setdefault(row[0], {})[row[1]] = int(row[2])
+    found: dict[str, Ranges] = {}
+    for fingerprint, stream, first_id, last_id in rows:
+        found.setdefault(fingerprint, {}).setdefault(stream, []).append(
+            (int(first_id), int(last_id))
+        )
     return found
 
 
@@ -127,8 +162,8 @@ async def non_empty_tables(conn: asyncpg.Connection) -> list[str]:
     return names
 
 
-async def check_can_import(conn: asyncpg.Connection, fingerprint: str) -> dict[str, int]:
-    """The resume points for this source; refuse a target holding anything else."""
+async def check_can_import(conn: asyncpg.Connection, fingerprint: str) -> Ranges:
+    """Committed batches of this source; refuse a target holding anything else."""
     recorded = await read_progress(conn)
     others = [fp for fp in recorded if fp != fingerprint]
     if others:
@@ -157,12 +192,13 @@ async def write_batch(
     spec: TableSpec,
     stream: str,
     fingerprint: str,
+    id_range: tuple[int, int],
     rows: Sequence[tuple[Any, ...]],
 ) -> None:
-    """COPY one batch and advance its stream's high-water mark, atomically."""
+    """COPY one batch and record its id range as committed, atomically."""
     async with conn.transaction():
         await conn.copy_records_to_table(spec.name, records=rows, columns=spec.column_names)
-        await conn.execute(_RECORD_BATCH, fingerprint, stream, rows[-1][0], len(rows))
+        await conn.execute(_RECORD_BATCH, fingerprint, stream, *id_range, len(rows))
 
 
 async def move_sequences(conn: asyncpg.Connection) -> None:
@@ -172,6 +208,31 @@ async def move_sequences(conn: asyncpg.Connection) -> None:
             f"SELECT setval(pg_get_serial_sequence('\"{spec.name}\"', 'id'), m, true) "  # noqa: S608
             f'FROM (SELECT max(id) AS m FROM "{spec.name}") AS t WHERE m IS NOT NULL'
         )
+
+
+FOREIGN_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("conversations", "user_id", "users"),
+    ("messages", "conversation_id", "conversations"),
+    ("settings", "user_id", "users"),
+    ("command_history", "user_id", "users"),
+)
+
+
+async def dangling_references(raw_url: str) -> dict[str, int]:
+    """For each foreign key, the number of rows whose parent row does not exist."""
+    conn = await connect(raw_url)
+    try:
+        found = {}
+        for table, column, parent in FOREIGN_KEYS:
+            found[f"{table}.{column}"] = int(
+                await conn.fetchval(
+                    f'SELECT count(*) FROM "{table}" AS c WHERE NOT EXISTS '  # noqa: S608
+                    f'(SELECT 1 FROM "{parent}" AS p WHERE p.id = c."{column}")'
+                )
+            )
+        return found
+    finally:
+        await conn.close()
 
 
 async def table_checksum(raw_url: str, spec: TableSpec) -> tuple[int, int]:
