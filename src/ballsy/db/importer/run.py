@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -30,11 +31,12 @@ MAX_BATCH_SIZE = 100_000
 MAX_WORKERS = 16
 # Batches in flight per worker: enough to keep each busy, few enough to stop quickly.
 _IN_FLIGHT_PER_WORKER = 2
-# Tables in waves: a table starts once every table it references is complete.
-_WAVES: tuple[tuple[str, ...], ...] = (
-    ("users",),
-    ("conversations", "settings", "command_history"),
-    ("messages",),
+# A table starts once every table it references is complete: users first, then three
+# independent chains side by side.
+_CHAINS: tuple[tuple[str, ...], ...] = (
+    ("conversations", "messages"),
+    ("settings",),
+    ("command_history",),
 )
 
 
@@ -114,9 +116,25 @@ async def import_sqlite(
         progress.begin(total_rows=sum(counts.values()))
         await _write_placeholders(run, conn, batch_size)
         settings = WorkerSettings(source, target_url, plan, fingerprint, dry_run, os.getpid())
-        await _run_batches(run, settings, workers)
-        if not dry_run:
-            await target.move_sequences(conn)
+        # A finished table is checksummed in PostgreSQL while the others still load.
+        checksums: dict[str, asyncio.Task[tuple[int, int]]] = {}
+
+        def table_done(name: str) -> None:
+            if not dry_run:
+                spec = next(spec for spec in TABLES if spec.name == name)
+                checksums[name] = asyncio.create_task(target.table_checksum(target_url, spec))
+
+        try:
+            await _run_batches(run, settings, workers, table_done)
+            if not dry_run:
+                await target.move_sequences(conn)
+                progress.note("verifying: row counts, checksums and foreign keys in PostgreSQL")
+                for name, task in checksums.items():
+                    run.results[name].target_rows, run.results[name].target_checksum = await task
+        finally:
+            for task in checksums.values():
+                task.cancel()
+            await asyncio.gather(*checksums.values(), return_exceptions=True)
     finally:
         await conn.close()
     report.tables = [run.results[spec.name] for spec in TABLES]
@@ -125,8 +143,7 @@ async def import_sqlite(
         run.log.items, key=lambda r: (order[r.table], r.row_id, r.rule, r.column or "")
     )
     if not dry_run:
-        progress.note("verifying: row counts, checksums and foreign keys in PostgreSQL")
-        await _verify(target_url, report)
+        report.dangling_references = await target.dangling_references(target_url)
     report.elapsed_s = time.monotonic() - started
     return report
 
@@ -190,8 +207,13 @@ async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: i
             result.written_rows += len(chunk)
 
 
-async def _run_batches(run: _Run, settings: WorkerSettings, workers: int) -> None:
-    """Every table's batches, wave after wave, over a pool of worker processes."""
+async def _run_batches(
+    run: _Run,
+    settings: WorkerSettings,
+    workers: int,
+    table_done: Callable[[str], None],
+) -> None:
+    """Every table's batches over a pool of worker processes; `table_done(name)` after each."""
     # `spawn`: fresh interpreters whose parent is this process, so they die with it
     # (`fork` would copy this process's open connections and running event loop).
     context = multiprocessing.get_context("spawn")
@@ -224,17 +246,26 @@ async def _run_batches(run: _Run, settings: WorkerSettings, workers: int) -> Non
             written=result.written_rows,
         )
 
+    async def table(name: str) -> None:
+        done = tuple(run.committed.get(name, ()))
+        async with asyncio.TaskGroup() as group:
+            for first_id, last_id in run.ranges[name]:
+                overlap = tuple(r for r in done if r[0] <= last_id and r[1] >= first_id)
+                group.create_task(one(BatchJob(name, first_id, last_id, overlap)))
+        table_done(name)
+
+    async def chain(names: tuple[str, ...]) -> None:
+        for name in names:
+            await table(name)
+
     try:
-        for wave in _WAVES:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for name in wave:
-                        done = tuple(run.committed.get(name, ()))
-                        for first_id, last_id in run.ranges[name]:
-                            overlap = tuple(r for r in done if r[0] <= last_id and r[1] >= first_id)
-                            group.create_task(one(BatchJob(name, first_id, last_id, overlap)))
-            except BaseExceptionGroup as group_error:
-                raise _first_error(group_error) from None
+        try:
+            await table("users")
+            async with asyncio.TaskGroup() as group:
+                for names in _CHAINS:
+                    group.create_task(chain(names))
+        except BaseExceptionGroup as group_error:
+            raise _first_error(group_error) from None
     finally:
         # On cancellation (a signal) or failure: batches not started are dropped, the
         # ones running finish and commit whole, then the workers exit.
@@ -247,21 +278,6 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(first, BaseExceptionGroup):
         first = first.exceptions[0]
     return first
-
-
-async def _verify(url: str, report: ImportReport) -> None:
-    """Count and checksum every table in PostgreSQL, a few tables at a time."""
-    by_name = {spec.name: spec for spec in TABLES}
-    gate = asyncio.Semaphore(3)
-
-    async def one(result: TableResult) -> None:
-        async with gate:
-            result.target_rows, result.target_checksum = await target.table_checksum(
-                url, by_name[result.name]
-            )
-
-    await asyncio.gather(*(one(result) for result in report.tables))
-    report.dangling_references = await target.dangling_references(url)
 
 
 __all__ = ["DEFAULT_BATCH_SIZE", "default_workers", "import_sqlite"]
