@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from ballsy.app import create_app
 from ballsy.config import Settings
+from ballsy.db import migrate
+from ballsy.wiring import Overrides
 from tests import pg
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -74,8 +80,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def throwaway_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.ThrowawayPostgres]:
-    """A private PostgreSQL server the test may stop and start."""
+def throwaway_postgres(request: pytest.FixtureRequest) -> Iterator[pg.ThrowawayPostgres]:
+    """A private PostgreSQL server the test may stop and start.
+
+    Parametrise indirectly with "scram-sha-256" to require passwords over TCP."""
     try:
         pg._pg_bin("initdb")
     except FileNotFoundError as exc:
@@ -83,16 +91,41 @@ def throwaway_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pg.
             pytest.fail(str(exc))
         pytest.skip(str(exc))
     root = Path("/tmp") / f"ballsy-pg-{os.getpid()}-{pg.free_port()}"
-    server = pg.ThrowawayPostgres(root).init()
+    host_auth = getattr(request, "param", "trust")
+    server = pg.ThrowawayPostgres(root).init(host_auth=host_auth)
     server.start()
     server.wait_until_up()
     try:
         yield server
     finally:
-        try:
+        with contextlib.suppress(Exception):  # already stopped by the test
             server.stop("immediate")
-        except Exception:  # already stopped by the test
-            pass
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """Build a started app (lifespan run) on `database_url`; closed at the end."""
+    clients: list[TestClient] = []
+
+    def factory(
+        database_url: str | None = None,
+        *,
+        overrides: Overrides | None = None,
+        **settings_overrides: Any,
+    ) -> TestClient:
+        values: dict[str, Any] = {"stt_enabled": False, "rate_limit_enabled": False}
+        values.update(settings_overrides)
+        if database_url is not None:
+            values["database_url"] = database_url
+            if not database_url.startswith("sqlite"):
+                migrate.upgrade(database_url)
+        settings = make_settings(**values)
+        client = TestClient(create_app(settings, overrides=overrides))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)

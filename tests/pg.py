@@ -52,7 +52,9 @@ def try_start_local_server() -> None:
         with contextlib.suppress(Exception):
             subprocess.run(
                 ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                check=False, capture_output=True, timeout=30,
+                check=False,
+                capture_output=True,
+                timeout=30,
             )
 
 
@@ -99,32 +101,74 @@ class ThrowawayPostgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
 
-    def init(self) -> ThrowawayPostgres:
+    def init(self, *, host_auth: str = "trust") -> ThrowawayPostgres:
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if self._as_postgres:
             shutil.chown(self.root, "postgres")
             shutil.chown(self.socket_dir, "postgres")
             os.chmod(self.root, 0o700)
-        self._run(_pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                  "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            f"--auth-host={host_auth}",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         return self
 
     def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c max_connections=50")
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", opts,
-                  "-l", str(self.root / "log.txt"), "-w", "-t", "30", "start")
+        opts = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c max_connections=50"
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-o",
+            opts,
+            "-l",
+            str(self.root / "log.txt"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop")
 
     @property
     def admin_dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        """Superuser over the Unix socket (trusted even when TCP needs passwords)."""
+        return f"postgresql://postgres@/postgres?host={self.socket_dir}&port={self.port}"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str) -> None:
+        """Run SQL as the superuser over the Unix socket (trusted)."""
+        self._run(
+            _pg_bin("psql"),
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        )
 
     def wait_until_up(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout

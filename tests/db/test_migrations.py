@@ -33,6 +33,17 @@ async def _tables_and_diff(url: str) -> tuple[set[str], list[object]]:
         await engine.dispose()
 
 
+def test_head_constant_matches_alembic() -> None:
+    assert migrate.head_revision() == migrate.HEAD
+
+
+def test_sqlite_current_check(sqlite_url: str) -> None:
+    assert not migrate.sqlite_is_current(sqlite_url)
+    assert migrate.upgrade_sqlite_if_needed(sqlite_url) is True
+    assert migrate.sqlite_is_current(sqlite_url)
+    assert migrate.upgrade_sqlite_if_needed(sqlite_url) is False
+
+
 def test_upgrade_downgrade_upgrade_and_no_drift(database_url: str) -> None:
     migrate.upgrade(database_url)
     tables, diff = asyncio.run(_tables_and_diff(database_url))

@@ -42,9 +42,12 @@ class NeedsAI:
     `kind` is "lookup" for who/what-is questions (a one-sentence answer, with the
     `search` fallback when the answer hedges) and "chat" for everything else.
     `subject` is what a web search should look for if the AI cannot answer.
+    `is_person` marks "who is" lookups, whose answers are held to a stricter
+    standard by `hedging.is_uncertain`.
     """
 
     prompt: str
     kind: Literal["lookup", "chat"]
     subject: str
     family: str = "ai"
+    is_person: bool = False

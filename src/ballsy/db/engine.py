@@ -7,20 +7,32 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from ballsy.config import Settings
-from ballsy.db.url import is_sqlite, to_async_url
+from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
+
+# What a lost or refused database connection raises, whichever driver is in use.
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    PoolTimeout,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     """Create the engine for `url` (default: the configured database)."""
     async_url = to_async_url(url or settings.database_url_value())
     if is_sqlite(async_url):
-        if async_url.database and async_url.database != ":memory:":
-            from pathlib import Path
-
-            Path(async_url.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(async_url)
         engine = create_async_engine(
             async_url,
             connect_args={"timeout": settings.db_connect_timeout_seconds},
@@ -38,7 +50,9 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection found dead is
+        # invalidated with the whole pool, so one request fails (503) and the next reconnects.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args=connect_args,
     )

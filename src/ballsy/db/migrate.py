@@ -1,24 +1,30 @@
 """Alembic, driven from code: the migrations ship inside the package.
 
 These functions are synchronous (Alembic's command API is); async callers run them
-with `asyncio.to_thread`. The environment script opens its own async engine.
+with `asyncio.to_thread`. Alembic is imported only when a migration really runs, so
+a server whose embedded database is already current starts without paying for it.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
-from ballsy.db.url import to_async_url
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest revision; tests/db/test_migrations.py checks it equals Alembic's head.
+HEAD = "0002"
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
+    prepare_sqlite_file(to_async_url(database_url))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolates '%': escape it so URL-encoded passwords survive.
@@ -28,19 +34,50 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str = "-1") -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(database_url), revision)
 
 
 def head_revision() -> str | None:
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return script.get_current_head()
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def current_revision_sync(connection: object) -> str | None:
     """The revision a (sync) connection's database is at; for use under run_sync."""
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection)  # type: ignore[arg-type]
     return context.get_current_revision()
+
+
+def sqlite_is_current(database_url: str) -> bool:
+    """True when an SQLite database is already at HEAD (a cheap check, no Alembic)."""
+    url = to_async_url(database_url)
+    if not is_sqlite(url) or not url.database or url.database == ":memory:":
+        return False
+    path = Path(url.database)
+    if not path.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2) as conn:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == HEAD
+
+
+def upgrade_sqlite_if_needed(database_url: str) -> bool:
+    """Bring the embedded database to HEAD; returns whether a migration ran."""
+    if sqlite_is_current(database_url):
+        return False
+    upgrade(database_url)
+    return True

@@ -8,7 +8,7 @@ Legacy table -> here: `users`, `conversations`, `messages`, `settings` and
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +62,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
 
 
 class User(Base):
@@ -103,9 +106,7 @@ class Message(Base):
     __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     is_user: Mapped[bool] = mapped_column(Boolean)
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -117,9 +118,7 @@ class UserSettings(Base):
     __tablename__ = "settings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), unique=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     voice: Mapped[str] = mapped_column(String(200), default="Daniel")
     voice_speed: Mapped[int] = mapped_column(Integer, default=180)
     theme: Mapped[str] = mapped_column(String(50), default="light")
@@ -146,3 +145,20 @@ class CommandHistory(Base):
     # Turn latency: received -> first text, received -> done (milliseconds).
     first_text_ms: Mapped[float | None] = mapped_column(Float)
     total_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class RateLimitBucket(Base):
+    """One token bucket of the PostgreSQL rate-limit store (`providers/ratelimit/postgres.py`).
+
+    `bucket_key` is `<budget>:<client>`. A bucket is full again at `expires_at`, after
+    which the row means nothing and is purged. `last_allowed` is the decision of the
+    latest check, read back by the check's own `RETURNING`.
+    """
+
+    __tablename__ = "rate_limit_buckets"
+
+    bucket_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    last_allowed: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -8,12 +8,20 @@ Passwords are URL-encoded in the URL (`%40` for `@`), so any character works.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.engine import URL, make_url
 
 from ballsy.errors import BallsyError
 
-_POSTGRES_DRIVERS = {"postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg",
-                     "postgresql+asyncpg", "postgresql+pg8000"}
+_POSTGRES_DRIVERS = {
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg2",
+    "postgresql+psycopg",
+    "postgresql+asyncpg",
+    "postgresql+pg8000",
+}
 _SQLITE_DRIVERS = {"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"}
 
 
@@ -43,6 +51,12 @@ def to_async_url(raw: str) -> URL:
 
 def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
+
+
+def prepare_sqlite_file(url: URL) -> None:
+    """Create the folder an SQLite database file will live in."""
+    if is_sqlite(url) and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def unix_socket_dir(url: URL) -> str | None:

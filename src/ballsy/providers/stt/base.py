@@ -33,10 +33,17 @@ class SpeechToText(ABC):
 
     async def warm_up(self) -> None:
         """Load the model ahead of the first request (called in the background)."""
+        return None
 
     @property
     def ready(self) -> bool:
         return True
 
+    @property
+    def max_bytes(self) -> int | None:
+        """The largest upload accepted, so callers can refuse more before buffering it."""
+        return None
+
     async def aclose(self) -> None:
         """Release the model at shutdown."""
+        return None

@@ -1,0 +1,84 @@
+"""Run every benchmark in one go and write docs/benchmarks.md.
+
+    make bench                               # everything (about 10 minutes)
+    .venv/bin/python -m bench.run_all --only service,ai
+
+Each benchmark is its own script printing a markdown section; this runs them one
+after another (never in parallel: they would measure each other) and keeps the
+sections in a fixed order under one description of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "docs" / "benchmarks.md"
+
+# name -> (module, arguments)
+BENCHMARKS: dict[str, tuple[str, list[str]]] = {
+    "service": ("bench.bench_service", ["--seconds", "5"]),
+    "ai": ("bench.bench_ai_overhead", ["--turns", "100"]),
+    "providers": ("bench.bench_llm_provider_overhead", ["--replies", "60"]),
+    "commands": ("bench.bench_commands", ["--rounds", "200"]),
+    "speech": ("bench.bench_stt", []),
+    "ratelimit": ("bench.bench_ratelimit", []),
+    "import": ("bench.bench_import", []),
+}
+
+
+def run(name: str) -> str:
+    module, args = BENCHMARKS[name]
+    if not (ROOT / (module.replace(".", "/") + ".py")).exists():
+        return f"## {name}\n\n(not available: {module} is missing)\n"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=1800,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        return f"## {name}\n\nFailed (exit {result.returncode}):\n\n```\n{tail}\n```\n"
+    print(f"{name}: {elapsed:.0f} s", file=sys.stderr)
+    return result.stdout.strip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--only",
+        default=",".join(BENCHMARKS),
+        help="comma-separated subset of: " + ", ".join(BENCHMARKS),
+    )
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    sections = [run(name) for name in names]
+    header = (
+        "# Benchmarks\n\n"
+        f"Written by `.venv/bin/python -m bench.run_all --only {','.join(names)}` "
+        f"(`make bench` runs them all).\n\nMachine: {machine()}.\n\n"
+        "Each section names the command that reproduces it. Numbers on a shared 2-core "
+        "machine move with its neighbours' load; compare rows within one run.\n"
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(header + "\n" + "\n".join(sections))
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+# Provider pins are exact: the offline checks serve these very versions' schemas
+# (tools/schema/*.json), and a test keeps the two equal.
+terraform {
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "8.7.0"
+    }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "8.7.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "3.9.1"
+    }
+  }
+}

@@ -1,0 +1,1 @@
+"""The doors: REST routes, the WebSocket, their wire formats and dependencies."""

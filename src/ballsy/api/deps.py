@@ -1,0 +1,100 @@
+"""Dependencies declared once and reused: services, identity, ownership, request budget."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ballsy.api.client_ip import client_ip
+from ballsy.assistant.identity import hash_token
+from ballsy.db import repositories as repo
+from ballsy.errors import NotFound, Unauthorized
+from ballsy.logging import bind
+from ballsy.wiring import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: a user (bearer token), an operator (API key), or nobody."""
+
+    user_id: int | None
+    operator: bool
+    address: str
+
+    @property
+    def limit_key(self) -> str:
+        return f"u:{self.user_id}" if self.user_id is not None else f"ip:{self.address}"
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def get_caller(request: Request, services: ServicesDep) -> Caller:
+    address = client_ip(request.scope, trusted_proxy_hops=services.settings.trusted_proxy_hops)
+    operator_key = request.headers.get("x-api-key")
+    operator = operator_key is not None and any(
+        hmac.compare_digest(operator_key.encode(), key.get_secret_value().encode())
+        for key in services.settings.operator_api_keys
+    )
+    if operator_key and not operator:
+        raise Unauthorized("The API key is not valid.")
+    user_id: int | None = None
+    token = _bearer(request)
+    if token is not None:
+        if len(token) > 200:
+            raise Unauthorized("The session token is not valid.")
+        async with services.sessions() as session:
+            user = await repo.user_by_token_hash(session, hash_token(token))
+        if user is None:
+            raise Unauthorized("The session token is not valid; start a new session.")
+        user_id = user.id
+        bind(user_id=user_id)
+    caller = Caller(user_id=user_id, operator=operator, address=address)
+    if services.limiter is not None:
+        await services.limiter.check_request(caller.limit_key)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def owned_user_id(user_id: int, caller: CallerDep, services: ServicesDep) -> int:
+    """The path's user id, if the caller may act for it; else 401/404 (never their data)."""
+    if caller.operator:
+        async with services.sessions() as session:
+            if await repo.user_by_id(session, user_id) is None:
+                raise NotFound("No such user.")
+        return user_id
+    if caller.user_id is None:
+        raise Unauthorized("This needs a session token: send 'Authorization: Bearer <token>'.")
+    if caller.user_id != user_id:
+        raise NotFound("No such user.")
+    return user_id
+
+
+OwnedUserId = Annotated[int, Depends(owned_user_id)]
+
+
+async def require_user(caller: CallerDep) -> int:
+    if caller.user_id is None:
+        raise Unauthorized("This needs a session token: send 'Authorization: Bearer <token>'.")
+    return caller.user_id
+
+
+CurrentUserId = Annotated[int, Depends(require_user)]

@@ -1,0 +1,33 @@
+"""One router module per resource; `include_routes` mounts them all."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ballsy.api.routes import (
+    command,
+    conversations,
+    health,
+    history,
+    metrics,
+    page,
+    session,
+    settings,
+    voice,
+    ws,
+)
+from ballsy.config import Settings
+
+
+def include_routes(app: FastAPI, config: Settings) -> None:
+    app.include_router(health.router)
+    app.include_router(session.router)
+    app.include_router(command.router)
+    app.include_router(voice.router)
+    app.include_router(history.router)
+    app.include_router(settings.router)
+    app.include_router(conversations.router)
+    app.include_router(ws.router)
+    if config.metrics_enabled:
+        app.include_router(metrics.router)
+    page.mount(app)

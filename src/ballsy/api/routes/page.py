@@ -1,0 +1,41 @@
+"""The orb page at `/`, its static files, and what the page may use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from ballsy.api.deps import ServicesDep
+from ballsy.api.schemas import Capabilities
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+router = APIRouter(tags=["page"])
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> FileResponse:
+    return FileResponse(
+        WEB_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/api/capabilities", response_model=Capabilities, tags=["session"])
+async def capabilities(services: ServicesDep) -> Capabilities:
+    settings = services.settings
+    return Capabilities(
+        ai=services.llm is not None,
+        ai_provider=services.llm.name if services.llm is not None else "none",
+        stt=services.stt is not None,
+        max_command_chars=settings.max_command_chars,
+        max_audio_bytes=settings.stt_max_bytes,
+        max_audio_seconds=settings.stt_max_seconds,
+    )
+
+
+def mount(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR, check_dir=False), name="static")

@@ -1,0 +1,48 @@
+"""`POST /api/voice`: recorded audio in, transcript and reply out (legacy shape + transcript)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from ballsy.api.deps import CallerDep, ServicesDep
+from ballsy.api.errors import responses
+from ballsy.api.routes.command import answer, identity_for
+from ballsy.api.schemas import VoiceOut
+from ballsy.api.speech import transcribe_for
+from ballsy.errors import TooLarge
+
+router = APIRouter(prefix="/api", tags=["assistant"])
+
+_READ_CHUNK = 256 * 1024
+
+
+@router.post(
+    "/voice", response_model=VoiceOut, responses=responses(400, 401, 404, 413, 422, 429, 501, 503)
+)
+async def voice(
+    caller: CallerDep,
+    services: ServicesDep,
+    file: Annotated[
+        UploadFile, File(description="WAV, WebM/Opus, Ogg or MP3 audio of one command.")
+    ],
+    user_id: int | None = Query(default=1, description="Legacy; ignored with a session token."),
+    timezone: str | None = Query(default=None, max_length=64),
+) -> VoiceOut:
+    received = time.perf_counter()
+    limit = services.settings.stt_max_bytes
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await file.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"The audio is larger than {limit // (1024 * 1024)} MB.")
+        chunks.append(chunk)
+    identity = await identity_for(caller, services, legacy_user_id=user_id, timezone=timezone)
+    transcript = await transcribe_for(
+        services, identity, b"".join(chunks), content_type=file.content_type
+    )
+    ended = await answer(services, identity, transcript, received)
+    return VoiceOut(**ended.legacy(), transcript=transcript)

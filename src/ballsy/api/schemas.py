@@ -1,0 +1,127 @@
+"""Request and response bodies at the HTTP edge (the legacy shapes, extended)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, field_validator
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ValueError("must be an IANA time zone name such as Europe/Paris") from exc
+    return value
+
+
+class CommandIn(BaseModel):
+    command: str = Field(
+        min_length=1,
+        max_length=1000,
+        pattern=r"\S",
+        description="What the user said or typed (at most MAX_COMMAND_CHARS, ≤ 1,000).",
+    )
+    user_id: int | None = Field(
+        default=1, description="Legacy field; ignored when a session token is sent."
+    )
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+
+class CommandOut(BaseModel):
+    response: str
+    action: str | None
+    data: dict[str, Any] | None
+
+
+class VoiceOut(CommandOut):
+    transcript: str
+
+
+class SessionOut(BaseModel):
+    user_id: int
+    token: str = Field(description="Bearer token; keep it. Only its hash is stored.")
+    username: str
+
+
+class WhoAmI(BaseModel):
+    user_id: int
+    username: str
+
+
+class HistoryItem(BaseModel):
+    id: int
+    user_id: int
+    command: str
+    result: str | None
+    timestamp: str
+
+
+class HistoryOut(BaseModel):
+    history: list[HistoryItem]
+
+
+class SettingsBody(BaseModel):
+    user_id: int
+    voice: str
+    voice_speed: int
+    theme: str
+    timezone: str | None
+
+
+class SettingsOut(BaseModel):
+    settings: SettingsBody
+
+
+class SettingsIn(BaseModel):
+    voice: str | None = Field(default=None, min_length=1, max_length=200)
+    voice_speed: int | None = Field(default=None, ge=50, le=500)
+    theme: Literal["light", "dark"] | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+
+class ConversationOut(BaseModel):
+    conversation_id: int
+
+
+class ConversationItem(BaseModel):
+    conversation_id: int
+    started_at: str
+    last_activity_at: str | None
+    messages: int
+
+
+class ConversationsOut(BaseModel):
+    conversations: list[ConversationItem]
+
+
+class Capabilities(BaseModel):
+    ai: bool
+    ai_provider: str
+    stt: bool
+    max_command_chars: int
+    max_audio_bytes: int
+    max_audio_seconds: float
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    db: str
+    ai: str | None = None

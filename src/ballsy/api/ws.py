@@ -1,0 +1,349 @@
+"""The WebSocket door: one `VoiceSocket` per connection, all tracked by a `SocketHub`.
+
+The receive loop never runs a turn itself: each turn runs in its own task so that a
+`cancel` (or a new command: barge-in) can stop it at once, AI call included.
+Replies go only to the socket that asked, whatever its client id. Bad frames get
+an `error` message and the socket stays open; oversize frames close with 1009,
+flooding with 1008, idle sockets with 1000, and shutdown with 1012.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ballsy.api import ws_protocol as proto
+from ballsy.api.speech import transcribe_for
+from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
+from ballsy.assistant.identity import Identity, hash_token
+from ballsy.assistant.pipeline import TurnRequest
+from ballsy.db import repositories as repo
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
+from ballsy.errors import (
+    BadRequest,
+    BallsyError,
+    Busy,
+    DatabaseUnavailable,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+)
+from ballsy.wiring import Services
+
+log = logging.getLogger("ballsy.ws")
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+
+
+class SocketHub:
+    """Every open voice socket, so shutdown can let replies finish and then close them."""
+
+    def __init__(self) -> None:
+        self.sockets: set[VoiceSocket] = set()
+        self.draining = False
+
+    def __len__(self) -> int:
+        return len(self.sockets)
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Stop new turns, let turns in flight finish (up to `grace_seconds`), then close 1012."""
+        self.draining = True
+        busy = [s.turn for s in self.sockets if s.turn is not None and not s.turn.done()]
+        if busy:
+            await asyncio.wait(busy, timeout=grace_seconds)
+        await self.close_all(code=1012, reason="server restarting")
+
+    async def close_all(self, *, code: int, reason: str) -> None:
+        self.draining = True
+        await asyncio.gather(
+            *(s.close(code, reason) for s in list(self.sockets)), return_exceptions=True
+        )
+
+
+class VoiceSocket:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        services: Services,
+        hub: SocketHub,
+        *,
+        client_id: str,
+        address: str,
+    ) -> None:
+        self.ws = websocket
+        self.services = services
+        self.settings = services.settings
+        self.hub = hub
+        self.client_id = client_id
+        self.address = address
+        self.connection_id = uuid.uuid4().hex
+        self.identity = Identity.legacy(f"ws:{client_id}", address)
+        self.timezone: str | None = None
+        self.turn: asyncio.Task[None] | None = None
+        self.turn_id: str | None = None
+        self.turn_streaming = False
+        self.partial: list[str] = []
+        self.audio: bytearray | None = None
+        self.audio_mime: str | None = None
+        self.strikes = services.limiter.flood_strikes() if services.limiter else None
+        self.closed = False
+        self._send_lock = asyncio.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        slot = await self._acquire_slot()
+        if slot is False:
+            return
+        self.hub.sockets.add(self)
+        self.services.metrics.ws_connections.inc()
+        try:
+            await self._loop()
+        finally:
+            self.hub.sockets.discard(self)
+            self.services.metrics.ws_connections.dec()
+            await self._stop_turn()
+            if slot is not None and self.services.limiter is not None:
+                self.services.limiter.release_ws(slot)
+
+    async def _acquire_slot(self) -> Any:
+        limiter = self.services.limiter
+        if self.hub.draining:
+            await self.close(1012, "server restarting")
+            return False
+        if limiter is None:
+            return None
+        try:
+            return limiter.acquire_ws(f"ip:{self.address}")
+        except RateLimited as exc:
+            await self.send(proto.error(exc))
+            await self.close(CLOSE_TRY_AGAIN, "too many connections")
+            return False
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                await self.ws.close(code=code, reason=reason)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.ws.send_text(proto.dumps(message))
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.closed = True
+                return
+        self.services.metrics.ws_messages.labels("out", str(message.get("type"))).inc()
+
+    # --- the receive loop --------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        idle = self.settings.ws_idle_timeout_seconds
+        while not self.closed:
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), timeout=idle)
+            except TimeoutError:
+                await self.close(CLOSE_NORMAL, "idle timeout")
+                return
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                self.closed = True
+                return
+            text, data = message.get("text"), message.get("bytes")
+            size = len(text) if text is not None else len(data or b"")
+            if size > self.settings.ws_max_frame_bytes:
+                await self.close(CLOSE_TOO_BIG, "frame too large")
+                return
+            if not await self._admit():
+                if self.closed:
+                    return
+                continue
+            try:
+                if text is not None:
+                    self.services.metrics.ws_messages.labels("in", "text").inc()
+                    await self._dispatch(proto.parse(text))
+                elif data is not None:
+                    self.services.metrics.ws_messages.labels("in", "binary").inc()
+                    self._audio_chunk(data)
+            except BallsyError as exc:
+                await self.send(proto.error(exc))
+            except DATABASE_UNAVAILABLE_ERRORS:
+                await self.send(
+                    proto.error(
+                        DatabaseUnavailable(
+                            "The database is unavailable right now; please try again in a moment."
+                        )
+                    )
+                )
+
+    async def _admit(self) -> bool:
+        """Per-connection message budget: False drops the frame (after a warning);
+        a client that keeps flooding after RATE_LIMIT_WS_FLOOD_WARNINGS warnings is
+        closed with 1008."""
+        limiter = self.services.limiter
+        if limiter is None or self.strikes is None:
+            return True
+        try:
+            await limiter.check_ws_message(self.connection_id)
+        except RateLimited as exc:
+            if self.strikes.refused():
+                await self.close(CLOSE_POLICY, "rate limit exceeded")
+                return False
+            await self.send(proto.error(exc))
+            return False
+        self.strikes.admitted()
+        return True
+
+    async def _dispatch(self, message: proto.ClientMessage) -> None:
+        match message:
+            case proto.Command(text=text, streaming=streaming):
+                await self._start_turn(text, streaming=streaming)
+            case proto.Hello(token=token, timezone=timezone):
+                await self._hello(token, timezone)
+            case proto.Cancel(turn_id=turn_id):
+                await self._cancel(turn_id)
+            case proto.Ping():
+                await self.send({"type": "pong"})
+            case proto.StatusListening():
+                await self.send({"type": "status_update", "status": "ready"})
+            case proto.AudioStart(mime=mime):
+                self.audio, self.audio_mime = bytearray(), mime
+            case proto.AudioEnd():
+                await self._audio_end()
+
+    async def _hello(self, token: str | None, timezone: str | None) -> None:
+        from ballsy.assistant.pipeline import _zone  # one parser for zone names
+
+        if timezone is not None and _zone(timezone) is None:
+            raise BadRequest("timezone must be an IANA time zone name such as Europe/Paris.")
+        self.timezone = timezone
+        if not token:
+            self.identity = Identity.legacy(f"ws:{self.client_id}", self.address, timezone=timezone)
+            await self.send({"type": "hello", "user_id": None})
+            return
+        async with self.services.sessions() as session:
+            user = await repo.user_by_token_hash(session, hash_token(token))
+        if user is None:
+            raise Unauthorized("The session token is not valid; start a new session.")
+        self.identity = Identity.user(user.id, timezone=timezone)
+        await self.send({"type": "hello", "user_id": user.id})
+
+    # --- turns -----------------------------------------------------------------------------
+
+    async def _start_turn(
+        self, text: object, *, streaming: bool, transcript_audio: bytes | None = None
+    ) -> None:
+        if self.hub.draining:
+            raise Busy("The server is restarting; please reconnect.")
+        received = time.perf_counter()
+        previous = self.turn
+        if previous is not None and not previous.done() and streaming:
+            await self._cancel(None)  # barge-in: a new command replaces the reply
+            previous = None
+        turn_id = str(uuid.uuid4())
+        self.turn_id, self.turn_streaming, self.partial = turn_id, streaming, []
+        self.turn = asyncio.create_task(
+            self._run_turn(text, turn_id, streaming, received, previous, transcript_audio)
+        )
+
+    async def _run_turn(
+        self,
+        text: object,
+        turn_id: str,
+        streaming: bool,
+        received: float,
+        previous: asyncio.Task[None] | None,
+        audio: bytes | None,
+    ) -> None:
+        if previous is not None:  # legacy clients get their replies in order
+            with contextlib.suppress(BaseException):
+                await previous
+        try:
+            if audio is not None:
+                text = await transcribe_for(
+                    self.services, self.identity, audio, content_type=self.audio_mime
+                )
+                await self.send({"type": "transcript", "text": text})
+            request = TurnRequest(
+                identity=self.identity,
+                text=text,  # type: ignore[arg-type]
+                turn_id=turn_id,
+                received_at=received,
+            )
+            async for event in self.services.assistant.run_turn(request):
+                if isinstance(event, TextDelta):
+                    self.partial.append(event.text)
+                    if streaming:
+                        await self.send(proto.reply_delta(event))
+                elif isinstance(event, TurnStarted):
+                    if streaming:
+                        await self.send(proto.reply_start(event))
+                elif isinstance(event, TurnEnded):
+                    if streaming:
+                        await self.send(proto.reply_end(event))
+                    await self.send(proto.command_response(event))
+        except BallsyError as exc:
+            await self.send(proto.error(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("turn failed")
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "internal_error",
+                    "message": "Something went wrong on our side.",
+                }
+            )
+
+    async def _cancel(self, turn_id: str | None) -> None:
+        task = self.turn
+        if task is None or task.done():
+            return
+        if turn_id is not None and turn_id != self.turn_id:
+            return
+        current_id, streaming = self.turn_id, self.turn_streaming
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+        if streaming and current_id is not None:
+            await self.send(proto.interrupted(current_id, "".join(self.partial).strip()))
+
+    async def _stop_turn(self) -> None:
+        task = self.turn
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=5)
+
+    # --- recorded audio -----------------------------------------------------------------------
+
+    def _audio_chunk(self, data: bytes) -> None:
+        if self.audio is None:
+            raise BadRequest("Binary frames are only accepted between audio_start and audio_end.")
+        if len(self.audio) + len(data) > self.settings.stt_max_bytes:
+            self.audio = None
+            raise TooLarge(
+                f"The recording is larger than {self.settings.stt_max_bytes // (1024 * 1024)} MB."
+            )
+        self.audio.extend(data)
+
+    async def _audio_end(self) -> None:
+        if self.audio is None:
+            raise BadRequest("audio_end without audio_start.")
+        audio, self.audio = bytes(self.audio), None
+        await self._start_turn("", streaming=True, transcript_audio=audio)

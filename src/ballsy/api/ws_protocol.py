@@ -1,0 +1,150 @@
+"""The WebSocket wire format: parse client frames, build server messages.
+
+Client -> server (JSON text frames):
+  {"type": "hello", "token": str, "timezone": str?}     authenticate this socket
+  {"type": "command", "command": str}                   a turn, streamed back
+  {"command": str}                                      legacy turn (command_response only)
+  {"type": "cancel", "turn_id": str?}                   stop the reply in flight
+  {"type": "audio_start", "mime": str?} … binary frames … {"type": "audio_end"}
+  {"type": "ping"}                                      -> {"type": "pong"}
+  {"status": "listening"}                               legacy -> status_update
+Server -> client: hello, reply_start, reply_delta, reply_end, command_response,
+transcript, status_update, pong, error {code, message, retry_after?}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
+from ballsy.errors import BadRequest, BallsyError
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    token: str | None
+    timezone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    text: object
+    streaming: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    turn_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListening:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStart:
+    mime: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioEnd:
+    pass
+
+
+ClientMessage = Hello | Command | Cancel | StatusListening | Ping | AudioStart | AudioEnd
+
+
+def _optional_str(payload: dict[str, Any], key: str, limit: int = 200) -> str | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadRequest(f"'{key}' must be a string of at most {limit} characters.")
+    return value
+
+
+def parse(raw: str) -> ClientMessage:
+    """A client frame as a typed message, or `BadRequest` saying what is wrong."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("Messages must be JSON objects.") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("Messages must be JSON objects.")
+    kind = payload.get("type")
+    if kind is None:
+        if "command" in payload:
+            return Command(payload["command"], streaming=False)
+        if payload.get("status") == "listening":
+            return StatusListening()
+        raise BadRequest('Unknown message: send {"command": "..."} or a typed message.')
+    if kind == "command":
+        return Command(payload.get("command"), streaming=True)
+    if kind == "hello":
+        return Hello(_optional_str(payload, "token"), _optional_str(payload, "timezone", 64))
+    if kind == "cancel":
+        return Cancel(_optional_str(payload, "turn_id", 64))
+    if kind == "ping":
+        return Ping()
+    if kind == "audio_start":
+        return AudioStart(_optional_str(payload, "mime", 100))
+    if kind == "audio_end":
+        return AudioEnd()
+    if kind == "status" and payload.get("status") == "listening":
+        return StatusListening()
+    shown = kind if isinstance(kind, str) and len(kind) <= 40 else "?"
+    raise BadRequest(f"Unknown message type '{shown}'.")
+
+
+def dumps(message: dict[str, Any]) -> str:
+    return orjson.dumps(message).decode()
+
+
+def error(exc: BallsyError) -> dict[str, Any]:
+    return {"type": "error", **exc.to_dict()}
+
+
+def reply_start(event: TurnStarted) -> dict[str, Any]:
+    return {"type": "reply_start", "turn_id": event.turn_id, "source": event.source}
+
+
+def reply_delta(event: TextDelta) -> dict[str, Any]:
+    return {"type": "reply_delta", "turn_id": event.turn_id, "text": event.text}
+
+
+def reply_end(event: TurnEnded) -> dict[str, Any]:
+    return {
+        "type": "reply_end",
+        "turn_id": event.turn_id,
+        "response": event.response,
+        "action": event.action,
+        "data": event.data,
+        "source": event.source,
+        "interrupted": event.interrupted,
+    }
+
+
+def interrupted(turn_id: str, partial: str) -> dict[str, Any]:
+    return {
+        "type": "reply_end",
+        "turn_id": turn_id,
+        "response": partial,
+        "action": None,
+        "data": None,
+        "source": "ai",
+        "interrupted": True,
+    }
+
+
+def command_response(event: TurnEnded) -> dict[str, Any]:
+    """The legacy message, exactly as the original sent it."""
+    return {"type": "command_response", "data": event.legacy()}

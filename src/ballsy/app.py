@@ -1,0 +1,134 @@
+"""`create_app(settings)`: the FastAPI application, built explicitly, nothing at import time.
+
+The lifespan builds the services (database engine, AI and speech backends, rate
+limits, metrics, the assistant), applies migrations on the embedded SQLite default,
+starts background work (speech model warm-up, history retention) and tears it all
+down in order on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from ballsy import __version__
+from ballsy.api.errors import install_error_handlers
+from ballsy.api.middleware import HttpContextMiddleware
+from ballsy.api.routes import include_routes
+from ballsy.api.ws import SocketHub
+from ballsy.config import Settings
+from ballsy.db import migrate
+from ballsy.db import repositories as repo
+from ballsy.db.models import utcnow
+from ballsy.logging import configure_logging
+from ballsy.wiring import Overrides, Services, build_services
+
+log = logging.getLogger("ballsy.app")
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, so the log scrubber can hide it."""
+    values = [
+        s.get_secret_value()
+        for s in (settings.gemini_api_key, settings.openai_api_key, settings.metrics_token)
+        if s is not None
+    ]
+    values += [k.get_secret_value() for k in settings.operator_api_keys]
+    if settings.database_url is not None:
+        from sqlalchemy.engine import make_url
+
+        with contextlib.suppress(Exception):
+            password = make_url(settings.database_url.get_secret_value()).password
+            if password:
+                values.append(str(password))
+    return values
+
+
+def create_app(settings: Settings, *, overrides: Overrides | None = None) -> FastAPI:
+    settings.check_production()
+    configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        project=settings.google_cloud_project,
+        secrets=secret_values(settings),
+    )
+    services = build_services(settings, overrides)
+    hub = SocketHub()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.uses_sqlite:
+            # The embedded default migrates itself; PostgreSQL is migrated explicitly.
+            await asyncio.to_thread(migrate.upgrade_sqlite_if_needed, settings.database_url_value())
+        background: list[asyncio.Task[None]] = []
+        if services.stt is not None and settings.stt_preload:
+            background.append(asyncio.create_task(_warm_up(services)))
+        if settings.history_retention_days:
+            background.append(asyncio.create_task(_retention_loop(services)))
+        try:
+            yield
+        finally:
+            await hub.close_all(code=1012, reason="server restarting")
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await services.aclose()
+
+    app = FastAPI(
+        title="Ballsy",
+        version=__version__,
+        description="A self-hostable voice assistant. Errors are `{code, message}` objects.",
+        lifespan=lifespan,
+        docs_url=None if settings.is_production else "/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.services = services
+    app.state.sockets = hub
+    install_error_handlers(app)
+    include_routes(app, settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-API-Key"],
+            max_age=600,
+        )
+    app.add_middleware(
+        HttpContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        production=settings.is_production,
+        metrics=services.metrics,
+    )
+    return app
+
+
+async def _warm_up(services: Services) -> None:
+    assert services.stt is not None
+    try:
+        await services.stt.warm_up()
+    except Exception:
+        log.exception("speech model warm-up failed; it will load on first use")
+
+
+async def _retention_loop(services: Services) -> None:
+    days = services.settings.history_retention_days
+    while True:
+        try:
+            async with services.sessions() as session:
+                removed = await repo.delete_history_before(session, utcnow() - timedelta(days=days))
+                await session.commit()
+            if removed:
+                log.info("retention removed old history", extra={"rows": removed})
+        except Exception:
+            log.exception("retention run failed")
+        await asyncio.sleep(3600)

@@ -1,0 +1,1 @@
+"""The one command pipeline every door (WebSocket, REST, CLI) calls. No FastAPI here."""

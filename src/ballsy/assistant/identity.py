@@ -1,0 +1,100 @@
+"""Who is asking: an authenticated user, or a legacy tokenless client's ephemeral scope.
+
+Anonymous identities are a user row plus an unguessable bearer token; only the
+token's SHA-256 is stored. Legacy clients that send no token are answered in an
+in-memory scope keyed by their client id and network address: it holds the last
+arithmetic result and a few recent turns, expires, is bounded in size, and can
+never reach a real user's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Either `user_id` (authenticated) or `scope_key` (legacy, ephemeral) is set."""
+
+    user_id: int | None = None
+    scope_key: str | None = None
+    timezone: str | None = None
+    address: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def limit_key(self) -> str:
+        """The key rate limits count against: the user, or for tokenless clients their
+        network address — never an id the client chose, which would buy a fresh budget."""
+        if self.user_id is not None:
+            return f"u:{self.user_id}"
+        return f"ip:{self.address or 'unknown'}"
+
+    @classmethod
+    def user(cls, user_id: int, *, timezone: str | None = None) -> Identity:
+        return cls(user_id=user_id, timezone=timezone)
+
+    @classmethod
+    def legacy(cls, client_id: str, address: str, *, timezone: str | None = None) -> Identity:
+        return cls(scope_key=f"{client_id[:64]}@{address}", timezone=timezone, address=address)
+
+
+@dataclass(slots=True)
+class EphemeralScope:
+    last_result: Fraction | None = None
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (user text, reply)
+    touched: float = 0.0
+
+
+class EphemeralScopes:
+    """Bounded, expiring memory for legacy tokenless clients."""
+
+    def __init__(self, *, ttl_seconds: float, max_entries: int, max_turns: int = 6) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self.max_turns = max_turns
+        self._scopes: OrderedDict[str, EphemeralScope] = OrderedDict()
+
+    def get(self, key: str, *, now: float | None = None) -> EphemeralScope:
+        now = time.monotonic() if now is None else now
+        scope = self._scopes.get(key)
+        if scope is None or now - scope.touched > self.ttl:
+            scope = EphemeralScope()
+            self._scopes[key] = scope
+        scope.touched = now
+        self._scopes.move_to_end(key)
+        self._evict(now)
+        return scope
+
+    def remember_turn(self, scope: EphemeralScope, command: str, reply: str) -> None:
+        scope.turns.append((command[:1000], reply[:2000]))
+        del scope.turns[: -self.max_turns]
+
+    def _evict(self, now: float) -> None:
+        while len(self._scopes) > self.max_entries:
+            self._scopes.popitem(last=False)
+        # Drop expired scopes from the old end; stop at the first live one.
+        while self._scopes:
+            key, scope = next(iter(self._scopes.items()))
+            if now - scope.touched <= self.ttl:
+                break
+            del self._scopes[key]
+
+    def __len__(self) -> int:
+        return len(self._scopes)

@@ -1,0 +1,399 @@
+"""The command pipeline: text in, events out, every turn stored.
+
+    input text -> checks -> local command or AI reply -> stored turn -> events
+
+Every door (WebSocket, REST, CLI) calls `Assistant.run_turn` and owns only its
+wire format. A turn is acknowledged (TurnEnded) only after it is stored, so an
+acknowledged turn is never lost. Cancelling the task that iterates a turn stops
+the AI call at once and stores the reply as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
+from ballsy.assistant.identity import EphemeralScopes, Identity
+from ballsy.assistant.limits import NoLimits, TurnLimits
+from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
+from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
+from ballsy.commands.hedging import is_uncertain
+from ballsy.commands.router import route
+from ballsy.db import repositories as repo
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
+from ballsy.db.models import utcnow
+from ballsy.errors import BadRequest, DatabaseUnavailable
+from ballsy.metrics import Metrics
+from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider, ReplyStats
+
+log = logging.getLogger("ballsy.assistant")
+
+Router = Callable[[str, CommandContext], LocalReply | NeedsAI]
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    identity: Identity
+    text: str
+    turn_id: str | None = None
+    # When the door received the command (time.perf_counter()), for turn latency.
+    received_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    max_command_chars: int = 1000
+    context_turns: int = 6
+    context_max_chars: int = 4000
+    conversation_idle: timedelta = timedelta(minutes=30)
+    generation: GenerationParams = field(default_factory=GenerationParams)
+
+
+@dataclass(slots=True)
+class _Memory:
+    """What the router may know about the asker, loaded once per turn."""
+
+    timezone: ZoneInfo
+    last_result: Fraction | None
+    history: list[tuple[str, str]]
+
+
+class Assistant:
+    """Answers one turn at a time for any identity; safe to share across connections."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        llm: LLMProvider | None,
+        prompts: PromptBuilder,
+        config: PipelineConfig,
+        scopes: EphemeralScopes,
+        limits: TurnLimits | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        router: Router = route,
+    ) -> None:
+        self.sessions = sessions
+        self.router = router
+        self.llm = llm
+        self.prompts = prompts
+        self.config = config
+        self.scopes = scopes
+        self.limits: TurnLimits = limits or NoLimits()
+        self.metrics = metrics
+        self.clock = clock
+
+    # --- the turn ------------------------------------------------------------------
+
+    def validate(self, text: object) -> str:
+        """The command as the pipeline accepts it, or `BadRequest`."""
+        if not isinstance(text, str):
+            raise BadRequest("The command must be a string.")
+        cleaned = text.strip()
+        if not cleaned:
+            raise BadRequest("The command is empty.")
+        if len(cleaned) > self.config.max_command_chars:
+            raise BadRequest(
+                f"The command is too long ({len(cleaned)} characters; "
+                f"the limit is {self.config.max_command_chars})."
+            )
+        return cleaned
+
+    async def run_turn(self, request: TurnRequest) -> AsyncIterator[Event]:
+        """Answer one command; yields TurnStarted, TextDelta*, TurnEnded."""
+        started = request.received_at if request.received_at is not None else time.perf_counter()
+        text = self.validate(request.text)
+        turn_id = request.turn_id or str(uuid.uuid4())
+        memory = await self._load_memory(request.identity)
+        now = self.clock()
+        decision = self.router(
+            text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
+        )
+        if isinstance(decision, LocalReply):
+            yield TurnStarted(turn_id, "local")
+            first_text = time.perf_counter()
+            ended = TurnEnded(
+                turn_id, decision.text, decision.action, decision.data, "local", decision.family
+            )
+            new_result = decision.last_result if decision.result_changed else None
+            await self._store(
+                request.identity,
+                text,
+                ended,
+                now=now,
+                started=started,
+                first_text=first_text,
+                new_result=(decision.result_changed, new_result),
+            )
+            yield ended
+            return
+        async for event in self._ai_turn(
+            request.identity, text, turn_id, decision, memory, now, started
+        ):
+            yield event
+
+    async def _ai_turn(
+        self,
+        identity: Identity,
+        text: str,
+        turn_id: str,
+        need: NeedsAI,
+        memory: _Memory,
+        now: datetime,
+        started: float,
+    ) -> AsyncIterator[Event]:
+        if self.llm is None:
+            reply = not_configured_reply(need)
+            yield TurnStarted(turn_id, "local")
+            ended = TurnEnded(turn_id, reply.text, reply.action, reply.data, "local", "no_ai")
+            await self._store(
+                identity, text, ended, now=now, started=started, first_text=time.perf_counter()
+            )
+            yield ended
+            return
+
+        await self.limits.check_ai(identity.limit_key)
+        yield TurnStarted(turn_id, "ai")
+        stream_deltas = need.kind == "chat"
+        parts: list[str] = []
+        first_text: float | None = None
+        stats = ReplyStats(model=self.llm.model)
+        messages = self.prompts.build(need, memory.history)
+        failure: AIError | None = None
+        try:
+            stream = self.llm.stream(messages, self.config.generation, stats)
+            async with aclosing(cast(AsyncGenerator[str, None], stream)) as chunks:
+                async for chunk in chunks:
+                    if not chunk:
+                        continue
+                    if first_text is None:
+                        first_text = time.perf_counter()
+                    parts.append(chunk)
+                    if stream_deltas:
+                        yield TextDelta(turn_id, chunk)
+        except AIError as exc:
+            failure = exc
+        except asyncio.CancelledError:
+            partial = "".join(parts).strip()
+            ended = TurnEnded(turn_id, partial, None, None, "ai", need.family, interrupted=True)
+            await asyncio.shield(
+                self._store_quietly(
+                    identity, text, ended, now=now, started=started, first_text=first_text
+                )
+            )
+            raise
+        finally:
+            self._observe_ai(stats, failure)
+
+        answer = "".join(parts).strip()
+        action: str | None = None
+        data: dict[str, Any] | None = None
+        source: Source = "ai"
+        if failure is not None:
+            log.warning(
+                "AI reply failed", extra={"ai_failure": failure.kind, "ai_detail": failure.message}
+            )
+            fallback = fallback_for(failure.kind, need, partial=answer)
+            answer, action, data = fallback.text, fallback.action, fallback.data
+        elif need.kind == "lookup" and is_uncertain(
+            answer, subject=need.subject, is_person=need.is_person
+        ):
+            fallback = fallback_for("uncertain", need, partial="")
+            answer, action, data = fallback.text, fallback.action, fallback.data
+        ended = TurnEnded(turn_id, answer, action, data, source, need.family)
+        await self._store(
+            identity,
+            text,
+            ended,
+            now=now,
+            started=started,
+            first_text=first_text or time.perf_counter(),
+        )
+        yield ended
+
+    # --- memory ----------------------------------------------------------------------
+
+    async def _load_memory(self, identity: Identity) -> _Memory:
+        if not identity.authenticated:
+            scope = self.scopes.get(identity.scope_key or "")
+            return _Memory(
+                timezone=_zone(identity.timezone) or UTC_ZONE,
+                last_result=scope.last_result,
+                history=list(scope.turns)[-self.config.context_turns :],
+            )
+        assert identity.user_id is not None
+        async with self._session() as session:
+            state = await repo.user_state(session, identity.user_id)
+            history: list[tuple[str, str]] = []
+            if self.llm is not None and self.config.context_turns:
+                conversation = await repo.current_conversation(
+                    session,
+                    identity.user_id,
+                    now=self.clock(),
+                    idle_gap=self.config.conversation_idle,
+                )
+                messages = await repo.recent_messages(
+                    session, conversation.id, limit=self.config.context_turns * 2
+                )
+                history = _pair_turns(messages)
+                await session.commit()
+        zone = _zone(identity.timezone) or _zone(state.timezone if state else None) or UTC_ZONE
+        last = _parse_fraction(state.last_result if state else None)
+        return _Memory(timezone=zone, last_result=last, history=history)
+
+    async def _store(
+        self,
+        identity: Identity,
+        command: str,
+        ended: TurnEnded,
+        *,
+        now: datetime,
+        started: float,
+        first_text: float | None,
+        new_result: tuple[bool, Fraction | None] = (False, None),
+    ) -> None:
+        done = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.commands.labels(ended.source, ended.family).inc()
+            self.metrics.turn_latency.labels(ended.source).observe(done - started)
+        if not identity.authenticated:
+            scope = self.scopes.get(identity.scope_key or "")
+            changed, value = new_result
+            if changed:
+                scope.last_result = value
+            self.scopes.remember_turn(scope, command, ended.response)
+            return
+        assert identity.user_id is not None
+        record = repo.TurnRecord(
+            user_id=identity.user_id,
+            turn_id=ended.turn_id,
+            command=command,
+            response=ended.response,
+            source=ended.source,
+            family=ended.family,
+            action=ended.action,
+            action_data=ended.data,
+            interrupted=ended.interrupted,
+            created_at=now,
+            first_text_ms=None if first_text is None else round((first_text - started) * 1000, 3),
+            total_ms=round((done - started) * 1000, 3),
+        )
+        changed, value = new_result
+        extra = {"last_result": _format_fraction(value)} if changed else {}
+        async with self._session() as session:
+            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle, **extra)
+            await session.commit()
+
+    async def _store_quietly(
+        self, identity: Identity, command: str, ended: TurnEnded, **kwargs: Any
+    ) -> None:
+        """Store an interrupted turn; a failure here must not mask the cancellation."""
+        try:
+            await self._store(identity, command, ended, **kwargs)
+        except Exception:
+            log.exception("could not store an interrupted turn")
+
+    def _session(self) -> _GuardedSession:
+        return _GuardedSession(self.sessions)
+
+    def _observe_ai(self, stats: ReplyStats, failure: AIError | None) -> None:
+        provider = self.llm.name if self.llm else "none"
+        log.info(
+            "AI reply",
+            extra={
+                "ai_provider": provider,
+                "ai_model": stats.model,
+                "ai_ttft_s": stats.time_to_first_token_s,
+                "ai_total_s": stats.total_s,
+                "ai_tokens_in": stats.input_tokens,
+                "ai_tokens_out": stats.output_tokens,
+                "ai_attempts": stats.attempts,
+                "ai_failure": failure.kind if failure else None,
+            },
+        )
+        if self.metrics is None:
+            return
+        if stats.time_to_first_token_s is not None:
+            self.metrics.ai_first_token.labels(provider).observe(stats.time_to_first_token_s)
+        if stats.total_s is not None:
+            self.metrics.ai_total.labels(provider).observe(stats.total_s)
+        if stats.input_tokens:
+            self.metrics.ai_tokens.labels(provider, "input").inc(stats.input_tokens)
+        if stats.output_tokens:
+            self.metrics.ai_tokens.labels(provider, "output").inc(stats.output_tokens)
+        if failure is not None:
+            self.metrics.ai_failures.labels(provider, failure.kind).inc()
+
+
+class _GuardedSession:
+    """A session whose connection failures surface as `DatabaseUnavailable`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = self._sessions()
+        return self._session
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        assert self._session is not None
+        try:
+            await self._session.close()
+        except Exception:  # the connection may already be gone
+            log.debug("closing a failed session raised", exc_info=True)
+        if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+            log.error("database unavailable", extra={"error": type(exc).__name__})
+            raise DatabaseUnavailable(
+                "The database is unavailable right now; please try again in a moment."
+            ) from exc
+        return False
+
+
+def _pair_turns(messages: list[Any]) -> list[tuple[str, str]]:
+    """(user, assistant) pairs from a message list, oldest first."""
+    pairs: list[tuple[str, str]] = []
+    pending: str | None = None
+    for message in messages:
+        if message.is_user:
+            pending = message.content
+        elif pending is not None:
+            pairs.append((pending, message.content))
+            pending = None
+    return pairs
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def _parse_fraction(value: str | None) -> Fraction | None:
+    if not value:
+        return None
+    try:
+        return Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _format_fraction(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"

@@ -1,0 +1,281 @@
+"""Queries, one small function each, over an `AsyncSession` the caller owns.
+
+Every user-scoped function takes the user id it is allowed to touch; ownership is
+decided by the caller (the API's auth dependency) before these run.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ballsy.db.models import CommandHistory, Conversation, Message, User, UserSettings, utcnow
+
+SETTINGS_FIELDS = ("voice", "voice_speed", "theme", "timezone")
+
+
+# --- users and identity ------------------------------------------------------------
+
+
+async def create_anonymous_user(session: AsyncSession, *, token_hash: str) -> User:
+    """A new user row with an unguessable name and the hash of its bearer token."""
+    now = utcnow()
+    user = User(
+        username=f"anon-{secrets.token_hex(8)}",
+        token_hash=token_hash,
+        token_issued_at=now,
+        last_seen_at=now,
+        created_at=now,
+        is_placeholder=False,
+    )
+    session.add(user)
+    await session.flush()
+    session.add(UserSettings(user_id=user.id))
+    await session.flush()
+    return user
+
+
+async def user_by_token_hash(session: AsyncSession, token_hash: str) -> User | None:
+    result = await session.execute(select(User).where(User.token_hash == token_hash))
+    return result.scalar_one_or_none()
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    result = await session.execute(select(User).where(User.username == username))
+    return result.scalar_one_or_none()
+
+
+async def set_token_hash(session: AsyncSession, user: User, token_hash: str) -> None:
+    user.token_hash = token_hash
+    user.token_issued_at = utcnow()
+    await session.flush()
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+async def get_settings(session: AsyncSession, user_id: int) -> UserSettings:
+    """The user's settings, created with defaults on first use."""
+    result = await session.execute(select(UserSettings).where(UserSettings.user_id == user_id))
+    found = result.scalar_one_or_none()
+    if found is None:
+        found = UserSettings(user_id=user_id)
+        session.add(found)
+        await session.flush()
+    return found
+
+
+async def update_settings(
+    session: AsyncSession, user_id: int, changes: dict[str, Any]
+) -> UserSettings:
+    current = await get_settings(session, user_id)
+    for key, value in changes.items():
+        if key in SETTINGS_FIELDS:
+            setattr(current, key, value)
+    await session.flush()
+    return current
+
+
+# --- conversations and turns -----------------------------------------------------------
+
+
+async def current_conversation(
+    session: AsyncSession, user_id: int, *, now: datetime, idle_gap: timedelta
+) -> Conversation:
+    """The user's open conversation, or a new one after an idle gap."""
+    result = await session.execute(
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    latest = result.scalar_one_or_none()
+    if latest is not None:
+        last = latest.last_activity_at or latest.started_at
+        if now - last < idle_gap:
+            return latest
+    return await start_conversation(session, user_id, now=now)
+
+
+async def start_conversation(session: AsyncSession, user_id: int, *, now: datetime) -> Conversation:
+    conversation = Conversation(user_id=user_id, started_at=now, last_activity_at=now)
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def list_conversations(
+    session: AsyncSession, user_id: int, *, limit: int
+) -> list[tuple[Conversation, int]]:
+    """Newest first, each with its message count."""
+    counts = (
+        select(Message.conversation_id, func.count(Message.id).label("n"))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    result = await session.execute(
+        select(Conversation, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.conversation_id == Conversation.id)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.id.desc())
+        .limit(limit)
+    )
+    return [(row[0], int(row[1])) for row in result.all()]
+
+
+async def recent_messages(
+    session: AsyncSession, conversation_id: int, *, limit: int
+) -> list[Message]:
+    """The last `limit` messages of a conversation, oldest first."""
+    if limit <= 0:
+        return []
+    result = await session.execute(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(result.scalars().all()))
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """Everything stored about one turn."""
+
+    user_id: int
+    turn_id: str
+    command: str
+    response: str
+    source: str
+    family: str
+    action: str | None
+    action_data: dict[str, Any] | None
+    interrupted: bool
+    created_at: datetime
+    first_text_ms: float | None
+    total_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """What a turn needs to know about its user, read in one statement."""
+
+    last_result: str | None
+    timezone: str | None
+
+
+async def user_state(session: AsyncSession, user_id: int) -> UserState | None:
+    result = await session.execute(
+        select(User.last_result, UserSettings.timezone)
+        .outerjoin(UserSettings, UserSettings.user_id == User.id)
+        .where(User.id == user_id)
+    )
+    row = result.first()
+    return None if row is None else UserState(last_result=row[0], timezone=row[1])
+
+
+_UNCHANGED: Any = object()
+
+
+async def record_turn(
+    session: AsyncSession,
+    turn: TurnRecord,
+    *,
+    idle_gap: timedelta,
+    last_result: str | None = _UNCHANGED,
+) -> None:
+    """Store the user's words, the reply, the history row (and the new arithmetic memory)
+    in the caller's transaction — a handful of Core statements, as this runs every turn."""
+    # Touch the user's latest conversation if it is still open: one statement.
+    latest = (
+        select(Conversation.id)
+        .where(Conversation.user_id == turn.user_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    conversation_id = (
+        await session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == latest,
+                func.coalesce(Conversation.last_activity_at, Conversation.started_at)
+                > turn.created_at - idle_gap,
+            )
+            .values(last_activity_at=turn.created_at)
+            .returning(Conversation.id)
+        )
+    ).scalar_one_or_none()
+    if conversation_id is None:
+        conversation_id = (
+            await session.execute(
+                insert(Conversation)
+                .values(
+                    user_id=turn.user_id,
+                    started_at=turn.created_at,
+                    last_activity_at=turn.created_at,
+                )
+                .returning(Conversation.id)
+            )
+        ).scalar_one()
+    common = {
+        "conversation_id": conversation_id,
+        "created_at": turn.created_at,
+        "turn_id": turn.turn_id,
+    }
+    await session.execute(
+        insert(Message),
+        [
+            {**common, "is_user": True, "content": turn.command, "interrupted": False},
+            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted},
+        ],
+    )
+    await session.execute(
+        insert(CommandHistory).values(
+            user_id=turn.user_id,
+            command=turn.command,
+            result=turn.response,
+            created_at=turn.created_at,
+            turn_id=turn.turn_id,
+            source=turn.source,
+            family=turn.family,
+            action=turn.action,
+            action_data=turn.action_data,
+            interrupted=turn.interrupted,
+            first_text_ms=turn.first_text_ms,
+            total_ms=turn.total_ms,
+        )
+    )
+    values: dict[str, Any] = {"last_seen_at": turn.created_at}
+    if last_result is not _UNCHANGED:
+        values["last_result"] = last_result
+    await session.execute(update(User).where(User.id == turn.user_id).values(**values))
+
+
+async def history(session: AsyncSession, user_id: int, *, limit: int) -> list[CommandHistory]:
+    """Newest first."""
+    result = await session.execute(
+        select(CommandHistory)
+        .where(CommandHistory.user_id == user_id)
+        .order_by(CommandHistory.id.desc())
+        .limit(limit)
+    )
+    return list(result.scalars().all())
+
+
+async def delete_history_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Retention: remove turns and messages older than `cutoff`; returns rows removed."""
+    removed_history = await session.execute(
+        delete(CommandHistory).where(CommandHistory.created_at < cutoff)
+    )
+    removed_messages = await session.execute(delete(Message).where(Message.created_at < cutoff))
+    return int(removed_history.rowcount or 0) + int(removed_messages.rowcount or 0)  # type: ignore[attr-defined]

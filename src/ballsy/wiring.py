@@ -1,0 +1,150 @@
+"""The one place that picks concrete backends from settings and builds the services."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ballsy.assistant.identity import EphemeralScopes
+from ballsy.assistant.pipeline import Assistant, PipelineConfig
+from ballsy.assistant.prompting import PromptBuilder
+from ballsy.config import Settings
+from ballsy.db.engine import build_engine, build_sessionmaker
+from ballsy.metrics import Metrics
+from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
+from ballsy.providers.stt.base import SpeechToText
+
+log = logging.getLogger("ballsy.wiring")
+
+
+@dataclass
+class Overrides:
+    """Backends a test or embedding program supplies instead of the configured ones."""
+
+    llm: LLMProvider | None = None
+    stt: SpeechToText | None = None
+    use_llm_override: bool = False
+    use_stt_override: bool = False
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    metrics: Metrics
+    scopes: EphemeralScopes
+    assistant: Assistant
+    llm: LLMProvider | None
+    stt: SpeechToText | None
+    limiter: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        for closable in (self.llm, self.stt, self.limiter):
+            if closable is not None and hasattr(closable, "aclose"):
+                try:
+                    await closable.aclose()
+                except Exception:
+                    log.exception("error while closing a backend")
+        await self.engine.dispose()
+
+
+def build_llm(settings: Settings) -> LLMProvider | None:
+    """The configured AI provider, or None when none is set up."""
+    choice = settings.effective_ai_provider()
+    if choice == "none":
+        return None
+    try:
+        if choice == "gemini":
+            from ballsy.providers.llm.gemini import GeminiProvider
+
+            return GeminiProvider.from_settings(settings)
+        from ballsy.providers.llm.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider.from_settings(settings)
+    except AIError as exc:
+        # e.g. Vertex AI mode with no Google credentials: report it once, clearly, and keep
+        # serving local commands (AI_REQUIRED_FOR_READY turns this into a readiness failure).
+        log.error("AI provider not available: %s", exc.message, extra={"ai_provider": choice})
+        return None
+
+
+def build_stt(settings: Settings) -> SpeechToText | None:
+    if not settings.stt_enabled:
+        return None
+    from ballsy.providers.stt.whisper import WhisperSpeechToText
+
+    return WhisperSpeechToText.from_settings(settings)
+
+
+def build_limiter(settings: Settings, engine: AsyncEngine) -> Any:
+    if not settings.rate_limit_enabled:
+        return None
+    from ballsy.providers.ratelimit.limiter import RateLimiter
+
+    return RateLimiter.from_settings(settings, engine=engine)
+
+
+def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
+    overrides = overrides or Overrides()
+    engine = build_engine(settings)
+    sessions = build_sessionmaker(engine)
+    metrics = Metrics()
+    metrics.watch_pool(_pool_stats(engine))
+    llm = overrides.llm if overrides.use_llm_override else build_llm(settings)
+    stt = overrides.stt if overrides.use_stt_override else build_stt(settings)
+    limiter = build_limiter(settings, engine)
+    scopes = EphemeralScopes(
+        ttl_seconds=settings.anonymous_scope_ttl_seconds,
+        max_entries=settings.anonymous_scope_max_entries,
+        max_turns=max(settings.context_turns, 1),
+    )
+    assistant = Assistant(
+        sessions=sessions,
+        llm=llm,
+        prompts=PromptBuilder(
+            system_prompt=settings.ai_system_prompt, context_max_chars=settings.context_max_chars
+        ),
+        config=PipelineConfig(
+            max_command_chars=settings.max_command_chars,
+            context_turns=settings.context_turns,
+            context_max_chars=settings.context_max_chars,
+            conversation_idle=timedelta(minutes=settings.conversation_idle_minutes),
+            generation=GenerationParams(
+                max_output_tokens=settings.ai_max_output_tokens,
+                temperature=settings.ai_temperature,
+            ),
+        ),
+        scopes=scopes,
+        limits=limiter,
+        metrics=metrics,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        metrics=metrics,
+        scopes=scopes,
+        assistant=assistant,
+        llm=llm,
+        stt=stt,
+        limiter=limiter,
+    )
+
+
+def _pool_stats(engine: AsyncEngine) -> Any:
+    def stats() -> dict[str, float]:
+        pool = engine.sync_engine.pool
+        out: dict[str, float] = {}
+        for name in ("checkedout", "checkedin", "overflow", "size"):
+            method = getattr(pool, name, None)
+            if callable(method):
+                out[name.replace("checked", "checked_")] = float(method())
+        return out
+
+    return stats

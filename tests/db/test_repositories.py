@@ -1,0 +1,87 @@
+"""Conversation boundaries and retention, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ballsy.config import Settings
+from ballsy.db import migrate
+from ballsy.db import repositories as repo
+from ballsy.db.engine import build_engine, build_sessionmaker
+from ballsy.db.models import CommandHistory, Conversation, Message
+
+GAP = timedelta(minutes=30)
+
+
+def _turn(user_id: int, when: datetime, n: int) -> repo.TurnRecord:
+    return repo.TurnRecord(
+        user_id=user_id,
+        turn_id=f"turn-{n}",
+        command=f"command {n}",
+        response=f"reply {n}",
+        source="local",
+        family="greeting",
+        action=None,
+        action_data=None,
+        interrupted=False,
+        created_at=when,
+        first_text_ms=1.0,
+        total_ms=2.0,
+    )
+
+
+def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    migrate.upgrade(database_url)
+
+    async def scenario() -> None:
+        engine = build_engine(make_settings(), url=database_url)
+        sessions = build_sessionmaker(engine)
+        start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        try:
+            async with sessions() as session:
+                user = await repo.create_anonymous_user(session, token_hash="h" * 64)
+                other = await repo.create_anonymous_user(session, token_hash="k" * 64)
+                times = [start, start + timedelta(minutes=10), start + timedelta(minutes=50)]
+                for n, when in enumerate(times):
+                    await repo.record_turn(
+                        session, _turn(user.id, when, n), idle_gap=GAP, last_result="56/1"
+                    )
+                await repo.record_turn(session, _turn(other.id, start, 9), idle_gap=GAP)
+                await session.commit()
+            async with sessions() as session:
+                conversations = await repo.list_conversations(session, user.id, limit=10)
+                assert [count for _c, count in conversations] == [2, 4]
+                state = await repo.user_state(session, user.id)
+                assert state is not None and state.last_result == "56/1"
+                # A conversation started on request takes the next turn.
+                fresh = await repo.start_conversation(
+                    session, user.id, now=start + timedelta(minutes=51)
+                )
+                await repo.record_turn(
+                    session, _turn(user.id, start + timedelta(minutes=52), 3), idle_gap=GAP
+                )
+                await session.commit()
+                messages = await repo.recent_messages(session, fresh.id, limit=10)
+                assert [m.content for m in messages] == ["command 3", "reply 3"]
+
+                removed = await repo.delete_history_before(session, start + timedelta(minutes=30))
+                await session.commit()
+                assert removed == 3 + 6  # three turns before the cutoff: history rows, messages
+            async with sessions() as session:
+                history = await session.scalar(select(func.count()).select_from(CommandHistory))
+                left = await session.scalar(select(func.count()).select_from(Message))
+                conversations_left = await session.scalar(
+                    select(func.count()).select_from(Conversation)
+                )
+                assert history == 2 and left == 4
+                assert conversations_left == 4
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())

@@ -1,0 +1,255 @@
+"""Infrastructure and application agree: environment variables, port, DATABASE_URL, pool
+budget, probe paths, and the locked dependency versions in the image."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ballsy.config import Settings
+from ballsy.db.url import to_async_url, unix_socket_dir
+from tests.infra.app_probe import serves
+from tests.infra.dockerfile import build_context_sources, final_stage
+from tests.infra.tools import INFRA, REPO, blocks
+
+SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
+# Set by Cloud Run itself on every instance (container contract), never by Terraform.
+CLOUD_RUN_INJECTED = {"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+# Read by the Python interpreter or the shell, not by Ballsy.
+RUNTIME_ENV = {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+
+
+def _block_text(path: Path, opener: str) -> str:
+    """The text of a `NAME = merge(` / `NAME = {` HCL expression, by bracket matching."""
+    return _block_text_of(path.read_text(), opener)
+
+
+def _block_text_of(text: str, opener: str) -> str:
+    start = text.index(opener)
+    depth = 0
+    for index in range(start, len(text)):
+        char = text[index]
+        if char in "({[":
+            depth += 1
+        elif char in ")}]":
+            depth -= 1
+            if depth == 0:
+                return text[start : index + 1]
+    raise AssertionError(f"unbalanced {opener!r}")
+
+
+def _env_assignments(text: str) -> dict[str, str]:
+    """NAME -> the HCL expression assigned, for upper-case keys."""
+    return {
+        m.group(1): m.group(2).strip()
+        for m in re.finditer(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*(.+?)\s*(?:#.*)?$", text, re.M)
+    }
+
+
+_PLAIN = _block_text(INFRA / "cloud_run.tf", "plain_env = merge(")
+# The unconditional map comes first; the Vertex AI switch adds its own map.
+PLAIN_ENV = _env_assignments(_block_text_of(_PLAIN, "{"))
+VERTEX_ENV = _env_assignments(_block_text_of(_PLAIN, "var.gemini_use_vertex_ai ? {"))
+SECRET_ENV = _env_assignments(_block_text(INFRA / "secrets.tf", "secret_env = merge("))
+
+
+def _variable_default(name: str) -> Any:
+    default = blocks("variable")[name].get("default")
+    return default[0] if isinstance(default, list) and len(default) == 1 else default
+
+
+def _resolve(expression: str) -> Any:
+    """The value a plain_env expression takes with the variables' defaults."""
+    if m := re.fullmatch(r'"(.*)"', expression):
+        return m.group(1)
+    if m := re.fullmatch(r"(?:tostring\()?var\.(\w+)\)?", expression):
+        value = _variable_default(m.group(1))
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if expression == 'join(",", var.cors_origins)':
+        return "https://ballsy.example.com"
+    if m := re.fullmatch(r'var\.max_instances > 1 \? "(\w+)" : "(\w+)"', expression):
+        return m.group(1) if _variable_default("max_instances") > 1 else m.group(2)
+    raise AssertionError(f"teach _resolve about {expression!r}")
+
+
+def test_terraform_found_the_environment_it_sets() -> None:
+    assert {"ENVIRONMENT", "CORS_ORIGINS", "TRUSTED_PROXY_HOPS"} <= set(PLAIN_ENV)
+    assert set(VERTEX_ENV) == {"GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_LOCATION"}
+    assert not set(VERTEX_ENV) & set(PLAIN_ENV)
+    assert {"DATABASE_URL", "GEMINI_API_KEY", "METRICS_TOKEN"} == set(SECRET_ENV)
+
+
+def test_every_variable_terraform_sets_is_a_setting() -> None:
+    unknown = (set(PLAIN_ENV) | set(VERTEX_ENV) | set(SECRET_ENV)) - SETTINGS_ENV
+    assert not unknown, f"Terraform sets variables Ballsy never reads: {sorted(unknown)}"
+
+
+def test_terraform_does_not_set_what_cloud_run_reserves() -> None:
+    assert not (set(PLAIN_ENV) | set(VERTEX_ENV) | set(SECRET_ENV)) & CLOUD_RUN_INJECTED
+
+
+def test_every_image_variable_is_a_setting_or_the_interpreters() -> None:
+    unknown = set(final_stage().env) - SETTINGS_ENV - RUNTIME_ENV
+    assert not unknown, f"the Dockerfile sets variables Ballsy never reads: {sorted(unknown)}"
+
+
+def _production_environment(*, vertex: bool = False) -> dict[str, str]:
+    env = {name: _resolve(expr) for name, expr in PLAIN_ENV.items()}
+    if vertex:
+        env.update({name: _resolve(expr) for name, expr in VERTEX_ENV.items()})
+    env.update(
+        {
+            "K_SERVICE": "ballsy",  # Cloud Run's marker
+            "DATABASE_URL": _sample_database_url(),
+            **({} if vertex else {"GEMINI_API_KEY": "sample-gemini-key"}),
+            "METRICS_TOKEN": "Q7xk2PzR9mWb4TnV8cYh3LdJ6sGf5HaEq7xk2Pz",
+        }
+    )
+    env.update(final_stage().env)
+    env.pop("PATH", None)
+    env["PORT"] = "8080"
+    return env
+
+
+def test_the_app_accepts_the_production_environment_terraform_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings load and pass the production checks with exactly what Cloud Run passes."""
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _production_environment().items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.is_production
+    settings.check_production()
+    assert settings.host == "0.0.0.0"
+    assert settings.port == 8080
+    assert settings.trusted_proxy_hops == 1
+    assert settings.effective_ai_provider() == "gemini"
+    assert settings.rate_limit_store == "postgres"
+
+
+def test_vertex_ai_mode_needs_no_gemini_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _production_environment(vertex=True).items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings.check_production()
+    assert settings.google_genai_use_vertexai
+    assert settings.gemini_api_key is None
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "METRICS_TOKEN", "GEMINI_API_KEY"])
+def test_each_secret_terraform_passes_is_one_production_needs(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """Vice versa: the required variables are the ones Terraform provides."""
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _production_environment().items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match=missing):
+        settings.check_production()
+
+
+def test_the_port_matches_everywhere() -> None:
+    cloud_run = (INFRA / "cloud_run.tf").read_text()
+    container_port = re.search(r"container_port\s*=\s*(\d+)", cloud_run)
+    assert container_port, "cloud_run.tf sets local.container_port"
+    port = int(container_port.group(1))
+    assert final_stage().env["PORT"] == str(port)
+    assert Settings.model_fields["port"].default == port
+    assert re.search(rf"^EXPOSE {port}$", (REPO / "Dockerfile").read_text(), re.M)
+    assert final_stage().env["HOST"] == "0.0.0.0"
+
+
+def _sample_database_url() -> str:
+    """The DATABASE_URL that infra/tests asserts Terraform builds from sample values."""
+    tests = (INFRA / "tests" / "ballsy.tftest.hcl").read_text()
+    match = re.search(r'secret_data == "(postgresql[^"]+)"', tests)
+    assert match, "ballsy.tftest.hcl asserts the DATABASE_URL Terraform builds"
+    return match.group(1)
+
+
+def test_database_url_terraform_builds_reaches_the_cloud_sql_socket() -> None:
+    raw = _sample_database_url()
+    url = to_async_url(raw)
+    assert url.drivername == "postgresql+asyncpg"
+    assert url.database == "ballsydb"
+    assert url.username == "ballsy"
+    assert unix_socket_dir(url) == "/cloudsql/ballsy-test-123:us-central1:ballsy-db"
+    assert url.password == "Q7xk2PzR9mWb4TnV8cYh3LdJ6sGf5HaE"
+
+
+def test_the_database_url_template_matches_the_sample() -> None:
+    """The sample above and the secrets.tf template are the same shape."""
+    pieces = re.findall(r'"([^"]*)"', _block_text(INFRA / "secrets.tf", "join("))
+    assert pieces[1:] == ["postgresql+psycopg2://", ":", "@/", "?host=/cloudsql/"]
+
+
+def test_the_pool_fits_the_database_tier() -> None:
+    pool = int(_variable_default("db_pool_size"))
+    overflow = int(_variable_default("db_max_overflow"))
+    max_instances = int(_variable_default("max_instances"))
+    assert _variable_default("database_tier") == "db-f1-micro"
+    # +1 instance: Cloud Run can briefly overshoot max instances during a rollout.
+    assert (max_instances + 1) * (pool + overflow) <= 25
+    assert pool == Settings.model_fields["db_pool_size"].default
+    assert overflow == Settings.model_fields["db_max_overflow"].default
+
+
+def test_probe_paths_are_routes_of_the_app(make_settings: Any) -> None:
+    cloud_run = (INFRA / "cloud_run.tf").read_text()
+    probes = set(re.findall(r'\bpath\s*=\s*"(/[^"]*)"', cloud_run))
+    assert probes == {"/ready", "/health"}
+    assert serves(make_settings, probes) == probes
+
+
+def _pins(text: str) -> dict[str, str]:
+    return {
+        m.group(1).lower().replace("_", "-"): m.group(2)
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", text, re.M)
+    }
+
+
+def test_the_image_lock_pins_what_pyproject_pins() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["speech"]]
+    locked = _pins((REPO / "requirements" / "docker.txt").read_text())
+    for requirement in wanted:
+        name, version = re.sub(r"\[.*\]", "", requirement).split("==")
+        assert locked.get(name.lower()) == version, (
+            f"requirements/docker.txt has {name} {locked.get(name.lower())}, pyproject {version}:"
+            " run requirements/lock.sh"
+        )
+
+
+def test_the_image_lock_agrees_with_the_development_constraints() -> None:
+    constraints_file = REPO / "requirements" / "constraints.txt"
+    if not constraints_file.exists():
+        pytest.skip("requirements/constraints.txt is not in this checkout")
+    constraints = _pins(constraints_file.read_text())
+    locked = _pins((REPO / "requirements" / "docker.txt").read_text())
+    differ = {
+        name: (version, constraints[name])
+        for name, version in locked.items()
+        if name in constraints and constraints[name] != version
+    }
+    assert not differ, f"image lock vs constraints.txt (image, dev): {differ}"
+
+
+def test_every_file_the_image_copies_is_in_the_build_context() -> None:
+    ignore = (REPO / ".dockerignore").read_text()
+    for source in build_context_sources():
+        assert (REPO / source).exists(), f"the Dockerfile copies {source}, which is missing"
+        assert f"!{source.rstrip('/')}" in ignore or f"!{source}" in ignore, (
+            f".dockerignore excludes {source}"
+        )
