@@ -9,7 +9,7 @@ one with every quirk of real files (orphans, NULLs, text booleans, mixed timesta
 UTF-8), and a clean one that pgloader can load entirely, for a like-for-like speed figure.
 
 Run from the repository root:
-    PYTHONPATH=src python bench/bench_import.py [--scale 1.0] [--batch-size 5000]
+    PYTHONPATH=src python -m bench.bench_import [--scale 1.0] [--batch-size 5000] [--workers N]
 Prints a markdown section (paste it into docs/benchmarks.md).
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from tests import pg  # noqa: E402
 from tests.db.legacy_factory import build_legacy_db  # noqa: E402
+
+from bench.common import machine  # noqa: E402
 
 TABLES = ("users", "conversations", "messages", "settings", "command_history")
 
@@ -59,16 +60,32 @@ def _count_rows(url: str) -> int:
     return total
 
 
-def run_ballsy(source: Path, batch_size: int, workdir: Path) -> Run:
+def run_ballsy(source: Path, batch_size: int, workers: int | None, workdir: Path) -> Run:
     name, url = pg.create_database()
     report_path = workdir / f"report-{name}.json"
     try:
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "ballsy.db.importer", str(source), "--to", url, "--migrate",
-             "--batch-size", str(batch_size), "--report-json", str(report_path)],
-            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "ballsy.db.importer",
+                str(source),
+                "--to",
+                url,
+                "--migrate",
+                "--batch-size",
+                str(batch_size),
+                "--report-json",
+                str(report_path),
+                *(["--workers", str(workers)] if workers else []),
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            check=False,
         )
         seconds = time.perf_counter() - started
         if done.returncode not in (0, 1):
@@ -76,8 +93,13 @@ def run_ballsy(source: Path, batch_size: int, workdir: Path) -> Run:
         report = json.loads(report_path.read_text())
         repairs = len(report["repairs"])
         verified = "yes: counts + checksums match" if report["ok"] else "MISMATCH"
-        return Run("ballsy importer", seconds, _count_rows(url), verified,
-                   f"{repairs:,} repairs reported by row id")
+        return Run(
+            "ballsy importer",
+            seconds,
+            _count_rows(url),
+            verified,
+            f"{repairs:,} repairs reported by row id",
+        )
     finally:
         pg.drop_database(name)
 
@@ -89,7 +111,10 @@ def run_pgloader(source: Path, workdir: Path) -> Run:
         started = time.perf_counter()
         done = subprocess.run(
             ["pgloader", "--logfile", str(log), str(source), url],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
             cwd=workdir,
         )
         seconds = time.perf_counter() - started
@@ -104,6 +129,8 @@ def _pgloader_errors(summary: str) -> int:
     for line in summary.splitlines():
         parts = line.split()
         if line.strip().startswith("Total import time") and len(parts) >= 5:
+            if parts[3] == "✓":  # pgloader's mark for "no errors"
+                return 0
             try:
                 return int(parts[3])
             except ValueError:
@@ -111,11 +138,13 @@ def _pgloader_errors(summary: str) -> int:
     return -1
 
 
-def bench_file(label: str, source: Path, rows: int, batch_size: int, workdir: Path) -> list[str]:
-    ours = run_ballsy(source, batch_size, workdir)
+def bench_file(
+    label: str, source: Path, rows: int, args: argparse.Namespace, workdir: Path
+) -> list[str]:
+    ours = run_ballsy(source, args.batch_size, args.workers, workdir)
     theirs = run_pgloader(source, workdir)
     lines = [
-        f"#### {label}: {rows:,} source rows",
+        f"### {label}: {rows:,} source rows",
         "",
         "| tool | wall time (s) | source rows/s | rows in target | verified | notes |",
         "| --- | ---: | ---: | ---: | --- | --- |",
@@ -125,9 +154,12 @@ def bench_file(label: str, source: Path, rows: int, batch_size: int, workdir: Pa
             f"| {run.tool} | {run.seconds:.2f} | {rows / run.seconds:,.0f} | "
             f"{run.rows_in_target:,} | {run.verified} | {run.note} |"
         )
-    lines += ["", f"Ratio (pgloader time / Ballsy time): **{theirs.seconds / ours.seconds:.2f}×**"
-              f" ({'Ballsy faster' if ours.seconds < theirs.seconds else 'pgloader faster'}).",
-              ""]
+    lines += [
+        "",
+        f"Ratio (pgloader time / Ballsy time): **{theirs.seconds / ours.seconds:.2f}×**"
+        f" ({'Ballsy faster' if ours.seconds < theirs.seconds else 'pgloader faster'}).",
+        "",
+    ]
     return lines
 
 
@@ -135,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = about 1.0 M rows")
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     if shutil.which("pgloader") is None:
         raise SystemExit("pgloader is not installed (apt-get install pgloader)")
@@ -147,13 +180,17 @@ def main() -> None:
         "messages": int(600_000 * args.scale),
         "commands": int(280_000 * args.scale),
     }
+    pgloader_version = subprocess.run(
+        ["pgloader", "--version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()[0]
     out = [
-        "### SQLite import: Ballsy importer vs pgloader",
+        "## SQLite import: Ballsy importer vs pgloader",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (shared with other work), "
-        f"PostgreSQL on 127.0.0.1; {subprocess.run(['pgloader', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}.",  # noqa: E501
-        f"Batch size {args.batch_size}. Times are wall-clock for the whole process, schema "
-        "creation included (Ballsy: `--migrate`; pgloader: its own CREATE TABLEs).",
+        f"Machine: {machine()}; PostgreSQL 15 on 127.0.0.1; {pgloader_version}.",
+        f"Batch size {args.batch_size}, {args.workers or 'default'} workers. Times are "
+        "wall-clock for the whole process, schema creation included (Ballsy: `--migrate`, "
+        "then load, move sequences, verify counts, checksums and foreign keys; pgloader: "
+        "its own CREATE TABLEs, load, indexes, no verification).",
         "",
     ]
     with tempfile.TemporaryDirectory(prefix="ballsy-bench-import-") as tmp:
@@ -162,10 +199,13 @@ def main() -> None:
             source = workdir / f"legacy-{'quirks' if quirks else 'clean'}.db"
             started = time.perf_counter()
             facts = build_legacy_db(source, lax=quirks, quirks=quirks, seed=11, **sizes)
-            print(f"generated {source.name}: {facts.total_rows:,} rows in "
-                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-            out += bench_file(label, source, facts.total_rows, args.batch_size, workdir)
-    out += ["Reproduce: `PYTHONPATH=src python bench/bench_import.py`", ""]
+            print(
+                f"generated {source.name}: {facts.total_rows:,} rows in "
+                f"{time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
+            out += bench_file(label, source, facts.total_rows, args, workdir)
+    out += ["Reproduce: `PYTHONPATH=src python -m bench.bench_import`", ""]
     print("\n".join(out))
 
 
