@@ -146,12 +146,12 @@ def bench_file(
     lines = [
         f"### {label}: {rows:,} source rows",
         "",
-        "| tool | wall time (s) | source rows/s | rows in target | verified | notes |",
+        "| tool | wall time (s) | rows loaded/s | rows in target | verified | notes |",
         "| --- | ---: | ---: | ---: | --- | --- |",
     ]
     for run in (ours, theirs):
         lines.append(
-            f"| {run.tool} | {run.seconds:.2f} | {rows / run.seconds:,.0f} | "
+            f"| {run.tool} | {run.seconds:.2f} | {run.rows_in_target / run.seconds:,.0f} | "
             f"{run.rows_in_target:,} | {run.verified} | {run.note} |"
         )
     lines += [

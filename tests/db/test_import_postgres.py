@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from ballsy.db.importer.errors import (
     TargetUnsupported,
 )
 from ballsy.db.importer.rules import timestamp_or_none
+from tests import pg
 from tests.db.legacy_factory import LegacyFacts, build_ballsy_db, build_legacy_db
 
 pytestmark = pytest.mark.postgres
@@ -71,6 +74,18 @@ async def test_legacy_import_verifies_and_reports_every_quirk(
 
     assert report.ok, report.tables
     assert report.schema_kind == "legacy"
+    # The test server's role is a superuser: COPY skipped the per-row foreign-key triggers
+    # and every foreign key was checked once afterwards.
+    assert report.foreign_keys_checked_per_row is False
+    assert report.dangling_references == dict.fromkeys(
+        [
+            "conversations.user_id",
+            "messages.conversation_id",
+            "settings.user_id",
+            "command_history.user_id",
+        ],
+        0,
+    )
     assert all(t.verified for t in report.tables)
     for (table, rule), ids in legacy.expected_repairs.items():
         assert set(report.repaired_ids(table, rule)) == ids, (table, rule)
@@ -278,3 +293,32 @@ def test_main_reports_errors_with_a_code_and_no_secret(
     assert code == 2
     assert "error [import_target_unsupported]" in err
     assert "hunter2" not in err
+
+
+@pytest.fixture
+def unprivileged_url(postgres_url: str) -> Iterator[str]:
+    """The test database, owned by a fresh role that is not a superuser."""
+    role = f"ballsy_importer_{uuid.uuid4().hex[:10]}"
+    name = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER')
+        admin.execute(f'ALTER DATABASE "{name}" OWNER TO "{role}"')
+    try:
+        yield postgres_url.replace("postgres@", f"{role}@", 1)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'REASSIGN OWNED BY "{role}" TO postgres')
+            conn.execute(f'DROP OWNED BY "{role}"')
+        with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" OWNER TO postgres')
+            admin.execute(f'DROP ROLE "{role}"')
+
+
+async def test_a_role_without_superuser_imports_with_per_row_checks(
+    legacy: LegacyFacts, unprivileged_url: str
+) -> None:
+    report = await import_sqlite(legacy.path, unprivileged_url, migrate=True, batch_size=100)
+    assert report.ok
+    assert report.foreign_keys_checked_per_row is True
+    assert not any(report.dangling_references.values())
+    assert len(report.dangling_references) == 4
