@@ -133,7 +133,7 @@ def _has_any(has: Callable[[str], bool], *columns: str) -> bool:
 
 def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
     fix = _Fixer("users", log)
-    seen_tokens = plan.duplicate_token_ids
+    duplicate_tokens = plan.duplicate_token_ids
     overrides = plan.username_overrides
     placeholder_missing = not has("is_placeholder")
     extras = _has_any(has, "token_hash", "token_issued_at", "last_seen_at", "last_result")
@@ -158,7 +158,7 @@ def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -
                 rid,
                 overrides.get(rid, username),
                 fix.timestamp(rid, "created_at", created, required=True),
-                fix.unique(rid, "token_hash", fix.text(rid, "token_hash", token), seen_tokens),
+                fix.unique(rid, "token_hash", fix.text(rid, "token_hash", token), duplicate_tokens),
                 fix.timestamp(rid, "token_issued_at", issued, required=False),
                 fix.timestamp(rid, "last_seen_at", seen_at, required=False),
                 fix.text(rid, "last_result", last_result),
@@ -275,7 +275,7 @@ def command_history_converter(
     plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
 ) -> Converter:
     fix = _Fixer("command_history", log)
-    seen_turns = plan.duplicate_turn_ids
+    duplicate_turns = plan.duplicate_turn_ids
     orphans = plan.orphan_user_ids
     interrupted_missing = not has("interrupted")
     extras = _has_any(
@@ -335,7 +335,7 @@ def command_history_converter(
                     fix.text(rid, "command", command, required=True),
                     fix.text(rid, "result", result),
                     fix.timestamp(rid, "created_at", created, required=True),
-                    fix.unique(rid, "turn_id", fix.text(rid, "turn_id", turn_id), seen_turns),
+                    fix.unique(rid, "turn_id", fix.text(rid, "turn_id", turn_id), duplicate_turns),
                     fix.text(rid, "source", source),
                     fix.text(rid, "family", family),
                     fix.text(rid, "action", action),

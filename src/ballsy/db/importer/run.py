@@ -1,4 +1,4 @@
-"""The import, start to finish: plan, stream every table in batches, verify."""
+"""The import, start to finish: plan, run every table's batches in worker processes, verify."""
 
 from __future__ import annotations
 
