@@ -1,0 +1,83 @@
+"""Import a SQLite Ballsy database into PostgreSQL: verified, resumable and fast.
+
+Sources: the prototype's `voice_assistant.db` (legacy schema: `timestamp` columns, 0/1 or
+text booleans, no Ballsy extras) and Ballsy's own SQLite schema (the target's columns).
+Target: a PostgreSQL database at Ballsy's migration head (`--migrate` upgrades it) with no
+Ballsy rows yet, or one holding an interrupted import of the same file.
+
+How it works: a read-only pass plans the whole-file repairs and cuts every table into
+id ranges of `--batch-size` rows. Tables go in waves (users; then conversations, settings
+and history; then messages) so a table starts once the tables it references are
+complete. Within a wave, worker processes (`--workers`, default 2-4) each read an id
+range from SQLite, convert and hash it, and COPY it into PostgreSQL in one transaction
+together with a record of the range in `ballsy_import.batches`: a killed import leaves
+whole batches only, and a re-run writes only the ranges not recorded (a completed one
+writes nothing). Where the role may (superuser, or `cloudsqlsuperuser` on Cloud SQL), the
+COPY skips PostgreSQL's per-row foreign-key triggers, since the plan has resolved every
+reference; every foreign key is then checked once after loading. Ids are kept and the id
+sequences are moved past them. Finally, per table, the row count and a content checksum
+(see `checksum`) are computed in PostgreSQL and compared with the ones computed from the
+source by the workers; any mismatch or dangling reference makes the command exit 1.
+
+Conversions (not reported): text timestamps with or without fractional seconds, `T` or
+space, with an offset (converted) or without (assumed UTC), and Unix-second numbers, all
+become aware UTC; booleans from 0/1 (non-zero is true) or words (true/false, t/f,
+yes/no, y/n, on/off; any case); text is kept exactly, code point for code point.
+
+Repair rules (each reported with table, row id, column and rule name):
+- `placeholder_user_created` / `orphan_user_placeholder`: a row whose `user_id` names no
+  user keeps that id, and a placeholder user is created with it: username
+  `legacy-orphan-<id>`, `is_placeholder` true, `created_at` the earliest timestamp among
+  the rows pointing to it (the epoch when none is readable).
+- `unknown_user_placeholder`: a `user_id` that is NULL or not an integer PostgreSQL can
+  hold goes to one placeholder user `legacy-orphan-unknown` with the next free id.
+- `placeholder_conversation_created` / `orphan_conversation_placeholder`: a message whose
+  conversation is missing keeps its `conversation_id`; a placeholder conversation with
+  that id is created, owned by `legacy-orphan-unknown`. `unknown_conversation_placeholder`:
+  a NULL or non-integer `conversation_id` goes to one placeholder conversation with the
+  next free id, owned by the same user.
+- `duplicate_username_renamed`: usernames are unique; the lowest id keeps the name, later
+  ones become `<name>~<id>`. `bad_username_renamed`: a NULL, blank or over-150-character
+  username becomes `legacy-user-<id>`. Placeholder names take the same `~<id>` suffix if a
+  real user already has them.
+- `duplicate_settings_dropped`: one settings row per user; the lowest id (the row the
+  prototype read) is kept, the others are not imported and are listed.
+- `bad_setting_defaulted`: a NULL or unusable `voice`, `voice_speed` or `theme` takes the
+  default (Daniel, 180, light).
+- `null_text_emptied`: a NULL `messages.content` or `command_history.command` becomes "".
+- `null_timestamp_epoch` / `bad_timestamp_epoch`: a missing or unreadable required
+  timestamp becomes 1970-01-01T00:00:00Z; `bad_timestamp_cleared`: an unreadable optional
+  one becomes NULL.
+- `null_boolean_false` / `bad_boolean_false`: a missing or unreadable boolean is false.
+- `nul_replaced`, `invalid_utf8_replaced`, `blob_decoded`, `number_as_text`: PostgreSQL
+  text cannot hold U+0000 or invalid UTF-8; those become U+FFFD; BLOBs and numbers found
+  in text columns are decoded / written as text.
+- `too_long_cleared`, `duplicate_unique_cleared`, `bad_json_cleared`, `bad_number_cleared`:
+  an optional value longer than its column, a repeated `token_hash` or `turn_id` (the
+  lowest id keeps it), invalid `action_data` JSON, or a non-numeric latency becomes NULL.
+
+Imported users have no bearer token (`token_hash` NULL) unless the source is Ballsy's
+own schema, whose token hashes are carried over so existing browsers stay signed in.
+An imported user claims their data with `ballsy users issue-token USERNAME`.
+"""
+
+from __future__ import annotations
+
+from ballsy.db.importer.cli import main
+from ballsy.db.importer.errors import ImportFailed
+from ballsy.db.importer.progress import Progress, SilentProgress, TerminalProgress
+from ballsy.db.importer.report import ImportReport, TableResult, format_report
+from ballsy.db.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ImportFailed",
+    "ImportReport",
+    "Progress",
+    "SilentProgress",
+    "TableResult",
+    "TerminalProgress",
+    "format_report",
+    "import_sqlite",
+    "main",
+]

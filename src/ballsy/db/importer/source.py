@@ -1,0 +1,173 @@
+"""Reading the SQLite file: read-only, in id order, in batches.
+
+Every method is synchronous (the `sqlite3` module is); the importer calls them through
+`asyncio.to_thread`, one at a time, so one connection serves every thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ballsy.db.importer.errors import SourceInvalid
+from ballsy.db.importer.rules import decode_text_leniently
+from ballsy.db.importer.tables import TABLES, TableSpec
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SourceDb:
+    """A SQLite database in the prototype's schema or in Ballsy's own."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        _check_is_sqlite(path)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.columns = self._read_columns()
+        except sqlite3.Error as exc:
+            raise SourceInvalid(f"{path} could not be read as SQLite: {exc}") from exc
+        if not any(spec.name in self.columns for spec in TABLES):
+            raise SourceInvalid(
+                f"{path} holds none of the tables users, conversations, messages, settings, "
+                "command_history: it is not a Ballsy or prototype database"
+            )
+        self._select = {spec.name: self._select_list(spec) for spec in TABLES}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @property
+    def kind(self) -> str:
+        """`ballsy` (Ballsy's own SQLite schema) or `legacy` (the prototype's)."""
+        if "alembic_version" in self.columns or "token_hash" in self.columns.get("users", ()):
+            return "ballsy"
+        return "legacy"
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        if table not in self.columns:
+            return False
+        return column is None or column in self.columns[table]
+
+    def source_column(self, table: str, candidates: tuple[str, ...]) -> str | None:
+        """The first of `candidates` the source table has."""
+        present = self.columns.get(table, ())
+        return next((name for name in candidates if name in present), None)
+
+    def _read_columns(self) -> dict[str, tuple[str, ...]]:
+        names = [
+            row[0]
+            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        columns: dict[str, tuple[str, ...]] = {}
+        for name in names:
+            info = self._conn.execute(f"PRAGMA table_info({_quote(name)})").fetchall()
+            columns[name.lower()] = tuple(str(row[1]).lower() for row in info)
+        return columns
+
+    def _select_list(self, spec: TableSpec) -> str:
+        parts = []
+        for column in spec.columns:
+            found = self.source_column(spec.name, column.sources)
+            parts.append(_quote(found) if found else "NULL")
+        return ", ".join(parts)
+
+    def count(self, table: str) -> int:
+        if table not in self.columns:
+            return 0
+        return int(self._conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()[0])  # noqa: S608
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query, decoding invalid UTF-8 leniently if strict decoding fails."""
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc).lower():
+                raise
+        self._conn.text_factory = decode_text_leniently
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        finally:
+            self._conn.text_factory = str
+
+    def read_batch(self, table: str, *, after_id: int | None, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` rows with id above `after_id`, in id order, in the spec's columns."""
+        if table not in self.columns:
+            return []
+        sql = f"SELECT {self._select[table]} FROM {_quote(table)}"  # noqa: S608
+        if after_id is None:
+            return self.query(f"{sql} ORDER BY id LIMIT ?", (limit,))
+        return self.query(f"{sql} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+
+    def read_range(self, table: str, first_id: int, last_id: int) -> list[tuple[Any, ...]]:
+        """The rows with `first_id <= id <= last_id`, in id order, in the spec's columns."""
+        if table not in self.columns:
+            return []
+        return self.query(
+            f"SELECT {self._select[table]} FROM {_quote(table)} "  # noqa: S608
+            "WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first_id, last_id),
+        )
+
+    def batch_ranges(self, table: str, size: int) -> list[tuple[int, int]]:
+        """Consecutive (first id, last id) ranges of `size` rows each, covering the table."""
+        if table not in self.columns:
+            return []
+        firsts = [
+            row[0]
+            for row in self._conn.execute(
+                f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "  # noqa: S608
+                f"FROM {_quote(table)}) WHERE (n - 1) % ? = 0",
+                (size,),
+            )
+        ]
+        if not firsts:
+            return []
+        _, last = self.id_range(table)
+        # Each range ends just before the next one starts: the same rows, found cheaply.
+        ranges = [(first, nxt - 1) for first, nxt in itertools.pairwise(firsts)]
+        return [*ranges, (firsts[-1], last)]
+
+    def id_range(self, table: str) -> tuple[Any, Any]:
+        if table not in self.columns:
+            return None, None
+        row = self._conn.execute(f"SELECT min(id), max(id) FROM {_quote(table)}").fetchone()  # noqa: S608
+        return row[0], row[1]
+
+    def fingerprint(self) -> str:
+        """Identifies this file's content closely enough to resume an import safely.
+
+        The schema text, and per table the row count and id range: an interrupted import
+        resumes only against the same fingerprint.
+        """
+        digest = hashlib.sha256()
+        for (sql,) in self._conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ):
+            digest.update(str(sql).encode("utf-8", "replace"))
+        for spec in TABLES:
+            low, high = self.id_range(spec.name)
+            digest.update(f"|{spec.name}:{self.count(spec.name)}:{low}:{high}".encode())
+        return digest.hexdigest()
+
+
+def _check_is_sqlite(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        raise SourceInvalid(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise SourceInvalid(f"{path} is a directory, not a SQLite file") from None
+    except OSError as exc:
+        raise SourceInvalid(f"{path} could not be opened: {exc.strerror}") from None
+    if header != _SQLITE_MAGIC:
+        raise SourceInvalid(f"{path} is not a SQLite database file")

@@ -1,0 +1,246 @@
+"""The PostgreSQL side: checks, resumable batched COPY, sequences and checksums.
+
+Progress lives in the target itself, in a schema of its own (`ballsy_import`, out of the
+way of Ballsy's migrations): each batch is copied and its id range recorded in one
+transaction, so after a crash the target holds whole batches only and a re-run knows
+exactly which ranges are done. SQL text is built only from fixed identifiers (the table
+specs and this module's constants); every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from ballsy.db import migrate
+from ballsy.db.importer.checksum import checksum_sql
+from ballsy.db.importer.errors import (
+    ImportInProgress,
+    TargetNotEmpty,
+    TargetNotMigrated,
+    TargetUnsupported,
+)
+from ballsy.db.importer.tables import TABLES, TableSpec
+from ballsy.db.url import DatabaseUrlError, is_sqlite, redact_url, to_async_url
+
+STATE_SCHEMA = "ballsy_import"
+# An arbitrary constant: the advisory lock key that keeps two imports apart.
+_LOCK_KEY = 0x6261_6C6C_7379  # "ballsy"
+
+_CREATE_STATE = f"""
+CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.batches (
+    source_fingerprint text NOT NULL,
+    stream text NOT NULL,
+    first_id bigint NOT NULL,
+    last_id bigint NOT NULL,
+    rows_written bigint NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_fingerprint, stream, first_id)
+);
+"""
+_RECORD_BATCH = f"""
+INSERT INTO {STATE_SCHEMA}.batches (source_fingerprint, stream, first_id, last_id, rows_written)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (source_fingerprint, stream, first_id) DO UPDATE
+SET last_id = greatest({STATE_SCHEMA}.batches.last_id, EXCLUDED.last_id),
+    rows_written = {STATE_SCHEMA}.batches.rows_written + EXCLUDED.rows_written,
+    committed_at = now()
+"""  # noqa: S608
+
+# Committed id ranges: {stream: [(first id, last id), ...]}.
+Ranges = dict[str, list[tuple[int, int]]]
+
+
+def asyncpg_dsn(raw_url: str) -> str:
+    """A libpq-style DSN asyncpg accepts, from any URL form Ballsy accepts."""
+    try:
+        url = to_async_url(raw_url)
+    except DatabaseUrlError as exc:
+        raise TargetUnsupported(exc.message) from None
+    if is_sqlite(url):
+        raise TargetUnsupported(
+            "the import target must be PostgreSQL (a SQLite database is already SQLite: "
+            "point Ballsy's DATABASE_URL at the file instead)"
+        )
+    query = dict(url.query)
+    if "ssl" in query:
+        query["sslmode"] = query.pop("ssl")
+    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+
+
+async def connect(raw_url: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(asyncpg_dsn(raw_url), timeout=15)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise TargetUnsupported(
+            f"could not connect to {redact_url(raw_url)}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+async def connect_writer(raw_url: str) -> asyncpg.Connection:
+    """A connection for COPY; it skips per-row foreign-key triggers where allowed.
+
+    The plan has already resolved every reference (placeholders included) and tables are
+    written parents first, so the triggers would only re-check what is known; the
+    verification then checks every foreign key with one anti-join each. Only a role that
+    may set `session_replication_role` (a superuser; `cloudsqlsuperuser` on Cloud SQL)
+    can skip them; for any other, PostgreSQL checks each row as usual.
+    """
+    conn = await connect(raw_url)
+    await may_skip_fk_triggers(conn)
+    # Each batch commits with its progress record, so a server crash that loses the last
+    # few commits loses their records too, and the re-run imports those batches again:
+    # waiting for every commit to reach disk buys nothing here.
+    await conn.execute("SET synchronous_commit = off")
+    return conn
+
+
+async def may_skip_fk_triggers(conn: asyncpg.Connection) -> bool:
+    """Set `session_replication_role = replica` if this role may; say whether it did."""
+    try:
+        await conn.execute("SET session_replication_role = replica")
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    return True
+
+
+async def current_revision(conn: asyncpg.Connection) -> str | None:
+    exists = await conn.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL")
+    if not exists:
+        return None
+    value = await conn.fetchval("SELECT version_num FROM alembic_version LIMIT 1")
+    return None if value is None else str(value)
+
+
+async def ensure_migrated(conn: asyncpg.Connection, raw_url: str, *, upgrade: bool) -> None:
+    """Raise `TargetNotMigrated` unless the target is at head (upgrading it if asked)."""
+    head = migrate.head_revision()
+    current = await current_revision(conn)
+    if current == head:
+        return
+    if upgrade:
+        await asyncio.to_thread(migrate.upgrade, raw_url)
+        return
+    where = "has no Ballsy schema" if current is None else f"is at revision {current}"
+    raise TargetNotMigrated(
+        f"the target database {where}; Ballsy needs revision {head}. Run "
+        "`ballsy db upgrade` against it first, or pass --migrate to upgrade it now."
+    )
+
+
+async def take_lock(conn: asyncpg.Connection) -> None:
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
+        raise ImportInProgress("another import into this database is running; wait for it")
+
+
+async def read_progress(conn: asyncpg.Connection) -> dict[str, Ranges]:
+    """{fingerprint: {stream: committed id ranges}} of every import recorded in the target."""
+    exists = await conn.fetchval(f"SELECT to_regclass('{STATE_SCHEMA}.batches') IS NOT NULL")
+    if not exists:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT source_fingerprint, stream, first_id, last_id FROM {STATE_SCHEMA}.batches"  # noqa: S608
+        " ORDER BY first_id"
+    )
+    found: dict[str, Ranges] = {}
+    for fingerprint, stream, first_id, last_id in rows:
+        found.setdefault(fingerprint, {}).setdefault(stream, []).append(
+            (int(first_id), int(last_id))
+        )
+    return found
+
+
+async def non_empty_tables(conn: asyncpg.Connection) -> list[str]:
+    names = []
+    for spec in TABLES:
+        if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{spec.name}")'):  # noqa: S608
+            names.append(spec.name)
+    return names
+
+
+async def check_can_import(conn: asyncpg.Connection, fingerprint: str) -> Ranges:
+    """Committed batches of this source; refuse a target holding anything else."""
+    recorded = await read_progress(conn)
+    others = [fp for fp in recorded if fp != fingerprint]
+    if others:
+        raise TargetNotEmpty(
+            "the target already holds an import of another SQLite file (or of this file "
+            "before it changed); import into a fresh database"
+        )
+    if fingerprint in recorded:
+        return recorded[fingerprint]
+    busy = await non_empty_tables(conn)
+    if busy:
+        raise TargetNotEmpty(
+            f"the target already has rows in {', '.join(busy)}; imports keep their ids, "
+            "so they go into a database with no Ballsy data yet"
+        )
+    return {}
+
+
+async def prepare_state(conn: asyncpg.Connection) -> None:
+    await conn.execute(_CREATE_STATE)
+
+
+async def write_batch(
+    conn: asyncpg.Connection,
+    *,
+    spec: TableSpec,
+    stream: str,
+    fingerprint: str,
+    id_range: tuple[int, int],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """COPY one batch and record its id range as committed, atomically."""
+    async with conn.transaction():
+        await conn.copy_records_to_table(spec.name, records=rows, columns=spec.column_names)
+        await conn.execute(_RECORD_BATCH, fingerprint, stream, *id_range, len(rows))
+
+
+async def move_sequences(conn: asyncpg.Connection) -> None:
+    """Set each id sequence so Ballsy's next row gets an id past every imported one."""
+    for spec in TABLES:
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('\"{spec.name}\"', 'id'), m, true) "  # noqa: S608
+            f'FROM (SELECT max(id) AS m FROM "{spec.name}") AS t WHERE m IS NOT NULL'
+        )
+
+
+FOREIGN_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("conversations", "user_id", "users"),
+    ("messages", "conversation_id", "conversations"),
+    ("settings", "user_id", "users"),
+    ("command_history", "user_id", "users"),
+)
+
+
+async def dangling_references(raw_url: str) -> dict[str, int]:
+    """For each foreign key, the number of rows whose parent row does not exist."""
+    conn = await connect(raw_url)
+    try:
+        found = {}
+        for table, column, parent in FOREIGN_KEYS:
+            found[f"{table}.{column}"] = int(
+                await conn.fetchval(
+                    f'SELECT count(*) FROM "{table}" AS c WHERE NOT EXISTS '  # noqa: S608
+                    f'(SELECT 1 FROM "{parent}" AS p WHERE p.id = c."{column}")'
+                )
+            )
+        return found
+    finally:
+        await conn.close()
+
+
+async def table_checksum(raw_url: str, spec: TableSpec) -> tuple[int, int]:
+    """(row count, checksum) of one table, on its own connection."""
+    conn = await connect(raw_url)
+    try:
+        row = await conn.fetchrow(checksum_sql(spec))
+    finally:
+        await conn.close()
+    assert row is not None
+    return int(row[0]), int(row[1])

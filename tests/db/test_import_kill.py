@@ -1,0 +1,161 @@
+"""An import killed midway by a real signal, then run again, ends identical to a clean one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ballsy.db import migrate
+from ballsy.db.importer import import_sqlite
+from tests import pg
+from tests.db.legacy_factory import LegacyFacts, build_legacy_db
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+BATCH = 100
+_WRITTEN = re.compile(r"^import messages: [\d,]+/[\d,]+ rows \(\d+%\), written ([\d,]+)")
+
+
+@pytest.fixture(scope="module")
+def big_legacy(tmp_path_factory: pytest.TempPathFactory) -> LegacyFacts:
+    # Enough message batches that the signal lands while messages are being copied.
+    path = tmp_path_factory.mktemp("kill") / "voice_assistant.db"
+    return build_legacy_db(path, users=50, conversations=300, messages=30_000, commands=2_000)
+
+
+def _start(source: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ballsy.db.importer",
+            str(source),
+            "--to",
+            url,
+            "--batch-size",
+            str(BATCH),
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_message_batches(proc: subprocess.Popen[str], *, at_least: int) -> int:
+    """Read progress lines until `at_least` message rows are committed; bounded in time."""
+    assert proc.stderr is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stderr, selectors.EVENT_READ)
+    deadline = time.monotonic() + 60
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            continue
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = _WRITTEN.match(line)
+        if match and int(match.group(1).replace(",", "")) >= at_least:
+            return int(match.group(1).replace(",", ""))
+    raise AssertionError(f"no message progress seen; last lines: {seen[-5:]}")
+
+
+def _count_and_recorded(url: str) -> tuple[int, int]:
+    """Message rows in the table, and message rows the committed batch records account for."""
+    with psycopg.connect(url) as conn:
+        count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # type: ignore[index]
+        recorded = conn.execute(
+            "SELECT coalesce(sum(rows_written), 0) FROM ballsy_import.batches "
+            "WHERE stream = 'messages'"
+        ).fetchone()[0]  # type: ignore[index]
+    return int(count), int(recorded)
+
+
+async def _clean_checksums(source: Path) -> dict[str, tuple[int, int]]:
+    name, url = await asyncio.to_thread(pg.create_database)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        report = await import_sqlite(source, url, batch_size=5000)
+        assert report.ok
+        return {t.name: (t.target_rows or 0, t.target_checksum or 0) for t in report.tables}
+    finally:
+        await asyncio.to_thread(pg.drop_database, name)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+async def test_killed_import_resumes_to_identical_checksums(
+    signum: signal.Signals, big_legacy: LegacyFacts, postgres_url: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(migrate.upgrade, postgres_url)
+    proc = _start(big_legacy.path, postgres_url)
+    try:
+        await asyncio.to_thread(_wait_for_message_batches, proc, at_least=3 * BATCH)
+        proc.send_signal(signum)
+        _, err = await asyncio.to_thread(proc.communicate, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    if signum == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:  # handled: the open batch rolls back and the command says how to go on
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert "interrupted by SIGTERM" in err and "run the same command again" in err.lower()
+
+    # Stopped midway with whole batches only, each recorded with its rows; and nothing
+    # is still writing (the worker processes died with the importer or finished).
+    count, recorded = await asyncio.to_thread(_count_and_recorded, postgres_url)
+    total = big_legacy.rows["messages"]
+    assert 3 * BATCH <= count < total
+    assert count % BATCH == 0
+    assert recorded == count
+    await asyncio.sleep(1.0)
+    assert await asyncio.to_thread(_count_and_recorded, postgres_url) == (count, recorded)
+
+    # The re-run may use another batch size: resuming goes by id, not by batch number.
+    report_path = tmp_path / "report.json"
+    resumed = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "ballsy.db.importer",
+            str(big_legacy.path),
+            "--to",
+            postgres_url,
+            "--batch-size",
+            "2000",
+            "--report-json",
+            str(report_path),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    tables = {t["name"]: t for t in report["tables"]}
+    assert tables["messages"]["written_rows"] == total - count
+    assert tables["users"]["written_rows"] == 0  # done before the signal: not rewritten
+    resumed_sums = {n: (t["target_rows"], t["target_checksum"]) for n, t in tables.items()}
+    assert resumed_sums == await _clean_checksums(big_legacy.path)

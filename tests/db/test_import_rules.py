@@ -1,0 +1,184 @@
+"""The importer's value rules, checksum encoding and planning, on SQLite alone."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ballsy.db.importer.checksum import checksum_sql, row_hasher
+from ballsy.db.importer.errors import SourceInvalid
+from ballsy.db.importer.plan import build_plan
+from ballsy.db.importer.report import compress_ids
+from ballsy.db.importer.rules import (
+    UNKNOWN_TIME,
+    BadText,
+    boolean_or_none,
+    int4_or_none,
+    text_or_rule,
+    timestamp_or_none,
+)
+from ballsy.db.importer.source import SourceDb
+from ballsy.db.importer.tables import MESSAGES, USERS
+from tests.db.legacy_factory import build_legacy_db
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-03-01 12:00:05", datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC)),
+        ("2024-03-01 12:00:05.25", datetime(2024, 3, 1, 12, 0, 5, 250000, tzinfo=UTC)),
+        ("2024-03-01 12:00:05.123456789", datetime(2024, 3, 1, 12, 0, 5, 123456, tzinfo=UTC)),
+        ("2024-03-01T12:00:05Z", datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC)),
+        ("2024-03-01 14:00:05+02:00", datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC)),
+        (" 2024-03-01 12:00:05 ", datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC)),
+        ("2024-03-01", datetime(2024, 3, 1, tzinfo=UTC)),
+        (1709294400, datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)),
+        (1709294400.5, datetime(2024, 3, 1, 12, 0, 0, 500000, tzinfo=UTC)),
+        (b"2024-03-01 12:00:05", datetime(2024, 3, 1, 12, 0, 5, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_become_aware_utc(raw: object, expected: datetime) -> None:
+    parsed = timestamp_or_none(raw)
+    assert parsed == expected
+    assert parsed is not None and parsed.tzinfo is not None
+
+
+@pytest.mark.parametrize("raw", [None, "", "yesterday", "2024-13-01 00:00:00", 10**13, True])
+def test_unreadable_timestamps_are_none(raw: object) -> None:
+    assert timestamp_or_none(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (1, True),
+        (0, False),
+        (2, True),
+        ("1", True),
+        ("0", False),
+        ("true", True),
+        ("FALSE", False),
+        (" t ", True),
+        ("f", False),
+        ("yes", True),
+        ("no", False),
+        ("on", True),
+        ("off", False),
+        (1.0, True),
+        (0.0, False),
+        ("maybe", None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_booleans(raw: object, expected: bool | None) -> None:
+    assert boolean_or_none(raw) is expected
+
+
+def test_text_is_kept_exactly_except_what_postgres_cannot_hold() -> None:
+    exotic = "👋🏽 e\u0301 \r\n \\N \u202e 𐍈"
+    assert text_or_rule(exotic) == (exotic, None)
+    assert text_or_rule("a\x00b") == ("a\ufffdb", "nul_replaced")
+    assert text_or_rule(BadText("ok \ufffd")) == ("ok \ufffd", "invalid_utf8_replaced")
+    assert text_or_rule(b"caf\xc3\xa9") == ("café", "blob_decoded")
+    assert text_or_rule(b"\xff") == ("\ufffd", "blob_decoded")
+    assert text_or_rule(42) == ("42", "number_as_text")
+    assert text_or_rule(None) == (None, None)
+
+
+def test_int4_range() -> None:
+    assert int4_or_none(2**31 - 1) == 2**31 - 1
+    assert int4_or_none(2**31) is None
+    assert int4_or_none(7.0) == 7
+    assert int4_or_none(7.5) is None
+    assert int4_or_none("7") is None
+
+
+def test_row_hash_encodes_every_kind_distinctly() -> None:
+    hash_row = row_hasher(MESSAGES)
+    row = (1, 2, True, "hi", datetime(2024, 1, 1, tzinfo=UTC), None, False)
+    assert hash_row(row) == hash_row(tuple(row))
+    assert 0 <= hash_row(row) < 2**60
+    changed = [
+        (1, 2, False, "hi", row[4], None, False),
+        (1, 2, True, "hi ", row[4], None, False),
+        (1, 2, True, "hi", row[4].replace(microsecond=1), None, False),
+        (1, 2, True, "hi", row[4], "", False),
+    ]
+    assert len({hash_row(r) for r in [row, *changed]}) == 5
+
+
+def test_checksum_sql_covers_every_column() -> None:
+    sql = checksum_sql(USERS)
+    for name in USERS.column_names:
+        assert f'"{name}"' in sql
+
+
+def test_compress_ids() -> None:
+    assert compress_ids([5, 1, 2, 3, 9, 10, 3]) == "1-3, 5, 9-10"
+    assert compress_ids([]) == ""
+
+
+def test_plan_decides_placeholders_names_and_duplicates(tmp_path: Path) -> None:
+    facts = build_legacy_db(tmp_path / "legacy.db")
+    source = SourceDb(tmp_path / "legacy.db")
+    try:
+        plan = build_plan(source)
+    finally:
+        source.close()
+    users = facts.rows["users"]
+    placeholder_names = {row[0]: row[1] for row in plan.placeholder_users}
+    # The real user 3 already holds the name the placeholder would get: it takes a suffix.
+    assert placeholder_names[users + 1001] == f"legacy-orphan-{users + 1001}~{users + 1001}"
+    assert placeholder_names[users + 2002] == f"legacy-orphan-{users + 2002}"
+    assert plan.unknown_user_id == users + 2002 + 1
+    assert placeholder_names[plan.unknown_user_id] == "legacy-orphan-unknown"
+    assert all(row[7] is True for row in plan.placeholder_users)
+    assert plan.username_overrides[4] == "user1~4"
+    assert plan.username_overrides[5] == "legacy-user-5"
+    assert plan.orphan_conversation_ids == frozenset(facts.orphan_conversation_ids)
+    assert plan.dropped_settings_ids == frozenset(
+        facts.expected_repairs[("settings", "duplicate_settings_dropped")]
+    )
+    # Placeholders take the earliest timestamp of the rows pointing at them; settings
+    # rows carry none, so a user only settings point at gets the "unknown" epoch.
+    created = {row[0]: row[2] for row in plan.placeholder_users}
+    assert created[users + 1001] > UNKNOWN_TIME
+    assert created[users + 2002] == UNKNOWN_TIME
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("hello")
+    with pytest.raises(SourceInvalid, match="not a SQLite database"):
+        SourceDb(text)
+    with pytest.raises(SourceInvalid, match="does not exist"):
+        SourceDb(tmp_path / "missing.db")
+    with pytest.raises(SourceInvalid, match="directory"):
+        SourceDb(tmp_path)
+
+
+def test_a_sqlite_file_without_ballsy_tables_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE recipes (id INTEGER PRIMARY KEY, name TEXT)")
+    with pytest.raises(SourceInvalid, match="none of the tables"):
+        SourceDb(other)
+
+
+def test_ids_beyond_postgres_integer_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    build_legacy_db(path, users=8, conversations=12, messages=50, commands=12)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO command_history (id, user_id, command) VALUES (?, 1, 'x')", (2**31,)
+        )
+    source = SourceDb(path)
+    try:
+        with pytest.raises(SourceInvalid, match="outside PostgreSQL's integer range"):
+            build_plan(source)
+    finally:
+        source.close()
