@@ -1,0 +1,161 @@
+// The settings dialog: voice, speed, theme and time zone saved on the server; speech
+// preferences that only concern this browser kept in localStorage.
+
+const $ = (id) => document.getElementById(id);
+const LOCAL_KEYS = { speak: "ballsy.speak", serverStt: "ballsy.stt", theme: "ballsy.theme" };
+
+export function browserTimezone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch {
+    return "UTC";
+  }
+}
+
+function stored(key) {
+  try {
+    return window.localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function store(key, value) {
+  try {
+    window.localStorage.setItem(key, value);
+  } catch {
+    /* storage disabled */
+  }
+}
+
+/** Local (per-browser) preferences; `?stt=server` in the address forces server recognition. */
+export function localPreferences() {
+  const forced = new URLSearchParams(window.location.search).get("stt");
+  if (forced === "server" || forced === "browser") store(LOCAL_KEYS.serverStt, forced);
+  return {
+    speak: stored(LOCAL_KEYS.speak) !== "off",
+    serverStt: stored(LOCAL_KEYS.serverStt) === "server",
+  };
+}
+
+export function applyTheme(theme) {
+  const value = theme === "dark" || theme === "light" ? theme : null;
+  if (value) {
+    document.documentElement.dataset.theme = value;
+    store(LOCAL_KEYS.theme, value); // applied before the settings arrive on the next visit
+  }
+}
+
+export function applyStoredTheme() {
+  const theme = stored(LOCAL_KEYS.theme);
+  if (theme) document.documentElement.dataset.theme = theme;
+  else if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
+    document.documentElement.dataset.theme = "dark";
+  } else document.documentElement.dataset.theme = "light";
+}
+
+function option(value, label) {
+  const element = document.createElement("option");
+  element.value = value;
+  element.textContent = label;
+  return element;
+}
+
+function fillVoices(voices, selected) {
+  const select = $("setting-voice");
+  const options = [option("", "Browser default")];
+  const names = new Set();
+  for (const voice of voices) {
+    if (names.has(voice.name)) continue;
+    names.add(voice.name);
+    options.push(option(voice.name, `${voice.name} (${voice.lang})`));
+  }
+  if (selected && !names.has(selected)) {
+    options.push(option(selected, `${selected} (not available in this browser)`));
+  }
+  select.replaceChildren(...options);
+  select.value = selected || "";
+}
+
+function fillTimezones(selected) {
+  const select = $("setting-timezone");
+  let zones = [];
+  try {
+    zones = Intl.supportedValuesOf("timeZone");
+  } catch {
+    zones = [];
+  }
+  const all = new Set(zones);
+  all.add("UTC");
+  all.add(browserTimezone());
+  if (selected) all.add(selected);
+  select.replaceChildren(...[...all].sort().map((zone) => option(zone, zone.replaceAll("_", " "))));
+  select.value = selected || browserTimezone();
+}
+
+/**
+ * Wires the dialog. `save(patch, local)` persists the server part and applies both;
+ * `getState()` returns {settings, local} to show; `voices()` lists the synthesiser's voices.
+ */
+export function setupSettings({ getState, voices, save }) {
+  const dialog = $("settings");
+  const form = $("settings-form");
+  const speed = $("setting-speed");
+  const speedValue = $("setting-speed-value");
+  const message = $("settings-message");
+
+  const show = () => {
+    const { settings, local } = getState();
+    fillVoices(voices(), settings.voice);
+    fillTimezones(settings.timezone);
+    speed.value = String(settings.voice_speed || 180);
+    speedValue.textContent = speed.value;
+    const theme = settings.theme === "dark" ? "dark" : "light";
+    $(`theme-${theme}`).checked = true;
+    $("setting-speak").checked = local.speak;
+    $("setting-server-stt").checked = local.serverStt;
+    message.textContent = "";
+  };
+
+  speed.addEventListener("input", () => {
+    speedValue.textContent = speed.value;
+  });
+  $("open-settings").addEventListener("click", () => {
+    show();
+    dialog.showModal();
+  });
+  $("settings-cancel").addEventListener("click", () => dialog.close());
+  if ("speechSynthesis" in window) {
+    window.speechSynthesis.addEventListener("voiceschanged", () => {
+      if (dialog.open) fillVoices(voices(), $("setting-voice").value);
+    });
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const patch = {
+      voice: String(data.get("voice") || ""),
+      voice_speed: Number(data.get("voice_speed")),
+      theme: String(data.get("theme") || "light"),
+      timezone: String(data.get("timezone") || browserTimezone()),
+    };
+    const local = {
+      speak: data.get("speak") === "on",
+      serverStt: data.get("server_stt") === "on",
+    };
+    store(LOCAL_KEYS.speak, local.speak ? "on" : "off");
+    store(LOCAL_KEYS.serverStt, local.serverStt ? "server" : "browser");
+    $("settings-save").disabled = true;
+    message.textContent = "Saving…";
+    try {
+      await save(patch, local);
+      message.textContent = "Saved.";
+      dialog.close();
+    } catch (error) {
+      message.textContent = `Could not save: ${error.message}`;
+    } finally {
+      $("settings-save").disabled = false;
+    }
+  });
+}
