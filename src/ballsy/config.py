@@ -215,7 +215,7 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """Every setting with secrets replaced, for `ballsy config check`."""
-        from ballsy.db.url import redact_url
+        from ballsy.redaction import redact_url
 
         out: dict[str, Any] = {}
         for name in type(self).model_fields:

@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine
-from ballsy.db.url import DatabaseUrlError, redact_url, to_async_url, unix_socket_dir
+from ballsy.db.url import DatabaseUrlError, to_async_url, unix_socket_dir
+from ballsy.redaction import redact_url
 from tests.pg import ThrowawayPostgres
 
 CLOUD_FORM = "postgresql+psycopg2://ballsy:pw@/ballsydb?host=/cloudsql/proj:us-central1:ballsy-db"

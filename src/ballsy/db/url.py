@@ -67,11 +67,3 @@ def unix_socket_dir(url: URL) -> str | None:
     if host and host.startswith("/"):
         return host
     return None
-
-
-def redact_url(raw: str) -> str:
-    """The URL with its password hidden, safe to print and log."""
-    try:
-        return make_url(raw).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable DATABASE_URL>"

@@ -24,7 +24,7 @@ from ballsy.db.importer.rules import RepairLog
 from ballsy.db.importer.source import SourceDb
 from ballsy.db.importer.tables import TABLES
 from ballsy.db.importer.workers import BatchJob, WorkerSettings, run_job, start_worker
-from ballsy.db.url import redact_url
+from ballsy.redaction import redact_url
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_BATCH_SIZE = 100_000
