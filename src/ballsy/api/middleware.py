@@ -53,6 +53,10 @@ class HttpContextMiddleware:
         if production:
             headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
         self.security_headers = headers
+        self._too_large = {
+            "code": "too_large",
+            "message": f"The request body is larger than {max_body_bytes} bytes.",
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -93,15 +97,7 @@ class HttpContextMiddleware:
 
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_json(
-                send,
-                413,
-                {
-                    "code": "too_large",
-                    "message": f"The request body is larger than {self.max_body_bytes} bytes.",
-                },
-                extra,
-            )
+            await _send_json(send, 413, self._too_large, extra)
             self._finish(scope, context, 413, started)
             return
 
@@ -129,15 +125,7 @@ class HttpContextMiddleware:
         except BodyTooLarge:
             status = 413
             if not response_started:
-                await _send_json(
-                    send,
-                    413,
-                    {
-                        "code": "too_large",
-                        "message": f"The request body is larger than {self.max_body_bytes} bytes.",
-                    },
-                    extra,
-                )
+                await _send_json(send, 413, self._too_large, extra)
         except Exception:
             status = 500
             log.exception("unhandled error")
