@@ -255,7 +255,7 @@ async def test_from_settings_loads_the_embedded_model_lazily_without_blocking(
     from ballsy.providers.stt.whisper import WhisperSpeechToText
 
     stt = WhisperSpeechToText.from_settings(make_settings(stt_device="auto"))
-    assert stt.config.device in {"cpu", "cuda"}
+    assert stt.config.device == "auto"  # resolved when the model loads, off the start path
     assert stt.config.model_path.name == "model"
     assert not stt.ready
 

@@ -44,7 +44,6 @@ _PIECE_MAX_SECONDS = 20
 _TOKENS_PER_SECOND = 10
 _MAX_NEW_TOKENS = 400
 # Files a CTranslate2 Whisper folder must hold for an offline load (no Hub fallback).
-REQUIRED_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +101,11 @@ class WhisperEngine:
     def __init__(self, options: EngineOptions) -> None:
         # The folder holds every file (checked by `missing_model_files`): no Hub access.
         self.options = options
+        # Resolved here, in the loading thread: asking CTranslate2 costs an import.
+        self.device = resolve_device(options.device)
         self.model = _TrimmedWindowWhisper(
             str(options.model_path),
-            device=options.device,
+            device=self.device,
             compute_type=options.compute_type,
             cpu_threads=options.cpu_threads,
             num_workers=options.workers,
@@ -188,8 +189,3 @@ def speech_pieces(samples: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float
         samples[span["start"] : span["end"]]
         for span in get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE)
     ]
-
-
-def missing_model_files(folder: Path) -> list[str]:
-    """The required files absent from `folder` (all of them when it is not a folder)."""
-    return [name for name in REQUIRED_MODEL_FILES if not (folder / name).is_file()]

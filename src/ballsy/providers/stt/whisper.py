@@ -85,10 +85,16 @@ def resolve_model_path(stt_model: str) -> Path:
     return Path(stt_model).expanduser()
 
 
+REQUIRED_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+def missing_model_files(folder: Path) -> list[str]:
+    """The required files absent from `folder` (all of them when it is not a folder)."""
+    return [name for name in REQUIRED_MODEL_FILES if not (folder / name).is_file()]
+
+
 def check_model_folder(path: Path) -> None:
     """Refuse a model folder that cannot load offline, naming what is missing."""
-    from ballsy.providers.stt.engine import missing_model_files
-
     missing = missing_model_files(path)
     if missing:
         raise ProviderUnavailable(
@@ -114,13 +120,11 @@ class WhisperSpeechToText(SpeechToText):
         """Build the provider (the model loads later); fails fast on a missing extra or model."""
         embedded = settings.stt_model == EMBEDDED_MODEL
         require_speech_extra(embedded_model=embedded)
-        from ballsy.providers.stt.engine import resolve_device
-
         model_path = resolve_model_path(settings.stt_model)
         check_model_folder(model_path)
         config = WhisperConfig(
             model_path=model_path,
-            device=resolve_device(settings.stt_device),
+            device=settings.stt_device,  # "auto" is resolved when the model loads
             compute_type=settings.stt_compute_type,
             cpu_threads=settings.stt_cpu_threads,
             beam_size=settings.stt_beam_size,
@@ -199,7 +203,7 @@ class WhisperSpeechToText(SpeechToText):
             "speech-to-text model loaded",
             extra={
                 "model": str(self.config.model_path),
-                "device": self.config.device,
+                "device": engine.device,
                 "compute_type": self.config.compute_type,
                 "load_seconds": round(time.perf_counter() - started, 3),
             },
