@@ -11,9 +11,10 @@ for a slot, with at most `stt_max_queue` waiting, and is otherwise refused with 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import importlib.util
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -67,13 +68,21 @@ def require_speech_extra(*, embedded_model: bool = True) -> None:
     # Models load from folders only; huggingface_hub reads this once, when first imported.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
+        if not _installed(module):
             raise FeatureUnavailable(
                 f"Server speech-to-text needs the speech extra ({module} is not installed); "
                 f"install it with: {INSTALL_HINT}"
-            ) from exc
+            )
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (that costs start-up time)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def resolve_model_path(stt_model: str) -> Path:
