@@ -24,6 +24,7 @@ OUTPUT = ROOT / "docs" / "benchmarks.md"
 # name -> (module, arguments)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "service": ("bench.bench_service", ["--seconds", "5"]),
+    "profile": ("bench.profile_turn", ["--turns", "400"]),
     "ai": ("bench.bench_ai_overhead", ["--turns", "100"]),
     "providers": ("bench.bench_llm_provider_overhead", ["--replies", "60"]),
     "commands": ("bench.bench_commands", ["--rounds", "200"]),
