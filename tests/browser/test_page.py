@@ -12,6 +12,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.audio import speak_wav
 from tests.browser.conftest import screenshot, which
 from tests.fakes import FakeGemini, Reply
 from tests.servers import BallsyProcess
@@ -116,8 +117,9 @@ def test_phone_sized_screen(server: BallsyProcess, launch: Callable[..., Any]) -
 
 
 def _spoken_wav(tmp_path: Path, text: str) -> Path:
-    raw = tmp_path / "raw.wav"
-    subprocess.run([which("espeak-ng"), "-s", "150", "-w", str(raw), text], check=True, timeout=30)
+    # The American voice the speech tests use (the default voice's "eight" is often
+    # heard as "made" by the tiny model).
+    raw = speak_wav(text, tmp_path / "raw.wav")
     wav = tmp_path / "spoken.wav"
     # Chromium's fake microphone wants 16-bit PCM; a second of silence first and after.
     subprocess.run(
