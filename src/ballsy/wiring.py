@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ballsy.assistant.identity import EphemeralScopes
+from ballsy.assistant.identity import EphemeralScopes, TokenCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
@@ -43,6 +43,7 @@ class Services:
     llm: LLMProvider | None
     stt: SpeechToText
     limiter: Any = None
+    tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:

@@ -45,6 +45,20 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+async def user_for_token(services: Services, token: str) -> int | None:
+    """The user a bearer token belongs to (recently seen tokens skip the database)."""
+    token_hash = hash_token(token)
+    cached = services.tokens.get(token_hash)
+    if cached is not None:
+        return cached
+    async with services.sessions() as session:
+        user = await repo.user_by_token_hash(session, token_hash)
+    if user is None:
+        return None
+    services.tokens.put(token_hash, user.id)
+    return user.id
+
+
 async def get_caller(request: Request, services: ServicesDep) -> Caller:
     address = client_ip(request.scope, trusted_proxy_hops=services.settings.trusted_proxy_hops)
     operator_key = request.headers.get("x-api-key")
@@ -59,11 +73,9 @@ async def get_caller(request: Request, services: ServicesDep) -> Caller:
     if token is not None:
         if len(token) > 200:
             raise Unauthorized("The session token is not valid.")
-        async with services.sessions() as session:
-            user = await repo.user_by_token_hash(session, hash_token(token))
-        if user is None:
+        user_id = await user_for_token(services, token)
+        if user_id is None:
             raise Unauthorized("The session token is not valid; start a new session.")
-        user_id = user.id
         bind(user_id=user_id)
     caller = Caller(user_id=user_id, operator=operator, address=address)
     if services.limiter is not None:

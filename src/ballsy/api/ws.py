@@ -19,11 +19,11 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ballsy.api import ws_protocol as proto
+from ballsy.api.deps import user_for_token
 from ballsy.api.speech import transcribe_for
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import Identity, hash_token
+from ballsy.assistant.identity import Identity
 from ballsy.assistant.pipeline import TurnRequest
-from ballsy.db import repositories as repo
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.errors import (
     BadRequest,
@@ -239,12 +239,11 @@ class VoiceSocket:
             self.identity = Identity.legacy(f"ws:{self.client_id}", self.address, timezone=timezone)
             await self.send({"type": "hello", "user_id": None})
             return
-        async with self.services.sessions() as session:
-            user = await repo.user_by_token_hash(session, hash_token(token))
-        if user is None:
+        user_id = await user_for_token(self.services, token)
+        if user_id is None:
             raise Unauthorized("The session token is not valid; start a new session.")
-        self.identity = Identity.user(user.id, timezone=timezone)
-        await self.send({"type": "hello", "user_id": user.id})
+        self.identity = Identity.user(user_id, timezone=timezone)
+        await self.send({"type": "hello", "user_id": user_id})
 
     # --- turns -----------------------------------------------------------------------------
 

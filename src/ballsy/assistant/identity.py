@@ -55,6 +55,36 @@ class Identity:
         return cls(scope_key=f"{client_id[:64]}@{address}", timezone=timezone, address=address)
 
 
+class TokenCache:
+    """Recently verified token hashes -> user id, so a request need not ask the database.
+
+    Bounded and short-lived: a token replaced by `ballsy users issue-token` stops working
+    on every instance within `ttl_seconds`.
+    """
+
+    def __init__(self, *, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def get(self, token_hash: str, *, now: float | None = None) -> int | None:
+        now = time.monotonic() if now is None else now
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        user_id, stored = entry
+        if now - stored > self.ttl:
+            del self._entries[token_hash]
+            return None
+        return user_id
+
+    def put(self, token_hash: str, user_id: int, *, now: float | None = None) -> None:
+        self._entries[token_hash] = (user_id, time.monotonic() if now is None else now)
+        self._entries.move_to_end(token_hash)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
 @dataclass(slots=True)
 class EphemeralScope:
     last_result: Fraction | None = None
