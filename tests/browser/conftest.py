@@ -34,8 +34,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 GEMINI_KEY = "AIzaSy-browser-test-key-0123456789"
 OFF_MACHINE = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/]|data:|blob:|about:)")
 
-pytestmark = pytest.mark.browser
-
 
 def _require_chromium() -> None:
     if Path(CHROMIUM).exists():

@@ -10,12 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.audio import speak_wav
 from tests.browser.conftest import screenshot, which
 from tests.fakes import FakeGemini, Reply
 from tests.servers import BallsyProcess
+
+pytestmark = pytest.mark.browser
 
 ASSISTANT = "#conversation li.message.assistant"
 USER = "#conversation li.message.user"

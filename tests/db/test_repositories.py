@@ -67,8 +67,17 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
                     session, _turn(user.id, start + timedelta(minutes=52), 3), idle_gap=GAP
                 )
                 await session.commit()
-                messages = await repo.recent_messages(session, fresh.id, limit=10)
+                messages = await repo.open_conversation_messages(
+                    session, user.id, now=start + timedelta(minutes=53), idle_gap=GAP, limit=10
+                )
                 assert [m.content for m in messages] == ["command 3", "reply 3"]
+                assert fresh.id == max(
+                    c.id for c, _n in await repo.list_conversations(session, user.id, limit=10)
+                )
+                closed = await repo.open_conversation_messages(
+                    session, user.id, now=start + timedelta(hours=5), idle_gap=GAP, limit=10
+                )
+                assert closed == []  # idle too long: the next turn starts a new conversation
 
                 removed = await repo.delete_history_before(session, start + timedelta(minutes=30))
                 await session.commit()

@@ -68,7 +68,6 @@ class _Memory:
 
     timezone: ZoneInfo
     last_result: Fraction | None
-    history: list[tuple[str, str]]
 
 
 class Assistant:
@@ -172,7 +171,7 @@ class Assistant:
         parts: list[str] = []
         first_text: float | None = None
         stats = ReplyStats(model=self.llm.model)
-        messages = self.prompts.build(need, memory.history)
+        messages = self.prompts.build(need, await self._load_history(identity))
         failure: AIError | None = None
         try:
             stream = self.llm.stream(messages, self.config.generation, stats)
@@ -228,32 +227,36 @@ class Assistant:
     # --- memory ----------------------------------------------------------------------
 
     async def _load_memory(self, identity: Identity) -> _Memory:
+        """The asker's time zone and last result: one statement (none for legacy scopes)."""
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
             return _Memory(
-                timezone=_zone(identity.timezone) or UTC_ZONE,
-                last_result=scope.last_result,
-                history=list(scope.turns)[-self.config.context_turns :],
+                timezone=_zone(identity.timezone) or UTC_ZONE, last_result=scope.last_result
             )
         assert identity.user_id is not None
         async with self._session() as session:
             state = await repo.user_state(session, identity.user_id)
-            history: list[tuple[str, str]] = []
-            if self.llm is not None and self.config.context_turns:
-                conversation = await repo.current_conversation(
-                    session,
-                    identity.user_id,
-                    now=self.clock(),
-                    idle_gap=self.config.conversation_idle,
-                )
-                messages = await repo.recent_messages(
-                    session, conversation.id, limit=self.config.context_turns * 2
-                )
-                history = _pair_turns(messages)
-                await session.commit()
         zone = _zone(identity.timezone) or _zone(state.timezone if state else None) or UTC_ZONE
         last = _parse_fraction(state.last_result if state else None)
-        return _Memory(timezone=zone, last_result=last, history=history)
+        return _Memory(timezone=zone, last_result=last)
+
+    async def _load_history(self, identity: Identity) -> list[tuple[str, str]]:
+        """The open conversation's last turns, for AI context only: one statement."""
+        if not self.config.context_turns:
+            return []
+        if not identity.authenticated:
+            scope = self.scopes.get(identity.scope_key or "")
+            return list(scope.turns)[-self.config.context_turns :]
+        assert identity.user_id is not None
+        async with self._session() as session:
+            messages = await repo.open_conversation_messages(
+                session,
+                identity.user_id,
+                now=self.clock(),
+                idle_gap=self.config.conversation_idle,
+                limit=self.config.context_turns * 2,
+            )
+        return _pair_turns(messages)
 
     async def _store(
         self,

@@ -88,24 +88,6 @@ async def update_settings(
 # --- conversations and turns -----------------------------------------------------------
 
 
-async def current_conversation(
-    session: AsyncSession, user_id: int, *, now: datetime, idle_gap: timedelta
-) -> Conversation:
-    """The user's open conversation, or a new one after an idle gap."""
-    result = await session.execute(
-        select(Conversation)
-        .where(Conversation.user_id == user_id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-    latest = result.scalar_one_or_none()
-    if latest is not None:
-        last = latest.last_activity_at or latest.started_at
-        if now - last < idle_gap:
-            return latest
-    return await start_conversation(session, user_id, now=now)
-
-
 async def start_conversation(session: AsyncSession, user_id: int, *, now: datetime) -> Conversation:
     conversation = Conversation(user_id=user_id, started_at=now, last_activity_at=now)
     session.add(conversation)
@@ -132,21 +114,6 @@ async def list_conversations(
     return [(row[0], int(row[1])) for row in result.all()]
 
 
-async def recent_messages(
-    session: AsyncSession, conversation_id: int, *, limit: int
-) -> list[Message]:
-    """The last `limit` messages of a conversation, oldest first."""
-    if limit <= 0:
-        return []
-    result = await session.execute(
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    return list(reversed(result.scalars().all()))
-
-
 @dataclass(frozen=True, slots=True)
 class TurnRecord:
     """Everything stored about one turn."""
@@ -163,6 +130,31 @@ class TurnRecord:
     created_at: datetime
     first_text_ms: float | None
     total_ms: float | None
+
+
+async def open_conversation_messages(
+    session: AsyncSession, user_id: int, *, now: datetime, idle_gap: timedelta, limit: int
+) -> list[Any]:
+    """The last `limit` messages (is_user, content) of the user's conversation if it is
+    still open (active within `idle_gap`), oldest first; one statement."""
+    open_conversation = (
+        select(Conversation.id)
+        .where(
+            Conversation.user_id == user_id,
+            func.coalesce(Conversation.last_activity_at, Conversation.started_at) > now - idle_gap,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    conn = await session.connection()
+    result = await conn.execute(
+        select(Message.is_user, Message.content)
+        .where(Message.conversation_id == open_conversation)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(result.all()))
 
 
 @dataclass(frozen=True, slots=True)
