@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# Readable log lines in a terminal unless LOG_FORMAT says otherwise (Cloud Run uses json).
 run: $(STAMP)
-	$(BIN)/ballsy serve
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/ballsy serve
 
 system-deps:
 	./scripts/system-deps.sh
