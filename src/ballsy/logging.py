@@ -18,7 +18,12 @@ import orjson
 
 request_context: ContextVar[dict[str, Any] | None] = ContextVar("request_context", default=None)
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# uvicorn adds color_message, a duplicate of the message with terminal colour codes.
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def bind(**fields: Any) -> None:
