@@ -137,6 +137,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         scopes=scopes,
         limits=limiter,
         metrics=metrics,
+        serialize_writes=settings.uses_sqlite,
     )
     return Services(
         settings=settings,

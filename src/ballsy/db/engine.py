@@ -33,12 +33,11 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     async_url = to_async_url(url or settings.database_url_value())
     if is_sqlite(async_url):
         prepare_sqlite_file(async_url)
-        # SQLite takes one writer at a time: with several connections, concurrent turns
-        # collide on its lock and wait in its busy handler (seconds at p99). One
-        # connection, handed to one transaction at a time, serialises them without that.
+        # WAL lets readers share the file with one writer; the pipeline queues its writes
+        # on an asyncio lock (see Assistant) so they never sleep in SQLite's busy handler.
         engine = create_async_engine(
             async_url,
-            pool_size=1,
+            pool_size=4,
             max_overflow=0,
             pool_timeout=settings.db_pool_timeout_seconds,
             connect_args={"timeout": settings.db_connect_timeout_seconds},
