@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ballsy.api.client_ip import client_ip
-from ballsy.assistant.identity import hash_token
+from ballsy.assistant.identity import hash_token, limit_key
 from ballsy.db import repositories as repo
 from ballsy.errors import NotFound, Unauthorized
 from ballsy.logging import bind
@@ -34,7 +34,7 @@ class Caller:
 
     @property
     def limit_key(self) -> str:
-        return f"u:{self.user_id}" if self.user_id is not None else f"ip:{self.address}"
+        return limit_key(self.user_id, self.address)
 
 
 def _bearer(request: Request) -> str | None:

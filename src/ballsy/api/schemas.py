@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
 
+from ballsy.assistant.identity import parse_zone
+
 
 def _check_zone(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ValueError, KeyError, OSError) as exc:
-        raise ValueError("must be an IANA time zone name such as Europe/Paris") from exc
+    if value is not None and parse_zone(value) is None:
+        raise ValueError("must be an IANA time zone name such as Europe/Paris")
     return value
 
 

@@ -22,7 +22,7 @@ from ballsy.api import ws_protocol as proto
 from ballsy.api.deps import user_for_token
 from ballsy.api.speech import transcribe_for
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import Identity
+from ballsy.assistant.identity import Identity, limit_key, parse_zone
 from ballsy.assistant.pipeline import TurnRequest
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.errors import (
@@ -125,7 +125,7 @@ class VoiceSocket:
         if limiter is None:
             return None
         try:
-            return limiter.acquire_ws(f"ip:{self.address}")
+            return limiter.acquire_ws(limit_key(None, self.address))
         except RateLimited as exc:
             await self.send(proto.error(exc))
             await self.close(CLOSE_TRY_AGAIN, "too many connections")
@@ -230,9 +230,7 @@ class VoiceSocket:
                 await self._audio_end()
 
     async def _hello(self, token: str | None, timezone: str | None) -> None:
-        from ballsy.assistant.pipeline import _zone  # one parser for zone names
-
-        if timezone is not None and _zone(timezone) is None:
+        if timezone is not None and parse_zone(timezone) is None:
             raise BadRequest("timezone must be an IANA time zone name such as Europe/Paris.")
         self.timezone = timezone
         if not token:

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 
 def new_token() -> str:
@@ -23,6 +24,24 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_zone(name: str | None) -> ZoneInfo | None:
+    """The IANA time zone `name` (e.g. Europe/Paris), or None when absent or unknown."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def limit_key(user_id: int | None, address: str | None) -> str:
+    """The key rate limits count against: the user, or for tokenless callers their
+    network address — never an id the client chose, which would buy a fresh budget."""
+    if user_id is not None:
+        return f"u:{user_id}"
+    return f"ip:{address or 'unknown'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +59,7 @@ class Identity:
 
     @property
     def limit_key(self) -> str:
-        """The key rate limits count against: the user, or for tokenless clients their
-        network address — never an id the client chose, which would buy a fresh budget."""
-        if self.user_id is not None:
-            return f"u:{self.user_id}"
-        return f"ip:{self.address or 'unknown'}"
+        return limit_key(self.user_id, self.address)
 
     @classmethod
     def user(cls, user_id: int, *, timezone: str | None = None) -> Identity:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import EphemeralScopes, Identity
+from ballsy.assistant.identity import EphemeralScopes, Identity, parse_zone
 from ballsy.assistant.limits import NoLimits, TurnLimits
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
 from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
@@ -236,12 +236,16 @@ class Assistant:
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
             return _Memory(
-                timezone=_zone(identity.timezone) or UTC_ZONE, last_result=scope.last_result
+                timezone=parse_zone(identity.timezone) or UTC_ZONE, last_result=scope.last_result
             )
         assert identity.user_id is not None
         async with self._session() as session:
             state = await repo.user_state(session, identity.user_id)
-        zone = _zone(identity.timezone) or _zone(state.timezone if state else None) or UTC_ZONE
+        zone = (
+            parse_zone(identity.timezone)
+            or parse_zone(state.timezone if state else None)
+            or UTC_ZONE
+        )
         last = _parse_fraction(state.last_result if state else None)
         return _Memory(timezone=zone, last_result=last)
 
@@ -386,15 +390,6 @@ def _pair_turns(messages: list[Any]) -> list[tuple[str, str]]:
             pairs.append((pending, message.content))
             pending = None
     return pairs
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        return None
 
 
 def _parse_fraction(value: str | None) -> Fraction | None:
