@@ -4,7 +4,8 @@ A fake provider (tests/fakes, in a child process) answers instantly. We time, at
 10 concurrent clients:
   - through Ballsy: `{"type": "command"}` sent on an authenticated WebSocket of a real
     `ballsy serve` -> the first `reply_delta` received;
-  - the baseline: bare httpx asking the fake directly for the same stream.
+  - the baseline: bare httpx asking the fake directly for the same stream, as many
+    clients at once, in blocks alternating with the turns above.
 The difference is Ballsy's overhead: the socket, the pipeline (memory read from the
 database, budgets, prompt), and the provider's client (for Gemini, the google-genai SDK).
 
@@ -17,6 +18,8 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import websockets
@@ -25,33 +28,31 @@ from tests.servers import BallsyProcess
 from bench.bench_llm_provider_overhead import MODEL, baseline_for, start_fake
 from bench.common import machine, median, percentile
 
-
-async def _ballsy_client(port: int, token: str, turns: int, out: list[float]) -> None:
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/ws/voice/ai-bench", compression=None
-    ) as ws:
-        await ws.send(json.dumps({"type": "hello", "token": token}))
-        await ws.recv()
-        for turn in range(turns + 3):
-            started = time.perf_counter()
-            await ws.send(json.dumps({"type": "command", "command": "tell me something nice"}))
-            first: float | None = None
-            while True:
-                message = json.loads(await ws.recv())
-                if message["type"] == "reply_delta" and first is None:
-                    first = time.perf_counter() - started
-                if message["type"] in ("command_response", "error"):
-                    break
-            if turn >= 3 and first is not None:  # the first turns warm the caches
-                out.append(first)
+BLOCK = 10  # turns per client in each alternating block
+WARM_UP = 8  # turns per client before measuring: the context reaches its 6 turns
 
 
-async def _baseline_client(kind: str, base_url: str, turns: int, out: list[float]) -> None:
-    run = baseline_for(kind, base_url)
-    for turn in range(turns + 3):
-        first, _total = await run()
-        if turn >= 3:
+async def _ballsy_client(ws: Any, turns: int, out: list[float]) -> None:
+    for _ in range(turns):
+        started = time.perf_counter()
+        await ws.send(json.dumps({"type": "command", "command": "tell me something nice"}))
+        first: float | None = None
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "reply_delta" and first is None:
+                first = time.perf_counter() - started
+            if message["type"] in ("command_response", "error"):
+                break
+        if first is not None:
             out.append(first)
+
+
+async def _direct_client(
+    ask: Callable[[], Awaitable[tuple[float, float]]], turns: int, out: list[float]
+) -> None:
+    for _ in range(turns):
+        first, _total = await ask()
+        out.append(first)
 
 
 async def _run_both(
@@ -63,8 +64,26 @@ async def _run_both(
     through: list[float],
     direct: list[float],
 ) -> None:
-    await asyncio.gather(*(_ballsy_client(port, token, turns, through) for token in tokens))
-    await asyncio.gather(*(_baseline_client(kind, base_url, turns, direct) for _ in tokens))
+    """Alternate blocks of turns through Ballsy and straight to the fake, every client
+    at once in each block, so both see the same concurrency and the same drift in the
+    shared machine's load."""
+    asks = [baseline_for(kind, base_url) for _ in tokens]
+    sockets = []
+    for token in tokens:
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/voice/ai-bench", compression=None)
+        await ws.send(json.dumps({"type": "hello", "token": token}))
+        await ws.recv()
+        sockets.append(ws)
+    try:
+        # Warm-up: caches, connections, and each conversation grows to its full context.
+        await asyncio.gather(*(_ballsy_client(ws, WARM_UP, []) for ws in sockets))
+        await asyncio.gather(*(_direct_client(ask, WARM_UP, []) for ask in asks))
+        for _ in range(turns // BLOCK):
+            await asyncio.gather(*(_ballsy_client(ws, BLOCK, through) for ws in sockets))
+            await asyncio.gather(*(_direct_client(ask, BLOCK, direct) for ask in asks))
+    finally:
+        for ws in sockets:
+            await ws.close()
 
 
 def _env(kind: str, base_url: str) -> dict[str, str]:
@@ -133,7 +152,10 @@ def main() -> str:
                 "A fake provider answers instantly (3 chunks). Time to first token seen by a "
                 "WebSocket client through `ballsy serve` (authenticated user: memory read from "
                 "SQLite, budgets, prompt, provider client) against bare httpx asking the fake "
-                f"directly, {args.turns} turns per client after 3 warm-up turns.",
+                f"directly, {args.turns} turns per client after {WARM_UP} warm-up turns (by "
+                "then each conversation holds the full context of 6 turns). The two "
+                f"alternate in blocks of {BLOCK} turns with every client at once, so both "
+                "see the same concurrency and the same machine load.",
                 "",
                 "| provider | clients | direct first token p50 (ms) | through Ballsy p50 (ms) | "
                 "through Ballsy p99 (ms) | Ballsy adds, p50 (ms) |",

@@ -122,11 +122,8 @@ class Assistant:
         started = request.received_at if request.received_at is not None else time.perf_counter()
         text = self.validate(request.text)
         turn_id = request.turn_id or str(uuid.uuid4())
-        memory = await self._load_memory(request.identity)
         now = self.clock()
-        decision = self.router(
-            text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
-        )
+        decision, history = await self._understand(request.identity, text, now)
         if isinstance(decision, LocalReply):
             yield TurnStarted(turn_id, "local")
             first_text = time.perf_counter()
@@ -146,7 +143,7 @@ class Assistant:
             yield ended
             return
         async for event in self._ai_turn(
-            request.identity, text, turn_id, decision, memory, now, started
+            request.identity, text, turn_id, decision, history, now, started
         ):
             yield event
 
@@ -156,7 +153,7 @@ class Assistant:
         text: str,
         turn_id: str,
         need: NeedsAI,
-        memory: _Memory,
+        history: list[tuple[str, str]],
         now: datetime,
         started: float,
     ) -> AsyncIterator[Event]:
@@ -176,7 +173,7 @@ class Assistant:
         parts: list[str] = []
         first_text: float | None = None
         stats = ReplyStats(model=self.llm.model)
-        messages = self.prompts.build(need, await self._load_history(identity))
+        messages = self.prompts.build(need, history)
         failure: AIError | None = None
         try:
             stream = self.llm.stream(messages, self.config.generation, stats)
@@ -231,41 +228,55 @@ class Assistant:
 
     # --- memory ----------------------------------------------------------------------
 
-    async def _load_memory(self, identity: Identity) -> _Memory:
-        """The asker's time zone and last result: one statement (none for legacy scopes)."""
+    async def _understand(
+        self, identity: Identity, text: str, now: datetime
+    ) -> tuple[LocalReply | NeedsAI, list[tuple[str, str]]]:
+        """Route the command with what Ballsy remembers of the asker, and fetch the
+        conversation's context when the AI will answer: one short read session (two
+        statements at most) for a signed-in user, none for a legacy scope."""
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
-            return _Memory(
+            memory = _Memory(
                 timezone=parse_zone(identity.timezone) or UTC_ZONE, last_result=scope.last_result
             )
+            decision = self._route(text, now, memory)
+            if not self._wants_context(decision):
+                return decision, []
+            return decision, list(scope.turns)[-self.config.context_turns :]
         assert identity.user_id is not None
+        history: list[tuple[str, str]] = []
         async with self._session() as session:
             state = await repo.user_state(session, identity.user_id)
-        zone = (
-            parse_zone(identity.timezone)
-            or parse_zone(state.timezone if state else None)
-            or UTC_ZONE
-        )
-        last = _parse_fraction(state.last_result if state else None)
-        return _Memory(timezone=zone, last_result=last)
-
-    async def _load_history(self, identity: Identity) -> list[tuple[str, str]]:
-        """The open conversation's last turns, for AI context only: one statement."""
-        if not self.config.context_turns:
-            return []
-        if not identity.authenticated:
-            scope = self.scopes.get(identity.scope_key or "")
-            return list(scope.turns)[-self.config.context_turns :]
-        assert identity.user_id is not None
-        async with self._session() as session:
-            messages = await repo.open_conversation_messages(
-                session,
-                identity.user_id,
-                now=self.clock(),
-                idle_gap=self.config.conversation_idle,
-                limit=self.config.context_turns * 2,
+            zone = (
+                parse_zone(identity.timezone)
+                or parse_zone(state.timezone if state else None)
+                or UTC_ZONE
             )
-        return _pair_turns(messages)
+            memory = _Memory(
+                timezone=zone, last_result=_parse_fraction(state.last_result if state else None)
+            )
+            decision = self._route(text, now, memory)
+            if self._wants_context(decision):
+                messages = await repo.open_conversation_messages(
+                    session,
+                    identity.user_id,
+                    now=now,
+                    idle_gap=self.config.conversation_idle,
+                    limit=self.config.context_turns * 2,
+                )
+                history = _pair_turns(messages)
+        return decision, history
+
+    def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI:
+        return self.router(
+            text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
+        )
+
+    def _wants_context(self, decision: LocalReply | NeedsAI) -> bool:
+        """Only an AI reply reads the conversation, and only when an AI is configured."""
+        return (
+            isinstance(decision, NeedsAI) and self.llm is not None and self.config.context_turns > 0
+        )
 
     async def _store(
         self,

@@ -49,7 +49,8 @@ def test_messages_map_to_system_instruction_and_roles() -> None:
         ]
     )
     assert system == "persona"
-    assert [c.role for c in contents] == ["user", "model", "user"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+    assert [c["parts"] for c in contents] == [[{"text": "q1"}], [{"text": "a1"}], [{"text": "q2"}]]
 
 
 def test_a_reply_needs_a_turn() -> None:
