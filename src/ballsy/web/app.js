@@ -12,11 +12,15 @@ import {
 import { VoiceSocket } from "./socket.js";
 import { Speaker } from "./speaker.js";
 import * as ui from "./ui.js";
+import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_activity.js";
 
 const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_RECORDING_SECONDS = 30;
 const HISTORY_TURNS = 20;
 const RECOGNITION_UNAVAILABLE = new Set(["network", "service-not-allowed", "language-not-supported"]);
+// A streamed reply can pause between sentences while the AI writes the next one: keep
+// watching for the user's voice that long after speech stops before closing the microphone.
+const VOICE_WATCH_LINGER_MS = 1_500;
 
 const api = new Api();
 const state = {
@@ -34,6 +38,8 @@ const state = {
 };
 
 const speaker = new Speaker({ onChange: () => refreshOrb() });
+const voiceWatch = new VoiceWatch({ onVoice: (handover) => onVoiceWhileSpeaking(handover) });
+let voiceWatchLinger = null;
 const socket = new VoiceSocket({
   hello: () => ({ type: "hello", token: api.token, timezone: timezone() }),
   onMessage: (message) => onSocketMessage(message),
@@ -59,11 +65,49 @@ function refreshOrb() {
   else if (speaker.speaking) ui.setOrbState("speaking");
   else if (busy()) ui.setOrbState("thinking");
   else ui.setOrbState("idle");
+  updateVoiceWatch();
+}
+
+// --- interrupt by voice --------------------------------------------------------------------
+
+/** Watch the microphone for the user's voice while Ballsy speaks, and only then. */
+function updateVoiceWatch() {
+  const mode = captureMode();
+  const allowed = state.local.interruptByVoice && !state.listening && mode !== "none";
+  if (allowed && speaker.speaking) {
+    clearTimeout(voiceWatchLinger);
+    voiceWatchLinger = null;
+    // Recording for the server: record from the first syllable, so nothing said is lost.
+    if (!voiceWatch.armed) voiceWatch.arm({ preRoll: mode === "server" });
+    return;
+  }
+  if (!voiceWatch.armed) return;
+  if (!allowed) stopVoiceWatch();
+  else if (voiceWatchLinger === null) {
+    voiceWatchLinger = setTimeout(stopVoiceWatch, VOICE_WATCH_LINGER_MS);
+  }
+}
+
+function stopVoiceWatch() {
+  clearTimeout(voiceWatchLinger);
+  voiceWatchLinger = null;
+  voiceWatch.disarm();
+}
+
+/** The user started talking over Ballsy: barge in, and listen with the microphone already open. */
+function onVoiceWhileSpeaking(handover) {
+  if (state.listening || !state.local.interruptByVoice) {
+    handover.release();
+    return;
+  }
+  bargeIn();
+  startListening(handover);
 }
 
 /** Stop talking at once and cancel whatever reply is in flight. */
 function bargeIn() {
   speaker.cancel();
+  stopVoiceWatch();
   if (state.activeTurn !== null) {
     const turnId = state.activeTurn;
     const turn = state.turns.get(turnId);
@@ -340,12 +384,16 @@ function captureMode() {
   return "none";
 }
 
-function startListening() {
-  if (state.listening) return;
-  const mode = captureMode();
+/** Listen for a command; `takeOver` is a capture interrupting by voice already began. */
+function startListening(takeOver = null) {
+  const mode = state.listening ? "busy" : captureMode();
+  if (mode === "server") {
+    startRecording(takeOver);
+    return;
+  }
+  if (takeOver) takeOver.release(); // browser recognition opens the microphone itself
   if (mode === "browser") startRecognition();
-  else if (mode === "server") startRecording();
-  else ui.setCaption("Speech input is not available here. Type your command below.");
+  else if (mode === "none") ui.setCaption("Speech input is not available here. Type your command below.");
 }
 
 function stopListening() {
@@ -362,6 +410,7 @@ function startRecognition() {
     refreshOrb();
   };
   const recognizer = new BrowserRecognizer({
+    onAudioStart: rememberMicrophoneUse,
     onInterim: (text) => ui.setInterim(text),
     onFinal: (text) => {
       done();
@@ -393,7 +442,7 @@ function recognitionErrorText(code) {
   return `Speech recognition failed (${code}). You can still type.`;
 }
 
-function startRecording() {
+function startRecording(takeOver = null) {
   const capture = {
     kind: "recorder",
     recorder: null,
@@ -406,6 +455,7 @@ function startRecording() {
   capture.recorder = new AudioRecorder(
     {
       onStart: (mime) => {
+        rememberMicrophoneUse();
         capture.streaming = socket.send({ type: "audio_start", mime });
       },
       onChunk: (blob) => {
@@ -422,7 +472,7 @@ function startRecording() {
         refreshOrb();
       },
     },
-    { maxSeconds },
+    { maxSeconds, takeOver },
   );
   state.listening = capture;
   ui.setInterim("Listening…");
@@ -473,6 +523,7 @@ async function saveSettings(patch, local) {
   const saved = await api.saveSettings(patch);
   state.local = local;
   applySettings(saved);
+  updateVoiceWatch();
   if (zoneChanged && socket.ready) socket.reconnectNow(); // the hello carries the time zone
 }
 
@@ -516,6 +567,7 @@ function wireControls() {
     getState: () => ({ settings: state.settings, local: state.local }),
     voices: () => speaker.voices(),
     save: saveSettings,
+    canInterruptByVoice: canWatchForVoice,
   });
 }
 
@@ -570,6 +622,9 @@ window.ballsy = Object.freeze({
   },
   get clientId() {
     return socket.clientId;
+  },
+  get voiceWatch() {
+    return { state: voiceWatch.state, opened: voiceWatch.opened };
   },
 });
 

@@ -31,7 +31,8 @@ export function recorderMime() {
 
 /**
  * Web Speech API recognition: interim text while the user talks, one final text.
- * Callbacks: onInterim(text), onFinal(text), onEnd(), onError(code, message).
+ * Callbacks: onInterim(text), onFinal(text), onEnd(), onError(code, message), and
+ * optionally onAudioStart() when the microphone opened.
  */
 export class BrowserRecognizer {
   constructor(callbacks) {
@@ -47,6 +48,9 @@ export class BrowserRecognizer {
     recognition.maxAlternatives = 1;
     let finalText = "";
     let failed = false;
+    if (this.callbacks.onAudioStart) {
+      recognition.addEventListener("audiostart", this.callbacks.onAudioStart);
+    }
     recognition.addEventListener("result", (event) => {
       let interim = "";
       finalText = "";
@@ -85,18 +89,23 @@ export class BrowserRecognizer {
  * Records the microphone with MediaRecorder. It stops by itself after a pause that
  * follows speech, when nothing is said, or at the maximum duration.
  *
+ * `takeOver` continues a capture that interrupting by voice began (voice_activity.js):
+ * {stream, recording: {recorder, chunks, mime} | null, noiseFloor}. The user is already
+ * talking then, so the noise floor comes from before they started.
+ *
  * Callbacks: onStart(mime), onChunk(blob), onStop({blob, mime, heardSpeech}),
  * onLevel(rms 0..1), onError(code, message).
  */
 export class AudioRecorder {
-  constructor(callbacks, { maxSeconds = 30 } = {}) {
+  constructor(callbacks, { maxSeconds = 30, takeOver = null } = {}) {
     this.callbacks = callbacks;
     this.maxMs = Math.max(2, maxSeconds) * 1000;
+    this.takeOver = takeOver;
     this.recorder = null;
     this.stream = null;
     this.audioContext = null;
     this._timers = [];
-    this.heardSpeech = false;
+    this.heardSpeech = takeOver !== null;
   }
 
   get active() {
@@ -104,22 +113,14 @@ export class AudioRecorder {
   }
 
   async start() {
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
-      });
-    } catch (error) {
-      const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
-      this.callbacks.onError(
-        denied ? "not-allowed" : "audio-capture",
-        denied ? "Microphone permission was refused." : "No microphone could be opened.",
-      );
-      return false;
-    }
+    const stream = this.takeOver ? this.takeOver.stream : await this._open();
+    if (!stream) return false;
     this.stream = stream;
-    const mime = recorderMime();
-    const recorder = new MediaRecorder(stream, mime ? { mimeType: mime } : undefined);
+    const recording = this.takeOver && this.takeOver.recording;
+    const mime = recording ? recording.mime : recorderMime();
+    const recorder = recording
+      ? recording.recorder
+      : new MediaRecorder(stream, mime ? { mimeType: mime } : undefined);
     this.recorder = recorder;
     const chunks = [];
     recorder.addEventListener("dataavailable", (event) => {
@@ -137,18 +138,44 @@ export class AudioRecorder {
       });
     });
     this.callbacks.onStart(recorder.mimeType || mime || "audio/webm");
-    recorder.start(TIMESLICE_MS);
-    this._watchLevel(stream);
+    if (recording) {
+      // Already recording since the first syllable: pass on what it has so far.
+      for (const chunk of recording.chunks) {
+        chunks.push(chunk);
+        this.callbacks.onChunk(chunk);
+      }
+    } else {
+      recorder.start(TIMESLICE_MS);
+    }
+    this._watchLevel(stream, this.takeOver ? this.takeOver.noiseFloor : null);
     this._timers.push(setTimeout(() => this.stop(), this.maxMs));
     return true;
+  }
+
+  async _open() {
+    try {
+      return await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
+      });
+    } catch (error) {
+      const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
+      this.callbacks.onError(
+        denied ? "not-allowed" : "audio-capture",
+        denied ? "Microphone permission was refused." : "No microphone could be opened.",
+      );
+      return null;
+    }
   }
 
   stop() {
     if (this.active) this.recorder.stop();
   }
 
-  /** Measure loudness to detect the end of speech (no speech recognition needed). */
-  _watchLevel(stream) {
+  /**
+   * Measure loudness to detect the end of speech (no speech recognition needed).
+   * `knownFloor`: the room's noise floor measured before the user started talking.
+   */
+  _watchLevel(stream, knownFloor = null) {
     const Context = window.AudioContext || window.webkitAudioContext;
     if (!Context) return;
     const context = new Context();
@@ -159,7 +186,7 @@ export class AudioRecorder {
     context.createMediaStreamSource(stream).connect(analyser);
     const samples = new Float32Array(analyser.fftSize);
     const startedAt = performance.now();
-    let noiseFloor = 0;
+    let noiseFloor = knownFloor || 0;
     let loudMs = 0;
     let quietMs = 0;
     const tick = setInterval(() => {

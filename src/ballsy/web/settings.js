@@ -2,7 +2,12 @@
 // preferences that only concern this browser kept in localStorage.
 
 const $ = (id) => document.getElementById(id);
-const LOCAL_KEYS = { speak: "ballsy.speak", serverStt: "ballsy.stt", theme: "ballsy.theme" };
+const LOCAL_KEYS = {
+  speak: "ballsy.speak",
+  serverStt: "ballsy.stt",
+  interruptByVoice: "ballsy.interrupt",
+  theme: "ballsy.theme",
+};
 
 export function browserTimezone() {
   try {
@@ -35,6 +40,7 @@ export function localPreferences() {
   return {
     speak: stored(LOCAL_KEYS.speak) !== "off",
     serverStt: stored(LOCAL_KEYS.serverStt) === "server",
+    interruptByVoice: stored(LOCAL_KEYS.interruptByVoice) !== "off",
   };
 }
 
@@ -95,14 +101,20 @@ function fillTimezones(selected) {
 
 /**
  * Wires the dialog. `save(patch, local)` persists the server part and applies both;
- * `getState()` returns {settings, local} to show; `voices()` lists the synthesiser's voices.
+ * `getState()` returns {settings, local} to show; `voices()` lists the synthesiser's voices;
+ * `canInterruptByVoice` says whether this browser can watch the microphone while Ballsy speaks.
  */
-export function setupSettings({ getState, voices, save }) {
+export function setupSettings({ getState, voices, save, canInterruptByVoice = true }) {
   const dialog = $("settings");
   const form = $("settings-form");
   const speed = $("setting-speed");
   const speedValue = $("setting-speed-value");
   const message = $("settings-message");
+  const interrupt = $("setting-interrupt");
+  if (!canInterruptByVoice) {
+    interrupt.disabled = true;
+    $("setting-interrupt-hint").textContent = "This browser cannot listen while Ballsy speaks.";
+  }
 
   const show = () => {
     const { settings, local } = getState();
@@ -114,6 +126,7 @@ export function setupSettings({ getState, voices, save }) {
     $(`theme-${theme}`).checked = true;
     $("setting-speak").checked = local.speak;
     $("setting-server-stt").checked = local.serverStt;
+    interrupt.checked = local.interruptByVoice;
     message.textContent = "";
   };
 
@@ -143,9 +156,14 @@ export function setupSettings({ getState, voices, save }) {
     const local = {
       speak: data.get("speak") === "on",
       serverStt: data.get("server_stt") === "on",
+      // A disabled box is not in the form data: keep the stored choice.
+      interruptByVoice: interrupt.disabled
+        ? getState().local.interruptByVoice
+        : data.get("interrupt_by_voice") === "on",
     };
     store(LOCAL_KEYS.speak, local.speak ? "on" : "off");
     store(LOCAL_KEYS.serverStt, local.serverStt ? "server" : "browser");
+    store(LOCAL_KEYS.interruptByVoice, local.interruptByVoice ? "on" : "off");
     $("settings-save").disabled = true;
     message.textContent = "Saving…";
     try {
