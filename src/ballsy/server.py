@@ -8,6 +8,7 @@ sockets with 1012 so pages reconnect elsewhere, and let uvicorn finish the rest.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from typing import Any
 
@@ -20,6 +21,15 @@ _MARGIN_SECONDS = 1.5
 
 
 class BallsyServer(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not gc.isenabled():
+            # `ballsy serve` loads with the collector off. What start-up built stays for the
+            # life of the process: move it out of the collector's way (it would otherwise
+            # walk all of it on every full collection) and collect as usual from here on.
+            gc.freeze()
+            gc.enable()
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app: Any = self.config.loaded_app
         hub = _find_hub(app)

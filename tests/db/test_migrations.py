@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -10,7 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ballsy.db import migrate
+from ballsy.db import migrate, sqlite_schema
 from ballsy.db.models import Base
 from ballsy.db.url import to_async_url
 
@@ -58,3 +62,61 @@ def test_upgrade_downgrade_upgrade_and_no_drift(database_url: str) -> None:
     tables, diff = asyncio.run(_tables_and_diff(database_url))
     assert "messages" in tables
     assert diff == []
+
+
+def _sqlite_master(url: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every schema object as SQLite stores it (in creation order), and the revision row."""
+    path = to_async_url(url).database
+    assert path
+    with sqlite3.connect(path) as conn:
+        objects = conn.execute(
+            "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master ORDER BY rowid"
+        ).fetchall()
+        version = conn.execute("SELECT * FROM alembic_version").fetchall()
+    return objects, version
+
+
+def test_new_sqlite_schema_is_exactly_what_the_migrations_build(tmp_path: Path) -> None:
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    created = f"sqlite:///{tmp_path / 'created.db'}"
+    migrate.upgrade(migrated)
+    assert migrate.create_sqlite_schema(created) is True
+
+    expected_objects, expected_version = _sqlite_master(migrated)
+    expected_ddl = "\n".join(repr(o[4]) for o in expected_objects if o[4] is not None)
+    assert _sqlite_master(created) == (expected_objects, expected_version), (
+        "ballsy/db/sqlite_schema.py is out of date; the migrations now build:\n" + expected_ddl
+    )
+    assert sqlite_schema.REVISION == migrate.HEAD
+    assert migrate.sqlite_is_current(created)
+    _, diff = asyncio.run(_tables_and_diff(created))
+    assert diff == []
+
+
+def test_sqlite_schema_is_created_only_in_an_empty_database(sqlite_url: str) -> None:
+    migrate.upgrade(sqlite_url, "0001")
+    before = _sqlite_master(sqlite_url)
+    assert migrate.create_sqlite_schema(sqlite_url) is False
+    assert _sqlite_master(sqlite_url) == before
+    # An older database is upgraded by the migrations instead.
+    assert migrate.upgrade_sqlite_if_needed(sqlite_url) is True
+    assert migrate.sqlite_is_current(sqlite_url)
+
+
+def test_sqlite_schema_is_not_created_for_other_databases() -> None:
+    assert migrate.create_sqlite_schema("sqlite://") is False
+    assert migrate.create_sqlite_schema("sqlite:///:memory:") is False
+    assert migrate.create_sqlite_schema("postgresql://u:p@127.0.0.1:1/db") is False
+
+
+def test_new_sqlite_database_starts_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'data' / 'ballsy.db'}"
+    code = (
+        "import sys\n"
+        "from ballsy.db import migrate\n"
+        f"assert migrate.upgrade_sqlite_if_needed({url!r}) is True\n"
+        f"assert migrate.upgrade_sqlite_if_needed({url!r}) is False\n"
+        "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert migrate.sqlite_is_current(url)

@@ -2,7 +2,8 @@
 
 These functions are synchronous (Alembic's command API is); async callers run them
 with `asyncio.to_thread`. Alembic is imported only when a migration really runs, so
-a server whose embedded database is already current starts without paying for it.
+a server whose embedded database is already current starts without paying for it, and
+a new embedded database is created from the schema's DDL (see sqlite_schema) without it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ballsy.db import sqlite_schema
 from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
 if TYPE_CHECKING:
@@ -59,13 +61,18 @@ def current_revision_sync(connection: object) -> str | None:
     return context.get_current_revision()
 
 
-def sqlite_is_current(database_url: str) -> bool:
-    """True when an SQLite database is already at HEAD (a cheap check, no Alembic)."""
+def _sqlite_file(database_url: str) -> Path | None:
+    """The file of an SQLite URL; None for other databases and in-memory SQLite."""
     url = to_async_url(database_url)
     if not is_sqlite(url) or not url.database or url.database == ":memory:":
-        return False
-    path = Path(url.database)
-    if not path.exists():
+        return None
+    return Path(url.database)
+
+
+def sqlite_is_current(database_url: str) -> bool:
+    """True when an SQLite database is already at HEAD (a cheap check, no Alembic)."""
+    path = _sqlite_file(database_url)
+    if path is None or not path.exists():
         return False
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2) as conn:
@@ -75,9 +82,49 @@ def sqlite_is_current(database_url: str) -> bool:
     return row is not None and row[0] == HEAD
 
 
+def create_sqlite_schema(database_url: str) -> bool:
+    """Create the HEAD schema in a new or empty SQLite database, in one transaction.
+
+    Returns False, changing nothing, when the database already holds any table (it is
+    then the migrations' job) or is not a usable SQLite file.
+    """
+    path = _sqlite_file(database_url)
+    if path is None or sqlite_schema.REVISION != HEAD:
+        return False
+    prepare_sqlite_file(to_async_url(database_url))
+    try:
+        # Autocommit mode, so the explicit BEGIN IMMEDIATE below is the one transaction:
+        # a second process starting on the same new file waits, then finds the tables.
+        conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None:
+            conn.execute("ROLLBACK")
+            return False
+        for statement in sqlite_schema.STATEMENTS:
+            conn.execute(statement)
+        conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (HEAD,))
+        conn.execute("COMMIT")
+        return True
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return False
+    finally:
+        conn.close()
+
+
 def upgrade_sqlite_if_needed(database_url: str) -> bool:
-    """Bring the embedded database to HEAD; returns whether a migration ran."""
+    """Bring the embedded database to HEAD; returns whether a migration ran.
+
+    A current database costs one query; a new one gets the HEAD schema directly; any
+    other goes through Alembic's migrations.
+    """
     if sqlite_is_current(database_url):
         return False
+    if create_sqlite_schema(database_url):
+        return True
     upgrade(database_url)
     return True
