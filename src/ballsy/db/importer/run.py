@@ -31,14 +31,15 @@ MAX_BATCH_SIZE = 100_000
 MAX_WORKERS = 16
 # Batches in flight per worker: enough to keep each busy, few enough to stop quickly.
 _IN_FLIGHT_PER_WORKER = 2
-# Tables are queued in this order, each once the tables it references are complete (see
-# target.FOREIGN_KEYS); every table's batches spread over all the workers. The largest
-# tables come early, so that the work PostgreSQL does once the last batch is in (indexing
-# and checksumming the table loaded last) is small.
-_LOAD_ORDER = ("users", "conversations", "messages", "command_history", "settings")
+# Foreign-key order: each table after the tables it references (see target.FOREIGN_KEYS).
+# When PostgreSQL checks every reference as rows arrive, a table starts only once those are
+# complete (the longest chain first); otherwise every table starts at once, largest first.
+# Either way the largest tables load early, so the work PostgreSQL does once the last batch
+# is in (indexing and checksumming the tables loaded last) is small.
+_FK_ORDER = ("users", "conversations", "messages", "command_history", "settings")
 _PARENTS = {
     name: {parent for table, _, parent in target.FOREIGN_KEYS if table == name}
-    for name in _LOAD_ORDER
+    for name in _FK_ORDER
 }
 
 
@@ -140,8 +141,10 @@ async def import_sqlite(
                 spec = next(spec for spec in TABLES if spec.name == name)
                 checks[name] = asyncio.create_task(target.finish_table(target_url, spec))
 
-        await _run_batches(run, pool, workers, table_done)
-        await pool.close()
+        await _run_batches(
+            run, pool, workers, table_done, in_fk_order=report.foreign_keys_checked_per_row
+        )
+        checks["workers"] = asyncio.create_task(pool.close())  # they exit while PG verifies
         if not dry_run:
             progress.note(
                 "indexing and verifying: row counts, checksums and foreign keys in PostgreSQL"
@@ -152,6 +155,7 @@ async def import_sqlite(
                 result = run.results[spec.name]
                 result.target_rows, result.target_checksum = await checks[spec.name]
             report.dangling_references = await checks["foreign keys"]
+        await checks["workers"]
     report.tables = [run.results[spec.name] for spec in TABLES]
     order = {spec.name: index for index, spec in enumerate(TABLES)}
     report.repairs = sorted(
@@ -232,8 +236,13 @@ async def _run_batches(
     pool: WorkerPool,
     workers: int,
     table_done: Callable[[str], None],
+    *,
+    in_fk_order: bool,
 ) -> None:
-    """Every table's batches over the worker processes; `table_done(name)` after each."""
+    """Every table's batches over the worker processes; `table_done(name)` after each.
+
+    `in_fk_order`: a table starts once the tables it references are complete.
+    """
     gate = asyncio.Semaphore(workers * _IN_FLIGHT_PER_WORKER)
     read: dict[str, int] = {}
 
@@ -253,7 +262,12 @@ async def _run_batches(
             written=result.written_rows,
         )
 
-    loaded = {name: asyncio.Event() for name in _LOAD_ORDER}
+    order: tuple[str, ...] = _FK_ORDER
+    parents: dict[str, set[str]] = _PARENTS
+    if not in_fk_order:
+        order = tuple(sorted(_FK_ORDER, key=lambda name: -run.results[name].source_rows))
+        parents = {name: set() for name in order}
+    loaded = {name: asyncio.Event() for name in order}
 
     async def finish(name: str, batches: list[asyncio.Task[None]]) -> None:
         await asyncio.gather(*batches)
@@ -262,8 +276,8 @@ async def _run_batches(
 
     try:
         async with asyncio.TaskGroup() as group:
-            for name in _LOAD_ORDER:
-                for parent in _PARENTS[name]:
+            for name in order:
+                for parent in parents[name]:
                     await loaded[parent].wait()
                 done = tuple(run.committed.get(name, ()))
                 batches = []
