@@ -9,7 +9,7 @@ one with every quirk of real files (orphans, NULLs, text booleans, mixed timesta
 UTF-8), and a clean one that pgloader can load entirely, for a like-for-like speed figure.
 
 Run from the repository root:
-    PYTHONPATH=src python -m bench.bench_import [--scale 1.0] [--batch-size 5000] [--workers N]
+    PYTHONPATH=src python -m bench.bench_import [--scale 1.0] [--batch-size N] [--workers N]
 Prints a markdown section (paste it into docs/benchmarks.md).
 """
 
@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from tests import pg  # noqa: E402
 from tests.db.legacy_factory import build_legacy_db  # noqa: E402
 
+from ballsy.db.importer.run import DEFAULT_BATCH_SIZE  # noqa: E402
 from bench.common import machine  # noqa: E402
 
 TABLES = ("users", "conversations", "messages", "settings", "command_history")
@@ -60,7 +61,7 @@ def _count_rows(url: str) -> int:
     return total
 
 
-def run_ballsy(source: Path, batch_size: int, workers: int | None, workdir: Path) -> Run:
+def run_ballsy(source: Path, batch_size: int | None, workers: int | None, workdir: Path) -> Run:
     name, url = pg.create_database()
     report_path = workdir / f"report-{name}.json"
     try:
@@ -74,8 +75,7 @@ def run_ballsy(source: Path, batch_size: int, workers: int | None, workdir: Path
                 "--to",
                 url,
                 "--migrate",
-                "--batch-size",
-                str(batch_size),
+                *(["--batch-size", str(batch_size)] if batch_size else []),
                 "--report-json",
                 str(report_path),
                 *(["--workers", str(workers)] if workers else []),
@@ -166,7 +166,7 @@ def bench_file(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = about 1.0 M rows")
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the importer's")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     if shutil.which("pgloader") is None:
@@ -187,9 +187,11 @@ def main() -> None:
         "## SQLite import: Ballsy importer vs pgloader",
         "",
         f"Machine: {machine()}; PostgreSQL 15 on 127.0.0.1; {pgloader_version}.",
-        f"Batch size {args.batch_size}, {args.workers or 'default'} workers. Times are "
+        f"Batch size {args.batch_size or f'{DEFAULT_BATCH_SIZE:,} (default)'}, "
+        f"{args.workers or 'default'} workers. Times are "
         "wall-clock for the whole process, schema creation included (Ballsy: `--migrate`, "
-        "then load, move sequences, verify counts, checksums and foreign keys; pgloader: "
+        "then load, build indexes, move sequences, verify counts, checksums and foreign keys; "
+        "pgloader: "
         "its own CREATE TABLEs, load, indexes, no verification).",
         "",
     ]

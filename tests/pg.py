@@ -177,3 +177,38 @@ class ThrowawayPostgres:
                 return
             time.sleep(0.1)
         raise TimeoutError("throwaway PostgreSQL did not come up")
+
+
+def schema_objects(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """The indexes and constraints of a database's public schema, as PostgreSQL describes
+    them, and the indexes an import has deferred (`ballsy_import.deferred_indexes`)."""
+    with psycopg.connect(url) as conn:
+        exists = conn.execute("SELECT to_regclass('ballsy_import.deferred_indexes')").fetchone()
+        deferred_table_exists = exists is not None and exists[0] is not None
+        return {
+            "indexes": conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+            ).fetchall(),
+            "constraints": conn.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), "
+                "convalidated FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+                "ORDER BY 1, 2"
+            ).fetchall(),
+            "deferred": conn.execute(
+                "SELECT index_name FROM ballsy_import.deferred_indexes ORDER BY 1"
+            ).fetchall()
+            if deferred_table_exists
+            else [],
+        }
+
+
+def migrated_schema_objects() -> dict[str, list[tuple[object, ...]]]:
+    """`schema_objects` of a database just migrated to Ballsy's head."""
+    from ballsy.db import migrate
+
+    name, url = create_database()
+    try:
+        migrate.upgrade(url)
+        return schema_objects(url)
+    finally:
+        drop_database(name)

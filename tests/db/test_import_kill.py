@@ -88,6 +88,16 @@ def _count_and_recorded(url: str) -> tuple[int, int]:
     return int(count), int(recorded)
 
 
+def _recorded_per_table(url: str) -> dict[str, int]:
+    """Rows the committed batch records account for, per table (placeholders included)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT split_part(stream, ':', 1), sum(rows_written) FROM ballsy_import.batches "
+            "GROUP BY 1"
+        ).fetchall()
+    return {str(name): int(total) for name, total in rows}
+
+
 async def _clean_checksums(source: Path) -> dict[str, tuple[int, int]]:
     name, url = await asyncio.to_thread(pg.create_database)
     try:
@@ -129,6 +139,14 @@ async def test_killed_import_resumes_to_identical_checksums(
     assert recorded == count
     await asyncio.sleep(1.0)
     assert await asyncio.to_thread(_count_and_recorded, postgres_url) == (count, recorded)
+    committed_before = await asyncio.to_thread(_recorded_per_table, postgres_url)
+    # The indexes were deferred for loading: still recorded, to be re-created by the re-run.
+    migrated = await asyncio.to_thread(pg.migrated_schema_objects)
+    stopped = await asyncio.to_thread(pg.schema_objects, postgres_url)
+    assert stopped["deferred"]
+    assert {name for name, _ in stopped["indexes"]} | {name for (name,) in stopped["deferred"]} == {
+        name for name, _ in migrated["indexes"]
+    }
 
     # The re-run may use another batch size: resuming goes by id, not by batch number.
     report_path = tmp_path / "report.json"
@@ -156,6 +174,9 @@ async def test_killed_import_resumes_to_identical_checksums(
     report = json.loads(report_path.read_text())
     tables = {t["name"]: t for t in report["tables"]}
     assert tables["messages"]["written_rows"] == total - count
-    assert tables["users"]["written_rows"] == 0  # done before the signal: not rewritten
+    for name, table in tables.items():  # what was committed before the signal is not rewritten
+        assert table["written_rows"] == table["expected_rows"] - committed_before.get(name, 0)
     resumed_sums = {n: (t["target_rows"], t["target_checksum"]) for n, t in tables.items()}
     assert resumed_sums == await _clean_checksums(big_legacy.path)
+    # Every index and constraint is back, as migrated, and none is left recorded.
+    assert await asyncio.to_thread(pg.schema_objects, postgres_url) == migrated

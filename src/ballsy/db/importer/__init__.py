@@ -6,18 +6,24 @@ Target: a PostgreSQL database at Ballsy's migration head (`--migrate` upgrades i
 Ballsy rows yet, or one holding an interrupted import of the same file.
 
 How it works: a read-only pass plans the whole-file repairs and cuts every table into
-id ranges of `--batch-size` rows. Tables go in waves (users; then conversations, settings
-and history; then messages) so a table starts once the tables it references are
-complete. Within a wave, worker processes (`--workers`, default 2-4) each read an id
-range from SQLite, convert and hash it, and COPY it into PostgreSQL in one transaction
-together with a record of the range in `ballsy_import.batches`: a killed import leaves
-whole batches only, and a re-run writes only the ranges not recorded (a completed one
-writes nothing). Where the role may (superuser, or `cloudsqlsuperuser` on Cloud SQL), the
-COPY skips PostgreSQL's per-row foreign-key triggers, since the plan has resolved every
-reference; every foreign key is then checked once after loading. Ids are kept and the id
-sequences are moved past them. Finally, per table, the row count and a content checksum
-(see `checksum`) are computed in PostgreSQL and compared with the ones computed from the
-source by the workers; any mismatch or dangling reference makes the command exit 1.
+id ranges of `--batch-size` rows (default 20,000), while the target is checked (and
+migrated with `--migrate`) and the worker processes (`--workers`, default 2-4) start.
+Each worker reads an id range from SQLite, converts it, packs it into PostgreSQL's binary
+COPY format, hashes those bytes, and COPYs them in one transaction together with a record
+of the range in `ballsy_import.batches`: a killed import leaves whole batches only, and a
+re-run writes only the ranges not recorded (a completed one writes nothing). Where the
+role may (superuser, or `cloudsqlsuperuser` on Cloud SQL), the COPY skips PostgreSQL's
+per-row foreign-key triggers, since the plan has resolved every reference, and every
+table loads at once, largest first; every foreign key is then checked once after loading.
+Otherwise tables load in foreign-key order, each once the tables it references are
+complete. Into an empty target, the tables load without their indexes (all but the
+primary keys that foreign keys refer to): they are dropped and recorded in
+`ballsy_import.deferred_indexes` in one transaction, and re-created, each with its record
+deleted in the same transaction, as soon as their table is loaded; a killed import's
+re-run re-creates whatever is still recorded. Ids are kept and the id sequences are moved
+past them. Per table, the row count and a content checksum (see `checksum`) are computed
+in PostgreSQL and compared with the ones the workers computed from the source; any
+mismatch or dangling reference makes the command exit 1.
 
 Conversions (not reported): text timestamps with or without fractional seconds, `T` or
 space, with an offset (converted) or without (assumed UTC), and Unix-second numbers, all

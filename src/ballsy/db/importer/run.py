@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db.importer import target
-from ballsy.db.importer.checksum import row_hasher
+from ballsy.db.importer.checksum import sum_tuple_hashes
+from ballsy.db.importer.copy_format import row_encoder
 from ballsy.db.importer.errors import ImportFailed
 from ballsy.db.importer.plan import Plan, build_plan
 from ballsy.db.importer.progress import Progress, SilentProgress
@@ -23,21 +23,24 @@ from ballsy.db.importer.report import ImportReport, TableResult
 from ballsy.db.importer.rules import RepairLog
 from ballsy.db.importer.source import SourceDb
 from ballsy.db.importer.tables import TABLES
-from ballsy.db.importer.workers import BatchJob, WorkerSettings, run_job, start_worker
+from ballsy.db.importer.workers import BatchJob, WorkerPool, WorkerSettings
 from ballsy.redaction import redact_url
 
-DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_SIZE = 20_000
 MAX_BATCH_SIZE = 100_000
 MAX_WORKERS = 16
 # Batches in flight per worker: enough to keep each busy, few enough to stop quickly.
 _IN_FLIGHT_PER_WORKER = 2
-# A table starts once every table it references is complete: users first, then three
-# independent chains side by side.
-_CHAINS: tuple[tuple[str, ...], ...] = (
-    ("conversations", "messages"),
-    ("settings",),
-    ("command_history",),
-)
+# Foreign-key order: each table after the tables it references (see target.FOREIGN_KEYS).
+# When PostgreSQL checks every reference as rows arrive, a table starts only once those are
+# complete (the longest chain first); otherwise every table starts at once, largest first.
+# Either way the largest tables load early, so the work PostgreSQL does once the last batch
+# is in (indexing and checksumming the tables loaded last) is small.
+_FK_ORDER = ("users", "conversations", "messages", "command_history", "settings")
+_PARENTS = {
+    name: {parent for table, _, parent in target.FOREIGN_KEYS if table == name}
+    for name in _FK_ORDER
+}
 
 
 def default_workers() -> int:
@@ -86,23 +89,35 @@ async def import_sqlite(
         raise ImportFailed(f"--workers must be between 1 and {MAX_WORKERS}")
     started = time.monotonic()
     progress = progress or SilentProgress()
-    db = await asyncio.to_thread(SourceDb, source)
-    try:
-        # The plan's queries and the batch layout read the file side by side.
-        plan, (fingerprint, counts, ranges) = await asyncio.gather(
-            asyncio.to_thread(_plan_on_own_connection, source),
-            asyncio.to_thread(_layout, db, batch_size),
+    async with contextlib.AsyncExitStack() as resources:
+        db = await asyncio.to_thread(SourceDb, source)
+        resources.callback(db.close)
+        fingerprint = await asyncio.to_thread(db.fingerprint)
+        conn = await target.connect(target_url)
+        resources.push_async_callback(conn.close)
+        pool = WorkerPool(
+            WorkerSettings(source, target_url, fingerprint, dry_run, os.getpid()), workers
         )
-        kind = db.kind
-    finally:
-        db.close()
-    report = ImportReport(
-        source=str(source), schema_kind=kind, target=redact_url(target_url), dry_run=dry_run
-    )
-    conn = await target.connect(target_url)
-    try:
-        committed = await _prepare_target(conn, target_url, fingerprint, dry_run, migrate)
+        resources.push_async_callback(pool.close)
+        try:
+            # The plan's queries, the batch layout and the target's preparation (migrations
+            # included) run side by side.
+            async with asyncio.TaskGroup() as group:
+                planned = group.create_task(asyncio.to_thread(_plan_on_own_connection, source))
+                laid_out = group.create_task(asyncio.to_thread(_layout, db, batch_size))
+                prepared = group.create_task(
+                    _prepare_target(conn, target_url, fingerprint, dry_run, migrate)
+                )
+        except BaseExceptionGroup as group_error:
+            raise _first_error(group_error) from None
+        plan, (counts, ranges), committed = planned.result(), laid_out.result(), prepared.result()
+        report = ImportReport(
+            source=str(source), schema_kind=db.kind, target=redact_url(target_url), dry_run=dry_run
+        )
         report.foreign_keys_checked_per_row = not await target.may_skip_fk_triggers(conn)
+        if not dry_run and not committed:
+            # An empty target: its indexes are built once, after loading, not row by row.
+            await target.defer_indexes(conn)
         run = _Run(
             plan=plan,
             log=RepairLog(list(plan.repairs.items)),
@@ -114,38 +129,47 @@ async def import_sqlite(
             results={spec.name: TableResult(spec.name, counts[spec.name]) for spec in TABLES},
         )
         progress.begin(total_rows=sum(counts.values()))
+        pool.hand_plan(plan)
         await _write_placeholders(run, conn, batch_size)
-        settings = WorkerSettings(source, target_url, plan, fingerprint, dry_run, os.getpid())
-        # A finished table is checksummed in PostgreSQL while the others still load.
-        checksums: dict[str, asyncio.Task[tuple[int, int]]] = {}
+        # A loaded table gets its indexes back and is checksummed in PostgreSQL while the
+        # others still load; each on its own connection, tasks cancelled on failure.
+        checks: dict[str, asyncio.Task[Any]] = {}
+        resources.push_async_callback(_cancel, checks)
 
         def table_done(name: str) -> None:
             if not dry_run:
                 spec = next(spec for spec in TABLES if spec.name == name)
-                checksums[name] = asyncio.create_task(target.table_checksum(target_url, spec))
+                checks[name] = asyncio.create_task(target.finish_table(target_url, spec))
 
-        try:
-            await _run_batches(run, settings, workers, table_done)
-            if not dry_run:
-                await target.move_sequences(conn)
-                progress.note("verifying: row counts, checksums and foreign keys in PostgreSQL")
-                for name, task in checksums.items():
-                    run.results[name].target_rows, run.results[name].target_checksum = await task
-        finally:
-            for task in checksums.values():
-                task.cancel()
-            await asyncio.gather(*checksums.values(), return_exceptions=True)
-    finally:
-        await conn.close()
+        await _run_batches(
+            run, pool, workers, table_done, in_fk_order=report.foreign_keys_checked_per_row
+        )
+        checks["workers"] = asyncio.create_task(pool.close())  # they exit while PG verifies
+        if not dry_run:
+            progress.note(
+                "indexing and verifying: row counts, checksums and foreign keys in PostgreSQL"
+            )
+            checks["foreign keys"] = asyncio.create_task(target.dangling_references(target_url))
+            await target.move_sequences(conn)
+            for spec in TABLES:
+                result = run.results[spec.name]
+                result.target_rows, result.target_checksum = await checks[spec.name]
+            report.dangling_references = await checks["foreign keys"]
+        await checks["workers"]
     report.tables = [run.results[spec.name] for spec in TABLES]
     order = {spec.name: index for index, spec in enumerate(TABLES)}
     report.repairs = sorted(
         run.log.items, key=lambda r: (order[r.table], r.row_id, r.rule, r.column or "")
     )
-    if not dry_run:
-        report.dangling_references = await target.dangling_references(target_url)
     report.elapsed_s = time.monotonic() - started
     return report
+
+
+async def _cancel(tasks: dict[str, asyncio.Task[Any]]) -> None:
+    """Cancel whichever of `tasks` still run, and wait for them to stop."""
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 def _plan_on_own_connection(source: Path) -> Plan:
@@ -158,11 +182,11 @@ def _plan_on_own_connection(source: Path) -> Plan:
 
 def _layout(
     db: SourceDb, batch_size: int
-) -> tuple[str, dict[str, int], dict[str, list[tuple[int, int]]]]:
-    """The file's fingerprint, row counts and batch id ranges."""
+) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
+    """The file's row counts and batch id ranges."""
     counts = {spec.name: db.count(spec.name) for spec in TABLES}
     ranges = {spec.name: db.batch_ranges(spec.name, batch_size) for spec in TABLES}
-    return db.fingerprint(), counts, ranges
+    return counts, ranges
 
 
 async def _prepare_target(
@@ -186,14 +210,14 @@ async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: i
         ("conversations", run.plan.placeholder_conversations),
     ):
         spec, result = by_name[name], run.results[name]
-        hash_row = row_hasher(spec)
+        tuples = list(map(row_encoder(spec), rows))
         result.expected_rows += len(rows)
-        result.expected_checksum += sum(hash_row(row) for row in rows)
+        result.expected_checksum += sum_tuple_hashes(tuples)
         stream = f"{name}:placeholders"
         done = tuple(run.committed.get(stream, ()))
         for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            id_range = (chunk[0][0], chunk[-1][0])
+            chunk = tuples[start : start + batch_size]
+            id_range = (rows[start][0], rows[start + len(chunk) - 1][0])
             if run.dry_run or id_range in done:
                 continue
             await target.write_batch(
@@ -202,37 +226,29 @@ async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: i
                 stream=stream,
                 fingerprint=run.fingerprint,
                 id_range=id_range,
-                rows=chunk,
+                tuples=chunk,
             )
             result.written_rows += len(chunk)
 
 
 async def _run_batches(
     run: _Run,
-    settings: WorkerSettings,
+    pool: WorkerPool,
     workers: int,
     table_done: Callable[[str], None],
+    *,
+    in_fk_order: bool,
 ) -> None:
-    """Every table's batches over a pool of worker processes; `table_done(name)` after each."""
-    # `spawn`: fresh interpreters whose parent is this process, so they die with it
-    # (`fork` would copy this process's open connections and running event loop).
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=start_worker, initargs=(settings,)
-    )
-    loop = asyncio.get_running_loop()
+    """Every table's batches over the worker processes; `table_done(name)` after each.
+
+    `in_fk_order`: a table starts once the tables it references are complete.
+    """
     gate = asyncio.Semaphore(workers * _IN_FLIGHT_PER_WORKER)
     read: dict[str, int] = {}
 
     async def one(job: BatchJob) -> None:
         async with gate:
-            try:
-                outcome = await loop.run_in_executor(pool, run_job, job)
-            except BrokenProcessPool as exc:
-                raise ImportFailed(
-                    f"a worker process died while importing {job.table} ({exc}); committed "
-                    "batches are kept, run the same command again to resume"
-                ) from None
+            outcome = await pool.run(job)
         result = run.results[job.table]
         result.expected_rows += outcome.rows
         result.expected_checksum += outcome.checksum
@@ -246,30 +262,33 @@ async def _run_batches(
             written=result.written_rows,
         )
 
-    async def table(name: str) -> None:
-        done = tuple(run.committed.get(name, ()))
-        async with asyncio.TaskGroup() as group:
-            for first_id, last_id in run.ranges[name]:
-                overlap = tuple(r for r in done if r[0] <= last_id and r[1] >= first_id)
-                group.create_task(one(BatchJob(name, first_id, last_id, overlap)))
-        table_done(name)
+    order: tuple[str, ...] = _FK_ORDER
+    parents: dict[str, set[str]] = _PARENTS
+    if not in_fk_order:
+        order = tuple(sorted(_FK_ORDER, key=lambda name: -run.results[name].source_rows))
+        parents = {name: set() for name in order}
+    loaded = {name: asyncio.Event() for name in order}
 
-    async def chain(names: tuple[str, ...]) -> None:
-        for name in names:
-            await table(name)
+    async def finish(name: str, batches: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*batches)
+        table_done(name)
+        loaded[name].set()
 
     try:
-        try:
-            await table("users")
-            async with asyncio.TaskGroup() as group:
-                for names in _CHAINS:
-                    group.create_task(chain(names))
-        except BaseExceptionGroup as group_error:
-            raise _first_error(group_error) from None
-    finally:
-        # On cancellation (a signal) or failure: batches not started are dropped, the
-        # ones running finish and commit whole, then the workers exit.
-        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        async with asyncio.TaskGroup() as group:
+            for name in order:
+                for parent in parents[name]:
+                    await loaded[parent].wait()
+                done = tuple(run.committed.get(name, ()))
+                batches = []
+                for first_id, last_id in run.ranges[name]:
+                    overlap = tuple(r for r in done if r[0] <= last_id and r[1] >= first_id)
+                    batches.append(
+                        group.create_task(one(BatchJob(name, first_id, last_id, overlap)))
+                    )
+                group.create_task(finish(name, batches))
+    except BaseExceptionGroup as group_error:
+        raise _first_error(group_error) from None
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -10,14 +10,15 @@ specs and this module's constants); every value is a bound parameter.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db import migrate
 from ballsy.db.importer.checksum import checksum_sql
+from ballsy.db.importer.copy_format import copy_data
 from ballsy.db.importer.errors import (
+    ImportFailed,
     ImportInProgress,
     TargetNotEmpty,
     TargetNotMigrated,
@@ -45,6 +46,11 @@ CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.batches (
     rows_written bigint NOT NULL,
     committed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source_fingerprint, stream, first_id)
+);
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.deferred_indexes (
+    index_name text PRIMARY KEY,
+    table_name text NOT NULL,
+    restore_sql text NOT NULL
 );
 """
 _RECORD_BATCH = (
@@ -192,6 +198,80 @@ async def prepare_state(conn: asyncpg.Connection) -> None:
     await conn.execute(_CREATE_STATE)
 
 
+# The indexes of the imported tables (primary keys and unique constraints included) that no
+# foreign key refers to, with the statements that drop and re-create each one.
+_DEFERRABLE_INDEXES = """
+SELECT t.relname, i.relname,
+    CASE WHEN con.oid IS NULL THEN pg_get_indexdef(x.indexrelid)
+        ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', x.indrelid::regclass,
+                    con.conname, pg_get_constraintdef(con.oid)) END,
+    CASE WHEN con.oid IS NULL THEN format('DROP INDEX %s', x.indexrelid::regclass)
+        ELSE format('ALTER TABLE %s DROP CONSTRAINT %I', x.indrelid::regclass, con.conname)
+    END
+FROM pg_index AS x
+JOIN pg_class AS t ON t.oid = x.indrelid
+JOIN pg_class AS i ON i.oid = x.indexrelid
+LEFT JOIN pg_constraint AS con
+    ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+    AND con.contype IN ('p', 'u', 'x')
+WHERE x.indrelid = ANY($1::text[]::regclass[])
+    AND NOT EXISTS (
+        SELECT 1 FROM pg_constraint AS fk WHERE fk.contype = 'f' AND fk.conindid = x.indexrelid
+    )
+ORDER BY t.relname, i.relname
+"""
+
+
+async def defer_indexes(conn: asyncpg.Connection) -> int:
+    """Drop the imported tables' indexes, recording how to re-create them.
+
+    For an empty target only: building an index once over loaded rows is several times
+    cheaper than updating it row by row during COPY. Dropping and recording happen in one
+    transaction, and `restore_indexes` re-creates each one (with its record deleted in the
+    same transaction), so a killed import leaves every index either present or recorded
+    and the re-run completes them. Returns how many were deferred; 0 (changing nothing)
+    when the role does not own the tables.
+    """
+    try:
+        async with conn.transaction():
+            found = await conn.fetch(_DEFERRABLE_INDEXES, [spec.name for spec in TABLES])
+            for table, index, restore_sql, drop_sql in found:
+                await conn.execute(
+                    f"INSERT INTO {STATE_SCHEMA}.deferred_indexes "  # noqa: S608  # nosec B608
+                    "(index_name, table_name, restore_sql) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (index_name) DO NOTHING",
+                    index,
+                    table,
+                    restore_sql,
+                )
+                await conn.execute(drop_sql)
+    except asyncpg.InsufficientPrivilegeError:
+        return 0
+    return len(found)
+
+
+async def restore_indexes(conn: asyncpg.Connection, table: str) -> None:
+    """Re-create the indexes of `table` that an import deferred (this one or an earlier)."""
+    pending = await conn.fetch(
+        f"SELECT index_name, restore_sql FROM {STATE_SCHEMA}.deferred_indexes "  # noqa: S608  # nosec B608
+        "WHERE table_name = $1 ORDER BY index_name",
+        table,
+    )
+    for index, restore_sql in pending:
+        try:
+            async with conn.transaction():
+                await conn.execute(restore_sql)
+                await conn.execute(
+                    f"DELETE FROM {STATE_SCHEMA}.deferred_indexes WHERE index_name = $1",  # noqa: S608  # nosec B608
+                    index,
+                )
+        except asyncpg.PostgresError as exc:
+            raise ImportFailed(
+                f"re-creating index {index} on {table} failed: {type(exc).__name__}: {exc}. "
+                "The imported rows are kept; the index is re-created by the next run."
+            ) from None
+
+
 async def write_batch(
     conn: asyncpg.Connection,
     *,
@@ -199,12 +279,18 @@ async def write_batch(
     stream: str,
     fingerprint: str,
     id_range: tuple[int, int],
-    rows: Sequence[tuple[Any, ...]],
+    tuples: Sequence[bytes],
 ) -> None:
-    """COPY one batch and record its id range as committed, atomically."""
+    """COPY one batch (binary COPY tuples) and record its id range as committed, atomically."""
+
+    async def data() -> AsyncIterator[bytes]:
+        yield copy_data(tuples)
+
     async with conn.transaction():
-        await conn.copy_records_to_table(spec.name, records=rows, columns=spec.column_names)
-        await conn.execute(_RECORD_BATCH, fingerprint, stream, *id_range, len(rows))
+        await conn.copy_to_table(
+            spec.name, source=data(), columns=spec.column_names, format="binary"
+        )
+        await conn.execute(_RECORD_BATCH, fingerprint, stream, *id_range, len(tuples))
 
 
 async def move_sequences(conn: asyncpg.Connection) -> None:
@@ -241,12 +327,30 @@ async def dangling_references(raw_url: str) -> dict[str, int]:
         await conn.close()
 
 
-async def table_checksum(raw_url: str, spec: TableSpec) -> tuple[int, int]:
-    """(row count, checksum) of one table, on its own connection."""
-    conn = await connect(raw_url)
-    try:
-        row = await conn.fetchrow(checksum_sql(spec))
-    finally:
-        await conn.close()
-    assert row is not None
-    return int(row[0]), int(row[1])
+async def finish_table(raw_url: str, spec: TableSpec) -> tuple[int, int]:
+    """Re-create the table's deferred indexes and give its (row count, checksum).
+
+    Both at once, on connections of their own, so a loaded table is finished while other
+    tables still load.
+    """
+
+    async def restore() -> None:
+        conn = await connect(raw_url)
+        try:
+            await restore_indexes(conn, spec.name)
+        finally:
+            await conn.close()
+
+    async def checksum() -> tuple[int, int]:
+        conn = await connect(raw_url)
+        try:
+            row = await conn.fetchrow(checksum_sql(spec))
+        finally:
+            await conn.close()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(restore())
+        counted = group.create_task(checksum())
+    return counted.result()

@@ -1,6 +1,6 @@
-"""Batch work in worker processes: read, convert, hash and COPY one id range each.
+"""Batch work in worker processes: read, convert, encode, hash and COPY one id range each.
 
-Converting and hashing rows is Python work, so the importer spreads batches over a few
+Converting, encoding and hashing rows is Python work, so the importer spreads batches over a few
 processes (one GIL each); every worker has its own SQLite and PostgreSQL connections,
 and only small summaries travel back to the coordinating process, never rows. A worker
 dies with its parent (Linux `PR_SET_PDEATHSIG`), so killing the import kills its
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db.importer import target
-from ballsy.db.importer.checksum import row_hasher
+from ballsy.db.importer.checksum import sum_tuple_hashes
 from ballsy.db.importer.convert import CONVERTERS
+from ballsy.db.importer.copy_format import row_encoder
 from ballsy.db.importer.errors import ImportFailed
 from ballsy.db.importer.plan import Plan
 from ballsy.db.importer.rules import Repair, RepairLog
@@ -54,21 +58,22 @@ class BatchOutcome:
 
 @dataclass(slots=True)
 class WorkerSettings:
-    """What every worker needs; sent once, when the worker starts."""
+    """What every worker needs; sent once, when the worker starts (the plan comes later)."""
 
     source_path: Path
     target_url: str
-    plan: Plan
     fingerprint: str
     dry_run: bool
     parent_pid: int
 
 
 class _Worker:
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: WorkerSettings, plan: Plan) -> None:
         self.settings = settings
+        self.plan = plan
         self.source = SourceDb(settings.source_path)
         self.specs: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
+        self.encoders = {spec.name: row_encoder(spec) for spec in TABLES}
         self.loop = asyncio.new_event_loop()
         self.conn: Any = None
 
@@ -77,19 +82,26 @@ class _Worker:
         raw = self.source.read_range(job.table, job.first_id, job.last_id)
         log = RepairLog()
         convert = CONVERTERS[job.table](
-            self.settings.plan, log, has=lambda column: self.source.has(job.table, column)
+            self.plan, log, has=lambda column: self.source.has(job.table, column)
         )
         rows = convert(raw)
-        hash_row = row_hasher(spec)
-        checksum = sum(hash_row(row) for row in rows)
-        pending = [row for row in rows if not _inside(row[0], job.committed)]
+        # The bytes that are copied are the bytes that are hashed.
+        tuples = list(map(self.encoders[job.table], rows))
+        checksum = sum_tuple_hashes(tuples)
+        pending = tuples
+        if job.committed:
+            pending = [
+                data
+                for row, data in zip(rows, tuples, strict=True)
+                if not _inside(row[0], job.committed)
+            ]
         written = 0
         if pending and not self.settings.dry_run:
             self.loop.run_until_complete(self._write(spec, job, pending))
             written = len(pending)
         return BatchOutcome(job.table, len(raw), len(rows), checksum, written, log.items)
 
-    async def _write(self, spec: TableSpec, job: BatchJob, rows: list[tuple[Any, ...]]) -> None:
+    async def _write(self, spec: TableSpec, job: BatchJob, tuples: list[bytes]) -> None:
         if self.conn is None:
             self.conn = await target.connect_writer(self.settings.target_url)
         try:
@@ -99,7 +111,7 @@ class _Worker:
                 stream=job.table,
                 fingerprint=self.settings.fingerprint,
                 id_range=(job.first_id, job.last_id),
-                rows=rows,
+                tuples=tuples,
             )
         except asyncpg.PostgresError as exc:
             raise ImportFailed(
@@ -112,11 +124,56 @@ def _inside(row_id: int, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(first <= row_id <= last for first, last in ranges)
 
 
+class WorkerPool:
+    """The worker processes. They start at once, so that they import and connect while the
+    coordinator still plans, then wait for the plan (`hand_plan`) before taking batches."""
+
+    def __init__(self, settings: WorkerSettings, workers: int) -> None:
+        # `spawn`: fresh interpreters whose parent is this process, so they die with it
+        # (`fork` would copy this process's open connections and running event loop).
+        context = multiprocessing.get_context("spawn")
+        self._plans: Any = context.SimpleQueue()
+        self._workers = workers
+        self._plan_handed = False
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=start_worker,
+            initargs=(settings, self._plans),
+        )
+        for _ in range(workers):  # the pool starts one process per task submitted
+            self._pool.submit(int)
+
+    def hand_plan(self, plan: Plan) -> None:
+        for _ in range(self._workers):
+            self._plans.put(plan)
+        self._plan_handed = True
+
+    async def run(self, job: BatchJob) -> BatchOutcome:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, run_job, job)
+        except BrokenProcessPool as exc:
+            raise ImportFailed(
+                f"a worker process died while importing {job.table} ({exc}); committed "
+                "batches are kept, run the same command again to resume"
+            ) from None
+
+    async def close(self) -> None:
+        """Stop the workers: batches not started are dropped, the ones running finish and
+        commit whole (on a failure or a signal too), then the processes exit."""
+        if not self._plan_handed:
+            for _ in range(self._workers):
+                self._plans.put(None)  # no plan: the workers exit without a batch
+        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+
+
 _worker: _Worker | None = None
 
 
-def start_worker(settings: WorkerSettings) -> None:
-    """Process-pool initializer: die with the parent, ignore Ctrl-C, open connections."""
+def start_worker(settings: WorkerSettings, plans: Any) -> None:
+    """Process-pool initializer: die with the parent, ignore Ctrl-C, open the source, wait
+    for the plan (`plans`: a queue holding one per worker)."""
     global _worker
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -126,7 +183,9 @@ def start_worker(settings: WorkerSettings) -> None:
     # The coordinator handles SIGINT/SIGTERM; workers finish (or lose) their one batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _worker = _Worker(settings)
+    plan = plans.get()
+    if plan is not None:
+        _worker = _Worker(settings, plan)
 
 
 def run_job(job: BatchJob) -> BatchOutcome:
