@@ -29,7 +29,25 @@ from ballsy.providers.llm.openai_compat import OpenAICompatProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = "bench.bench_llm_provider_overhead"
-MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "Say something.")]
+CONTEXT_TURN = (
+    ChatMessage("user", "What is the tallest mountain in the Alps?"),
+    ChatMessage(
+        "assistant", "Mont Blanc, at about 4,800 metres. It sits on the French-Italian border."
+    ),
+)
+
+
+def messages_with(context_turns: int) -> list[ChatMessage]:
+    """The persona, `context_turns` earlier turns, and the new question: a real turn's shape."""
+    from ballsy.config import DEFAULT_PERSONA
+
+    return [
+        ChatMessage("system", DEFAULT_PERSONA),
+        *(message for _ in range(context_turns) for message in CONTEXT_TURN),
+        ChatMessage("user", "Say something."),
+    ]
+
+
 MODEL = {"gemini": "gemini-2.5-flash-lite", "openai": "llama3.2"}
 
 
@@ -50,10 +68,12 @@ def provider_for(kind: str, base_url: str) -> LLMProvider:
     return OpenAICompatProvider(base_url=base_url, model=MODEL[kind])
 
 
-async def through_provider(provider: LLMProvider) -> tuple[float, float]:
+async def through_provider(
+    provider: LLMProvider, messages: list[ChatMessage]
+) -> tuple[float, float]:
     started = time.perf_counter()
     first = 0.0
-    async for _chunk in provider.stream(MESSAGES, GenerationParams(), ReplyStats()):
+    async for _chunk in provider.stream(messages, GenerationParams(), ReplyStats()):
         first = first or time.perf_counter() - started
     return first, time.perf_counter() - started
 
@@ -113,12 +133,16 @@ def start_fake(kind: str, chunks: int) -> tuple[subprocess.Popen[str], str]:
 async def bench(replies: int) -> list[str]:
     rows = []
     for kind in ("gemini", "openai"):
-        for chunks in (1, 100):
+        for chunks, context in ((1, 0), (1, 6), (100, 0)):
             child, base_url = start_fake(kind, chunks)
             assert child.stdin is not None
+            messages = messages_with(context)
             try:
                 provider = provider_for(kind, base_url)
-                p_first, p_total = await measure(lambda p=provider: through_provider(p), replies)
+                p_first, p_total = await measure(
+                    lambda p=provider, m=messages: through_provider(p, m),  # type: ignore[misc]
+                    replies,
+                )
                 b_first, b_total = await measure(baseline_for(kind, base_url), replies)
                 await provider.aclose()
             finally:
@@ -130,7 +154,8 @@ async def bench(replies: int) -> list[str]:
                 else float("nan")
             )
             rows.append(
-                f"| {kind} | {chunks} | {b_first:.2f} | {p_first:.2f} | {p_first - b_first:+.2f} "
+                f"| {kind} | {chunks} | {context} | {b_first:.2f} | {p_first:.2f} "
+                f"| {p_first - b_first:+.2f} "
                 f"| {b_total:.2f} | {p_total:.2f} | {per_chunk:.0f} |"
             )
     return rows
@@ -147,13 +172,17 @@ def main() -> None:
     rows = asyncio.run(bench(args.replies))
     print("## AI provider overhead (fake provider answering instantly)\n")
     print(
-        f"Medians over {args.replies} replies; baseline = bare httpx reading the same SSE stream.\n"
+        f"Medians over {args.replies} replies; baseline = bare httpx reading the same SSE "
+        "stream. Context = earlier turns sent with the persona and the new question (Ballsy "
+        "sends up to 6): google-genai converts every message of a request into its own "
+        "models and back, so its cost grows with the context.\n"
     )
     print(
-        "| provider | chunks | baseline first (ms) | provider first (ms) | added (ms) "
+        "| provider | chunks | context turns | baseline first (ms) | provider first (ms) "
+        "| added (ms) "
         "| baseline total (ms) | provider total (ms) | added per chunk (µs) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nCommand: `python -m bench.bench_llm_provider_overhead --replies {args.replies}`")
 
