@@ -11,6 +11,7 @@ sections in a fixed order under one description of the machine.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -72,14 +73,39 @@ def main() -> None:
     sections = [run(name) for name in names]
     header = (
         "# Benchmarks\n\n"
-        f"Written by `.venv/bin/python -m bench.run_all --only {','.join(names)}` "
-        f"(`make bench` runs them all).\n\nMachine: {machine()}.\n\n"
-        "Each section names the command that reproduces it. Numbers on a shared 2-core "
-        "machine move with its neighbours' load; compare rows within one run.\n"
+        "Written by `.venv/bin/python -m bench.run_all` (`make bench`); "
+        "`--only NAME,...` re-runs some sections and keeps the others.\n\n"
+        f"Machine of the latest run: {machine()}.\n\n"
+        "Each section names the command that reproduces it and the machine's load when it "
+        "ran. Numbers on a shared 2-core machine move with its neighbours' load; compare "
+        "rows within one section.\n"
     )
+    previous = args.output.read_text() if args.output.exists() else ""
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(header + "\n" + "\n".join(sections))
+    args.output.write_text(merge(previous, header, sections))
     print(f"wrote {args.output}", file=sys.stderr)
+
+
+def _split(markdown: str) -> tuple[str, list[str]]:
+    """The text before the first `## ` heading, and each `## ` section in order."""
+    parts = re.split(r"(?m)^(?=## )", markdown)
+    head = parts[0] if parts and not parts[0].startswith("## ") else ""
+    return head, [part for part in parts if part.startswith("## ")]
+
+
+def _title(section: str) -> str:
+    return section.splitlines()[0].strip()
+
+
+def merge(previous: str, header: str, fresh: list[str]) -> str:
+    """`previous` with each fresh section replacing the one of the same title (new titles
+    are appended); sections not re-run, such as the hand-kept summary of the targets,
+    stay as they were."""
+    _old_head, sections = _split(previous)
+    by_title = {_title(section): section for section in fresh}
+    merged = [by_title.pop(_title(section), section) for section in sections]
+    merged += [section for section in fresh if _title(section) in by_title]
+    return header + "\n" + "\n".join(section.rstrip() + "\n" for section in merged)
 
 
 if __name__ == "__main__":
