@@ -155,7 +155,11 @@ def main() -> str:
                 f"directly, {args.turns} turns per client after {WARM_UP} warm-up turns (by "
                 "then each conversation holds the full context of 6 turns). The two "
                 f"alternate in blocks of {BLOCK} turns with every client at once, so both "
-                "see the same concurrency and the same machine load.",
+                "see the same concurrency and the same machine load. At 10 clients the ten "
+                "direct httpx streams share the benchmark's one Python process and are slower "
+                "than ten WebSocket clients, so the difference there can come out below zero; "
+                "the 1-client row is the one that isolates Ballsy. For Gemini, the provider "
+                "overhead section below shows how much of it is the google-genai SDK.",
                 "",
                 "| provider | clients | direct first token p50 (ms) | through Ballsy p50 (ms) | "
                 "through Ballsy p99 (ms) | Ballsy adds, p50 (ms) |",
