@@ -98,13 +98,14 @@ def _recorded_per_table(url: str) -> dict[str, int]:
     return {str(name): int(total) for name, total in rows}
 
 
-async def _clean_checksums(source: Path) -> dict[str, tuple[int, int]]:
+async def _clean_checksums(source: Path) -> dict[str, tuple[int, str]]:
     name, url = await asyncio.to_thread(pg.create_database)
     try:
         await asyncio.to_thread(migrate.upgrade, url)
-        report = await import_sqlite(source, url, batch_size=5000)
+        # The batch size of the resumed run: it decides the checksum's id ranges.
+        report = await import_sqlite(source, url, batch_size=2000)
         assert report.ok
-        return {t.name: (t.target_rows or 0, t.target_checksum or 0) for t in report.tables}
+        return {t.name: (t.target_rows or 0, t.target_checksum or "") for t in report.tables}
     finally:
         await asyncio.to_thread(pg.drop_database, name)
 

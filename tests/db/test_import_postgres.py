@@ -64,7 +64,7 @@ def _snapshot(url: str) -> dict[str, Any]:
     return state
 
 
-def _checksums(report: ImportReport) -> dict[str, tuple[int | None, int | None]]:
+def _checksums(report: ImportReport) -> dict[str, tuple[int | None, str | None]]:
     return {t.name: (t.target_rows, t.target_checksum) for t in report.tables}
 
 

@@ -8,11 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from ballsy.db.importer.checksum import checksum_sql, row_hasher
+from ballsy.db.importer.checksum import (
+    bucket_query,
+    buckets,
+    differing,
+    table_checksum,
+    tuples_digest,
+)
+from ballsy.db.importer.copy_format import row_encoder
 from ballsy.db.importer.errors import SourceInvalid
 from ballsy.db.importer.plan import build_plan
 from ballsy.db.importer.report import compress_ids
 from ballsy.db.importer.rules import (
+    INT4_MAX,
+    INT4_MIN,
     UNKNOWN_TIME,
     BadText,
     boolean_or_none,
@@ -97,24 +106,42 @@ def test_int4_range() -> None:
     assert int4_or_none("7") is None
 
 
-def test_row_hash_encodes_every_kind_distinctly() -> None:
-    hash_row = row_hasher(MESSAGES)
+def test_digest_covers_every_kind_and_the_row_order() -> None:
+    encode = row_encoder(MESSAGES)
     row = (1, 2, True, "hi", datetime(2024, 1, 1, tzinfo=UTC), None, False)
-    assert hash_row(row) == hash_row(tuple(row))
-    assert 0 <= hash_row(row) < 2**60
+    other = (2, 2, False, "yo", datetime(2024, 1, 2, tzinfo=UTC), "t", True)
+
+    def digest(*rows: tuple[object, ...]) -> bytes:
+        return tuples_digest(map(encode, rows))
+
+    assert digest(row, other) == digest(tuple(row), tuple(other))
     changed = [
         (1, 2, False, "hi", row[4], None, False),
         (1, 2, True, "hi ", row[4], None, False),
         (1, 2, True, "hi", row[4].replace(microsecond=1), None, False),
         (1, 2, True, "hi", row[4], "", False),
     ]
-    assert len({hash_row(r) for r in [row, *changed]}) == 5
+    found = {digest(row, other), digest(other, row), digest(row), digest()}
+    found |= {digest(r, other) for r in changed}
+    assert len(found) == 8
 
 
-def test_checksum_sql_covers_every_column() -> None:
-    sql = checksum_sql(USERS)
-    for name in USERS.column_names:
-        assert f'"{name}"' in sql
+def test_buckets_cover_every_id_and_mismatches_name_their_range() -> None:
+    assert buckets([]) == [(INT4_MIN, INT4_MAX)]
+    assert buckets([(1, 10), (11, 15)]) == [(INT4_MIN, 0), (1, 10), (11, 15), (16, INT4_MAX)]
+    assert buckets([(INT4_MIN, INT4_MAX)]) == [(INT4_MIN, INT4_MAX)]
+    same = {(1, 10): b"a", (11, 15): b"b"}
+    assert table_checksum(same) == table_checksum(dict(reversed(same.items())))
+    assert table_checksum(same) != table_checksum({(1, 10): b"b", (11, 15): b"a"})
+    assert differing(same, {(1, 10): b"a", (11, 15): b"c"}) == [(11, 15)]
+    assert differing(same, {(1, 10): b"a"}) == [(11, 15)]
+
+
+def test_bucket_query_covers_every_column_in_order() -> None:
+    sql = bucket_query(USERS, (1, 20))
+    columns = ", ".join(f'"{name}"' for name in USERS.column_names)
+    assert sql.startswith(f"SELECT {columns} FROM")
+    assert sql.endswith("WHERE id BETWEEN 1 AND 20 ORDER BY id")
 
 
 def test_compress_ids() -> None:

@@ -21,9 +21,10 @@ primary keys that foreign keys refer to): they are dropped and recorded in
 `ballsy_import.deferred_indexes` in one transaction, and re-created, each with its record
 deleted in the same transaction, as soon as their table is loaded; a killed import's
 re-run re-creates whatever is still recorded. Ids are kept and the id sequences are moved
-past them. Per table, the row count and a content checksum (see `checksum`) are computed
-in PostgreSQL and compared with the ones the workers computed from the source; any
-mismatch or dangling reference makes the command exit 1.
+past them. Per table, the row count and, per batch id range, a content digest (see
+`checksum`: the MD5 of the range's binary COPY stream, as the workers sent it and as
+PostgreSQL copies the stored rows out again) are compared; any mismatch (the report names
+the id ranges) or dangling reference makes the command exit 1.
 
 Conversions (not reported): text timestamps with or without fractional seconds, `T` or
 space, with an offset (converted) or without (assumed UTC), and Unix-second numbers, all

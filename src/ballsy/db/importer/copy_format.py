@@ -1,4 +1,4 @@
-"""PostgreSQL's binary COPY format for converted rows, and the SQL that rebuilds it.
+"""PostgreSQL's binary COPY format for converted rows.
 
 A converted row becomes one binary COPY tuple: a 16-bit field count, then per column a
 32-bit byte length (-1 for NULL) and the value in PostgreSQL's binary form: int4 and
@@ -6,7 +6,8 @@ float8 big-endian, a boolean as one byte, text and json as UTF-8, a timestamptz 
 microseconds since 2000-01-01 UTC. The workers pack these bytes themselves (one `struct`
 call per value) and hand PostgreSQL whole batches, so no driver converts values row by
 row. The same bytes are the input of the content checksum (see `checksum`): PostgreSQL
-rebuilds them from the stored values with each type's send function (`tuple_sql`).
+writes them again from the stored values, with each type's send function, when it copies
+the rows out in the same format.
 """
 
 from __future__ import annotations
@@ -97,35 +98,3 @@ def row_encoder(spec: TableSpec) -> Callable[[Sequence[Any]], bytes]:
 def copy_data(tuples: Iterable[bytes]) -> bytes:
     """A complete binary COPY stream holding `tuples`."""
     return b"".join((HEADER, *tuples, TRAILER))
-
-
-# The SQL side. `# nosec B608`: SQL text is built only from the importer's fixed table and
-# column names (tables.TABLES), never from the source file's contents.
-
-
-def _bytea(data: bytes) -> str:
-    return f"'\\x{data.hex()}'::bytea"
-
-
-def _sql_value(column: str, kind: Kind) -> str:
-    """The column's length word and binary value, as bytea (NULL when the value is NULL)."""
-    c = f'"{column}"'
-    if kind == "int":
-        return f"{_bytea(_pack_length(4))} || int4send({c})"
-    if kind == "bool":
-        return f"{_bytea(_pack_length(1))} || boolsend({c})"
-    if kind == "ts":
-        return f"{_bytea(_pack_length(8))} || timestamptz_send({c})"
-    if kind == "float":
-        return f"{_bytea(_pack_length(8))} || float8send({c})"
-    # text, varchar and json: UTF-8 bytes (octet_length counts them in a UTF-8 database).
-    return f"int4send(octet_length({c}::text)) || textsend({c}::text)"
-
-
-def tuple_sql(spec: TableSpec) -> str:
-    """An SQL expression giving, for a stored row of `spec`, the bytes `row_encoder` gives."""
-    parts = [_bytea(_pack_count(len(spec.columns)))]
-    for column in spec.columns:
-        value = _sql_value(column.name, column.kind)
-        parts.append(value if column.required else f"coalesce({value}, {_bytea(_NULL)})")
-    return " || ".join(parts)

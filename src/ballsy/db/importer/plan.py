@@ -55,6 +55,14 @@ class Plan:
     duplicate_turn_ids: frozenset[int] = frozenset()
     repairs: RepairLog = field(default_factory=RepairLog)
 
+    def placeholders(self, table: str) -> list[tuple[Any, ...]]:
+        """The placeholder rows planned for `table`, sorted by id."""
+        if table == "users":
+            return self.placeholder_users
+        if table == "conversations":
+            return self.placeholder_conversations
+        return []
+
     def resolve_user(self, value: object) -> int:
         """The user id a reference ends up with: itself, or the unknown placeholder."""
         user_id = int4_or_none(value)

@@ -16,10 +16,13 @@ class TableResult:
     name: str
     source_rows: int
     expected_rows: int = 0
-    expected_checksum: int = 0
+    # MD5 hex of the table's bucket digests (see `checksum`): the source side's and the
+    # target's; and the id ranges whose digests differ.
+    expected_checksum: str = ""
     written_rows: int = 0
     target_rows: int | None = None
-    target_checksum: int | None = None
+    target_checksum: str | None = None
+    mismatched_ranges: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def verified(self) -> bool | None:
@@ -29,6 +32,7 @@ class TableResult:
         return (
             self.target_rows == self.expected_rows
             and self.target_checksum == self.expected_checksum
+            and not self.mismatched_ranges
         )
 
 
@@ -116,9 +120,13 @@ def format_report(report: ImportReport) -> str:
         verdict = {None: "not compared", True: "yes", False: "**MISMATCH**"}[t.verified]
         lines.append(
             f"| {t.name} | {t.source_rows:,} | {t.expected_rows:,} | {t.written_rows:,} | "
-            f"{target_rows} | {t.expected_checksum:x} | {verdict} |"
+            f"{target_rows} | {t.expected_checksum} | {verdict} |"
         )
     lines.append("")
+    for t in report.tables:
+        if t.mismatched_ranges:
+            ranges = ", ".join(f"{low}–{high}" for low, high in t.mismatched_ranges)
+            lines += [f"{t.name}: the content differs in ids {ranges}.", ""]
     if report.dangling_references:
         dangling = sum(report.dangling_references.values())
         verdict = (

@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db.importer import target
-from ballsy.db.importer.checksum import sum_tuple_hashes
-from ballsy.db.importer.copy_format import row_encoder
+from ballsy.db.importer.checksum import Bucket, buckets, differing, table_checksum, tuples_digest
+from ballsy.db.importer.copy_format import copy_data, row_encoder
 from ballsy.db.importer.errors import ImportFailed
 from ballsy.db.importer.plan import Plan, build_plan
 from ballsy.db.importer.progress import Progress, SilentProgress
@@ -60,6 +60,8 @@ class _Run:
     dry_run: bool
     progress: Progress
     results: dict[str, TableResult]
+    # Per table, the source side's digest of each bucket (see `checksum`).
+    digests: dict[str, dict[Bucket, bytes]]
 
 
 async def import_sqlite(
@@ -127,6 +129,7 @@ async def import_sqlite(
             dry_run=dry_run,
             progress=progress,
             results={spec.name: TableResult(spec.name, counts[spec.name]) for spec in TABLES},
+            digests={spec.name: {} for spec in TABLES},
         )
         progress.begin(total_rows=sum(counts.values()))
         pool.hand_plan(plan)
@@ -139,7 +142,9 @@ async def import_sqlite(
         def table_done(name: str) -> None:
             if not dry_run:
                 spec = next(spec for spec in TABLES if spec.name == name)
-                checks[name] = asyncio.create_task(target.finish_table(target_url, spec))
+                checks[name] = asyncio.create_task(
+                    target.finish_table(target_url, spec, buckets(ranges[name]))
+                )
 
         await _run_batches(
             run, pool, workers, table_done, in_fk_order=report.foreign_keys_checked_per_row
@@ -153,9 +158,13 @@ async def import_sqlite(
             await target.move_sequences(conn)
             for spec in TABLES:
                 result = run.results[spec.name]
-                result.target_rows, result.target_checksum = await checks[spec.name]
+                result.target_rows, found = await checks[spec.name]
+                result.target_checksum = table_checksum(found)
+                result.mismatched_ranges = differing(run.digests[spec.name], found)
             report.dangling_references = await checks["foreign keys"]
         await checks["workers"]
+    for spec in TABLES:
+        run.results[spec.name].expected_checksum = table_checksum(run.digests[spec.name])
     report.tables = [run.results[spec.name] for spec in TABLES]
     order = {spec.name: index for index, spec in enumerate(TABLES)}
     report.repairs = sorted(
@@ -203,16 +212,24 @@ async def _prepare_target(
 
 
 async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: int) -> None:
-    """The planned placeholder users and conversations: few rows, written here."""
+    """The planned placeholder users and conversations: few rows, written here.
+
+    Also the source side's digests of the buckets outside the batches' id ranges: the
+    placeholders there, or none (the workers hash the placeholders inside their ranges).
+    """
+    for spec in TABLES:
+        rows = run.plan.placeholders(spec.name)
+        encode = row_encoder(spec)
+        for low, high in buckets(run.ranges[spec.name]):
+            if (low, high) not in run.ranges[spec.name]:
+                inside = [encode(row) for row in rows if low <= row[0] <= high]
+                run.digests[spec.name][(low, high)] = tuples_digest(inside)
     by_name = {spec.name: spec for spec in TABLES}
-    for name, rows in (
-        ("users", run.plan.placeholder_users),
-        ("conversations", run.plan.placeholder_conversations),
-    ):
+    for name in ("users", "conversations"):
+        rows = run.plan.placeholders(name)
         spec, result = by_name[name], run.results[name]
         tuples = list(map(row_encoder(spec), rows))
         result.expected_rows += len(rows)
-        result.expected_checksum += sum_tuple_hashes(tuples)
         stream = f"{name}:placeholders"
         done = tuple(run.committed.get(stream, ()))
         for start in range(0, len(rows), batch_size):
@@ -226,7 +243,8 @@ async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: i
                 stream=stream,
                 fingerprint=run.fingerprint,
                 id_range=id_range,
-                tuples=chunk,
+                data=copy_data(chunk),
+                rows=len(chunk),
             )
             result.written_rows += len(chunk)
 
@@ -251,7 +269,7 @@ async def _run_batches(
             outcome = await pool.run(job)
         result = run.results[job.table]
         result.expected_rows += outcome.rows
-        result.expected_checksum += outcome.checksum
+        run.digests[job.table][(job.first_id, job.last_id)] = outcome.digest
         result.written_rows += outcome.written
         run.log.items.extend(outcome.repairs)
         read[job.table] = read.get(job.table, 0) + outcome.raw_rows

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db import migrate
-from ballsy.db.importer.checksum import checksum_sql
-from ballsy.db.importer.copy_format import copy_data
+from ballsy.db.importer.checksum import Bucket, bucket_query, new_digest
 from ballsy.db.importer.errors import (
     ImportFailed,
     ImportInProgress,
@@ -250,12 +250,17 @@ async def defer_indexes(conn: asyncpg.Connection) -> int:
     return len(found)
 
 
-async def restore_indexes(conn: asyncpg.Connection, table: str) -> None:
-    """Re-create the indexes of `table` that an import deferred (this one or an earlier)."""
+async def restore_indexes(
+    conn: asyncpg.Connection, table: str, *, primary_key: bool | None = None
+) -> None:
+    """Re-create the indexes of `table` that an import deferred (this one or an earlier);
+    `primary_key`: only the primary key (True), all but it (False), or all (None)."""
     pending = await conn.fetch(
         f"SELECT index_name, restore_sql FROM {STATE_SCHEMA}.deferred_indexes "  # noqa: S608  # nosec B608
-        "WHERE table_name = $1 ORDER BY index_name",
+        "WHERE table_name = $1 AND ($2::boolean IS NULL "
+        "OR (restore_sql LIKE '% PRIMARY KEY %') = $2) ORDER BY index_name",
         table,
+        primary_key,
     )
     for index, restore_sql in pending:
         try:
@@ -279,18 +284,20 @@ async def write_batch(
     stream: str,
     fingerprint: str,
     id_range: tuple[int, int],
-    tuples: Sequence[bytes],
+    data: bytes,
+    rows: int,
 ) -> None:
-    """COPY one batch (binary COPY tuples) and record its id range as committed, atomically."""
+    """COPY one batch (`data`: a binary COPY stream of `rows` rows) and record its id range
+    as committed, atomically."""
 
-    async def data() -> AsyncIterator[bytes]:
-        yield copy_data(tuples)
+    async def source() -> AsyncIterator[bytes]:
+        yield data
 
     async with conn.transaction():
         await conn.copy_to_table(
-            spec.name, source=data(), columns=spec.column_names, format="binary"
+            spec.name, source=source(), columns=spec.column_names, format="binary"
         )
-        await conn.execute(_RECORD_BATCH, fingerprint, stream, *id_range, len(tuples))
+        await conn.execute(_RECORD_BATCH, fingerprint, stream, *id_range, rows)
 
 
 async def move_sequences(conn: asyncpg.Connection) -> None:
@@ -327,30 +334,50 @@ async def dangling_references(raw_url: str) -> dict[str, int]:
         await conn.close()
 
 
-async def finish_table(raw_url: str, spec: TableSpec) -> tuple[int, int]:
-    """Re-create the table's deferred indexes and give its (row count, checksum).
+async def bucket_digests(
+    conn: asyncpg.Connection, spec: TableSpec, table_buckets: Sequence[Bucket]
+) -> tuple[int, dict[Bucket, bytes]]:
+    """The table's row count and, per bucket, the digest of its rows' binary COPY stream
+    as PostgreSQL writes it from the stored values (see `checksum`)."""
+    count = 0
+    digests: dict[Bucket, bytes] = {}
+    for bucket in table_buckets:
+        digest = new_digest()
 
-    Both at once, on connections of their own, so a loaded table is finished while other
-    tables still load.
+        async def sink(chunk: bytes, digest: Any = digest) -> None:
+            digest.update(chunk)
+
+        status = await conn.copy_from_query(
+            bucket_query(spec, bucket), output=sink, format="binary"
+        )
+        count += int(str(status).rsplit(" ", 1)[-1])  # "COPY <rows>"
+        digests[bucket] = digest.digest()
+    return count, digests
+
+
+async def finish_table(
+    raw_url: str, spec: TableSpec, table_buckets: Sequence[Bucket]
+) -> tuple[int, dict[Bucket, bytes]]:
+    """Re-create the table's deferred indexes and give its row count and bucket digests.
+
+    The primary key comes back first: the digests read the rows in id order through it.
+    Then the other indexes and the digests, side by side, on connections of their own, so
+    a loaded table is finished while other tables still load.
     """
+    indexing = await connect(raw_url)
+    try:
+        await restore_indexes(indexing, spec.name, primary_key=True)
 
-    async def restore() -> None:
-        conn = await connect(raw_url)
-        try:
-            await restore_indexes(conn, spec.name)
-        finally:
-            await conn.close()
+        async def checksum() -> tuple[int, dict[Bucket, bytes]]:
+            conn = await connect(raw_url)
+            try:
+                return await bucket_digests(conn, spec, table_buckets)
+            finally:
+                await conn.close()
 
-    async def checksum() -> tuple[int, int]:
-        conn = await connect(raw_url)
-        try:
-            row = await conn.fetchrow(checksum_sql(spec))
-        finally:
-            await conn.close()
-        assert row is not None
-        return int(row[0]), int(row[1])
-
-    async with asyncio.TaskGroup() as group:
-        group.create_task(restore())
-        counted = group.create_task(checksum())
+        async with asyncio.TaskGroup() as group:
+            group.create_task(restore_indexes(indexing, spec.name, primary_key=False))
+            counted = group.create_task(checksum())
+    finally:
+        await indexing.close()
     return counted.result()

@@ -24,9 +24,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.db.importer import target
-from ballsy.db.importer.checksum import sum_tuple_hashes
+from ballsy.db.importer.checksum import stream_digest, tuples_digest
 from ballsy.db.importer.convert import CONVERTERS
-from ballsy.db.importer.copy_format import row_encoder
+from ballsy.db.importer.copy_format import copy_data, row_encoder
 from ballsy.db.importer.errors import ImportFailed
 from ballsy.db.importer.plan import Plan
 from ballsy.db.importer.rules import Repair, RepairLog
@@ -51,7 +51,7 @@ class BatchOutcome:
     table: str
     raw_rows: int
     rows: int
-    checksum: int
+    digest: bytes  # of the batch's id range, placeholders in it included (see `checksum`)
     written: int
     repairs: list[Repair] = field(default_factory=list)
 
@@ -85,23 +85,40 @@ class _Worker:
             self.plan, log, has=lambda column: self.source.has(job.table, column)
         )
         rows = convert(raw)
-        # The bytes that are copied are the bytes that are hashed.
-        tuples = list(map(self.encoders[job.table], rows))
-        checksum = sum_tuple_hashes(tuples)
-        pending = tuples
+        encode = self.encoders[job.table]
+        tuples = list(map(encode, rows))
+        data = copy_data(tuples)
+        # The bytes that are copied are the bytes that are hashed: one MD5 for the batch.
+        placeholders = [
+            row
+            for row in self.plan.placeholders(job.table)
+            if job.first_id <= row[0] <= job.last_id
+        ]
+        if placeholders:  # rows the coordinator writes, inside this range: hashed here too
+            merged = sorted(
+                [
+                    *zip((row[0] for row in rows), tuples, strict=True),
+                    *((p[0], encode(p)) for p in placeholders),
+                ]
+            )
+            digest = tuples_digest(data for _, data in merged)
+        else:
+            digest = stream_digest(data)
+        pending = len(tuples)
         if job.committed:
-            pending = [
+            kept = [
                 data
                 for row, data in zip(rows, tuples, strict=True)
                 if not _inside(row[0], job.committed)
             ]
+            data, pending = copy_data(kept), len(kept)
         written = 0
         if pending and not self.settings.dry_run:
-            self.loop.run_until_complete(self._write(spec, job, pending))
-            written = len(pending)
-        return BatchOutcome(job.table, len(raw), len(rows), checksum, written, log.items)
+            self.loop.run_until_complete(self._write(spec, job, data, pending))
+            written = pending
+        return BatchOutcome(job.table, len(raw), len(rows), digest, written, log.items)
 
-    async def _write(self, spec: TableSpec, job: BatchJob, tuples: list[bytes]) -> None:
+    async def _write(self, spec: TableSpec, job: BatchJob, data: bytes, rows: int) -> None:
         if self.conn is None:
             self.conn = await target.connect_writer(self.settings.target_url)
         try:
@@ -111,7 +128,8 @@ class _Worker:
                 stream=job.table,
                 fingerprint=self.settings.fingerprint,
                 id_range=(job.first_id, job.last_id),
-                tuples=tuples,
+                data=data,
+                rows=rows,
             )
         except asyncpg.PostgresError as exc:
             raise ImportFailed(
