@@ -33,7 +33,7 @@ from tests import pg  # noqa: E402
 from tests.db.legacy_factory import build_legacy_db  # noqa: E402
 
 from ballsy.db.importer.run import DEFAULT_BATCH_SIZE  # noqa: E402
-from bench.common import machine  # noqa: E402
+from bench.common import compile_bytecode, machine  # noqa: E402
 
 TABLES = ("users", "conversations", "messages", "settings", "command_history")
 
@@ -174,6 +174,7 @@ def main() -> None:
     reason = pg.server_available()
     if reason is not None:
         raise SystemExit(f"PostgreSQL is not reachable at {pg.ADMIN_DSN}: {reason}")
+    compile_bytecode()  # the importer and each of its worker processes load Ballsy
     sizes = {
         "users": int(10_000 * args.scale),
         "conversations": int(100_000 * args.scale),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
 import json
 import os
 import resource
@@ -31,8 +30,7 @@ import websockets
 from tests.pg import free_port
 from tests.servers import BallsyProcess, cpu_seconds, listening_pids
 
-import ballsy
-from bench.common import machine, median, percentile, rss_mb
+from bench.common import compile_bytecode, machine, median, percentile, rss_mb
 
 COMMANDS = [
     "hello",
@@ -245,15 +243,6 @@ def throughput(seconds: float, root: Path) -> list[str]:
         bare.kill()
         bare.wait(timeout=10)
     return rows
-
-
-def compile_bytecode() -> None:
-    """Compile Ballsy's modules, as the container image does at build time.
-
-    A source checkout run with PYTHONDONTWRITEBYTECODE would otherwise compile every
-    module on every start, which no installed copy does.
-    """
-    compileall.compile_dir(Path(ballsy.__file__).parent, quiet=1)
 
 
 def interpreter_start(runs: int) -> tuple[float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import platform
 import statistics
@@ -10,6 +11,18 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+
+def compile_bytecode() -> None:
+    """Compile Ballsy's modules, as the container image does at build time.
+
+    A source checkout run with PYTHONDONTWRITEBYTECODE would otherwise compile every
+    module in every process it starts (servers, the importer's workers), which no
+    installed copy does.
+    """
+    import ballsy
+
+    compileall.compile_dir(Path(ballsy.__file__).parent, quiet=1)
 
 
 def machine() -> str:
