@@ -30,7 +30,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The main states are saved to artifacts/screenshots on every run (CI keeps them); with
+# BALLSY_UPDATE_SCREENSHOTS=1 they replace the committed ones in docs/screenshots (the
+# README shows one), so a test run leaves the working tree clean.
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("BALLSY_UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / "artifacts" / "screenshots"
+)
 GEMINI_KEY = "AIzaSy-browser-test-key-0123456789"
 OFF_MACHINE = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/]|data:|blob:|about:)")
 
