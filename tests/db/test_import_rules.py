@@ -209,3 +209,20 @@ def test_ids_beyond_postgres_integer_are_refused(tmp_path: Path) -> None:
             build_plan(source)
     finally:
         source.close()
+
+
+def test_import_workers_start_without_sqlalchemy_or_the_coordinator() -> None:
+    """Each worker process is a fresh interpreter: it loads only what converting and
+    copying need, so the import starts sooner (the DSN arrives ready-made)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ballsy.db.importer.workers; "
+        "print(*(m for m in ('sqlalchemy', 'alembic', 'ballsy.db.importer.run', "
+        "'ballsy.db.importer.cli') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""

@@ -70,11 +70,40 @@ An imported user claims their data with `ballsy users issue-token USERNAME`.
 
 from __future__ import annotations
 
-from ballsy.db.importer.cli import main
-from ballsy.db.importer.errors import ImportFailed
-from ballsy.db.importer.progress import Progress, SilentProgress, TerminalProgress
-from ballsy.db.importer.report import ImportReport, TableResult, format_report
-from ballsy.db.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ballsy.db.importer.cli import main
+    from ballsy.db.importer.errors import ImportFailed
+    from ballsy.db.importer.progress import Progress, SilentProgress, TerminalProgress
+    from ballsy.db.importer.report import ImportReport, TableResult, format_report
+    from ballsy.db.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+
+# Where each public name lives. They load on first use, so that a worker process, which
+# imports only `workers` and what it needs, does not load the CLI, the coordinator and
+# SQLAlchemy with this package.
+_HOMES = {
+    "main": "cli",
+    "ImportFailed": "errors",
+    "Progress": "progress",
+    "SilentProgress": "progress",
+    "TerminalProgress": "progress",
+    "ImportReport": "report",
+    "TableResult": "report",
+    "format_report": "report",
+    "DEFAULT_BATCH_SIZE": "run",
+    "import_sqlite": "run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

@@ -98,7 +98,10 @@ async def import_sqlite(
         conn = await target.connect(target_url)
         resources.push_async_callback(conn.close)
         pool = WorkerPool(
-            WorkerSettings(source, target_url, fingerprint, dry_run, os.getpid()), workers
+            WorkerSettings(
+                source, target.asyncpg_dsn(target_url), fingerprint, dry_run, os.getpid()
+            ),
+            workers,
         )
         resources.push_async_callback(pool.close)
         try:

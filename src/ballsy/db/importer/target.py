@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from ballsy.db import migrate
 from ballsy.db.importer.checksum import Bucket, bucket_query, new_digest
 from ballsy.db.importer.errors import (
     ImportFailed,
@@ -25,8 +24,6 @@ from ballsy.db.importer.errors import (
     TargetUnsupported,
 )
 from ballsy.db.importer.tables import TABLES, TableSpec
-from ballsy.db.url import DatabaseUrlError, is_sqlite, to_async_url
-from ballsy.redaction import redact_url
 
 # `# nosec B608` below: SQL text is built only from the importer's fixed table and
 # column names (tables.TABLES and constants), never from the source file's contents;
@@ -69,6 +66,10 @@ Ranges = dict[str, list[tuple[int, int]]]
 
 def asyncpg_dsn(raw_url: str) -> str:
     """A libpq-style DSN asyncpg accepts, from any URL form Ballsy accepts."""
+    # SQLAlchemy parses the URL forms; imported here so the worker processes, which get
+    # the DSN ready-made, start without it.
+    from ballsy.db.url import DatabaseUrlError, is_sqlite, to_async_url
+
     try:
         url = to_async_url(raw_url)
     except DatabaseUrlError as exc:
@@ -85,24 +86,32 @@ def asyncpg_dsn(raw_url: str) -> str:
 
 
 async def connect(raw_url: str) -> asyncpg.Connection:
+    return await connect_dsn(asyncpg_dsn(raw_url))
+
+
+async def connect_dsn(dsn: str) -> asyncpg.Connection:
+    """A connection from a DSN made by `asyncpg_dsn`."""
     try:
-        return await asyncpg.connect(asyncpg_dsn(raw_url), timeout=15)
+        return await asyncpg.connect(dsn, timeout=15)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        from ballsy.redaction import redact_url  # SQLAlchemy's URL parser: on failure only
+
         raise TargetUnsupported(
-            f"could not connect to {redact_url(raw_url)}: {type(exc).__name__}: {exc}"
+            f"could not connect to {redact_url(dsn)}: {type(exc).__name__}: {exc}"
         ) from None
 
 
-async def connect_writer(raw_url: str) -> asyncpg.Connection:
+async def connect_writer(dsn: str) -> asyncpg.Connection:
     """A connection for COPY; it skips per-row foreign-key triggers where allowed.
 
     The plan has already resolved every reference (placeholders included) and tables are
     written parents first, so the triggers would only re-check what is known; the
     verification then checks every foreign key with one anti-join each. Only a role that
     may set `session_replication_role` (a superuser; `cloudsqlsuperuser` on Cloud SQL)
-    can skip them; for any other, PostgreSQL checks each row as usual.
+    can skip them; for any other, PostgreSQL checks each row as usual. `dsn` comes from
+    `asyncpg_dsn`.
     """
-    conn = await connect(raw_url)
+    conn = await connect_dsn(dsn)
     await may_skip_fk_triggers(conn)
     # Each batch commits with its progress record, so a server crash that loses the last
     # few commits loses their records too, and the re-run imports those batches again:
@@ -130,6 +139,8 @@ async def current_revision(conn: asyncpg.Connection) -> str | None:
 
 async def ensure_migrated(conn: asyncpg.Connection, raw_url: str, *, upgrade: bool) -> None:
     """Raise `TargetNotMigrated` unless the target is at head (upgrading it if asked)."""
+    from ballsy.db import migrate  # Alembic: only the coordinator, only here
+
     head = migrate.head_revision()
     current = await current_revision(conn)
     if current == head:

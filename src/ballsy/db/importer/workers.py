@@ -61,7 +61,7 @@ class WorkerSettings:
     """What every worker needs; sent once, when the worker starts (the plan comes later)."""
 
     source_path: Path
-    target_url: str
+    target_dsn: str  # from `target.asyncpg_dsn`
     fingerprint: str
     dry_run: bool
     parent_pid: int
@@ -120,7 +120,7 @@ class _Worker:
 
     async def _write(self, spec: TableSpec, job: BatchJob, data: bytes, rows: int) -> None:
         if self.conn is None:
-            self.conn = await target.connect_writer(self.settings.target_url)
+            self.conn = await target.connect_writer(self.settings.target_dsn)
         try:
             await target.write_batch(
                 self.conn,
