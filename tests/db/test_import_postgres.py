@@ -156,10 +156,12 @@ async def test_indexes_deferred_by_an_interrupted_import_are_rebuilt_by_the_next
     assert first.ok
     with psycopg.connect(target_url) as conn:  # as if killed after deferring these two
         conn.execute(
-            "INSERT INTO ballsy_import.deferred_indexes VALUES ('ix_messages_conversation_id_id', "
-            "'messages', pg_get_indexdef('ix_messages_conversation_id_id'::regclass)), "
-            "('uq_users_username', 'users', 'ALTER TABLE users ADD CONSTRAINT uq_users_username "
-            "UNIQUE (username)')"
+            "INSERT INTO ballsy_import.deferred_indexes "
+            "(index_name, table_name, is_primary_key, restore_sql) VALUES "
+            "('ix_messages_conversation_id_id', 'messages', false, "
+            "pg_get_indexdef('ix_messages_conversation_id_id'::regclass)), "
+            "('uq_users_username', 'users', false, 'ALTER TABLE users ADD CONSTRAINT "
+            "uq_users_username UNIQUE (username)')"
         )
         conn.execute("DROP INDEX ix_messages_conversation_id_id")
         conn.execute("ALTER TABLE users DROP CONSTRAINT uq_users_username")

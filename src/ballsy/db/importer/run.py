@@ -136,6 +136,7 @@ async def import_sqlite(
         )
         progress.begin(total_rows=sum(counts.values()))
         pool.hand_plan(plan)
+        _digest_outside_buckets(run)
         await _write_placeholders(run, conn, batch_size)
         # A loaded table gets its indexes back and is checksummed in PostgreSQL while the
         # others still load; each on its own connection, tasks cancelled on failure.
@@ -214,19 +215,21 @@ async def _prepare_target(
     return committed
 
 
-async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: int) -> None:
-    """The planned placeholder users and conversations: few rows, written here.
-
-    Also the source side's digests of the buckets outside the batches' id ranges: the
-    placeholders there, or none (the workers hash the placeholders inside their ranges).
-    """
+def _digest_outside_buckets(run: _Run) -> None:
+    """The source side's digests of the buckets outside the batches' id ranges: the
+    placeholder rows there, or none (the workers hash the placeholders inside theirs)."""
     for spec in TABLES:
         rows = run.plan.placeholders(spec.name)
         encode = row_encoder(spec)
+        batch_ranges = set(run.ranges[spec.name])
         for low, high in buckets(run.ranges[spec.name]):
-            if (low, high) not in run.ranges[spec.name]:
+            if (low, high) not in batch_ranges:
                 inside = [encode(row) for row in rows if low <= row[0] <= high]
                 run.digests[spec.name][(low, high)] = tuples_digest(inside)
+
+
+async def _write_placeholders(run: _Run, conn: asyncpg.Connection, batch_size: int) -> None:
+    """The planned placeholder users and conversations: few rows, written here."""
     by_name = {spec.name: spec for spec in TABLES}
     for name in ("users", "conversations"):
         rows = run.plan.placeholders(name)

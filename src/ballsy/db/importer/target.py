@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.batches (
 CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.deferred_indexes (
     index_name text PRIMARY KEY,
     table_name text NOT NULL,
+    is_primary_key boolean NOT NULL,
     restore_sql text NOT NULL
 );
 """
@@ -210,9 +211,10 @@ async def prepare_state(conn: asyncpg.Connection) -> None:
 
 
 # The indexes of the imported tables (primary keys and unique constraints included) that no
-# foreign key refers to, with the statements that drop and re-create each one.
+# foreign key refers to: whether each is a primary key, and the statements that re-create
+# and drop it.
 _DEFERRABLE_INDEXES = """
-SELECT t.relname, i.relname,
+SELECT t.relname, i.relname, coalesce(con.contype = 'p', false),
     CASE WHEN con.oid IS NULL THEN pg_get_indexdef(x.indexrelid)
         ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', x.indrelid::regclass,
                     con.conname, pg_get_constraintdef(con.oid)) END,
@@ -246,13 +248,14 @@ async def defer_indexes(conn: asyncpg.Connection) -> int:
     try:
         async with conn.transaction():
             found = await conn.fetch(_DEFERRABLE_INDEXES, [spec.name for spec in TABLES])
-            for table, index, restore_sql, drop_sql in found:
+            for table, index, is_primary_key, restore_sql, drop_sql in found:
                 await conn.execute(
                     f"INSERT INTO {STATE_SCHEMA}.deferred_indexes "  # noqa: S608  # nosec B608
-                    "(index_name, table_name, restore_sql) VALUES ($1, $2, $3) "
-                    "ON CONFLICT (index_name) DO NOTHING",
+                    "(index_name, table_name, is_primary_key, restore_sql) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT (index_name) DO NOTHING",
                     index,
                     table,
+                    is_primary_key,
                     restore_sql,
                 )
                 await conn.execute(drop_sql)
@@ -268,8 +271,8 @@ async def restore_indexes(
     `primary_key`: only the primary key (True), all but it (False), or all (None)."""
     pending = await conn.fetch(
         f"SELECT index_name, restore_sql FROM {STATE_SCHEMA}.deferred_indexes "  # noqa: S608  # nosec B608
-        "WHERE table_name = $1 AND ($2::boolean IS NULL "
-        "OR (restore_sql LIKE '% PRIMARY KEY %') = $2) ORDER BY index_name",
+        "WHERE table_name = $1 AND ($2::boolean IS NULL OR is_primary_key = $2) "
+        "ORDER BY index_name",
         table,
         primary_key,
     )
