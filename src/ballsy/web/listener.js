@@ -7,7 +7,8 @@ const RECORDER_TYPES = [
   "audio/ogg",
   "audio/mp4",
 ];
-const TIMESLICE_MS = 250;
+// MediaRecorder hands over a chunk this often.
+export const TIMESLICE_MS = 250;
 const LEVEL_EVERY_MS = 50;
 const SPEECH_MIN_RMS = 0.012; // below this a sample is silence whatever the noise floor
 const SPEECH_MAX_THRESHOLD = 0.05; // a loud first moment must not make speech undetectable
@@ -22,6 +23,18 @@ export const hasBrowserRecognition = Recognition !== null;
 export const canRecord =
   typeof window.MediaRecorder === "function" &&
   Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+
+/** What Ballsy asks of the microphone, wherever it opens it. */
+export const MICROPHONE = {
+  audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+};
+
+/** The loudness (root mean square, 0..1 full scale) of time-domain samples. */
+export function rms(samples) {
+  let sum = 0;
+  for (const value of samples) sum += value * value;
+  return Math.sqrt(sum / samples.length);
+}
 
 /** The best container the browser can record that the server decodes. */
 export function recorderMime() {
@@ -154,9 +167,7 @@ export class AudioRecorder {
 
   async _open() {
     try {
-      return await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
-      });
+      return await navigator.mediaDevices.getUserMedia(MICROPHONE);
     } catch (error) {
       const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
       this.callbacks.onError(
@@ -191,16 +202,14 @@ export class AudioRecorder {
     let quietMs = 0;
     const tick = setInterval(() => {
       analyser.getFloatTimeDomainData(samples);
-      let sum = 0;
-      for (const value of samples) sum += value * value;
-      const rms = Math.sqrt(sum / samples.length);
-      this.callbacks.onLevel(Math.min(1, rms * 4));
+      const level = rms(samples);
+      this.callbacks.onLevel(Math.min(1, level * 4));
       const elapsed = performance.now() - startedAt;
       if (elapsed < NOISE_FLOOR_MS && !this.heardSpeech) {
-        noiseFloor = Math.max(noiseFloor, rms); // the first moment sets the room's noise floor
+        noiseFloor = Math.max(noiseFloor, level); // the first moment sets the room's noise floor
       }
       const threshold = Math.min(SPEECH_MAX_THRESHOLD, Math.max(SPEECH_MIN_RMS, noiseFloor * 2.5));
-      if (rms >= threshold) {
+      if (level >= threshold) {
         loudMs += LEVEL_EVERY_MS;
         quietMs = 0;
         if (loudMs >= SPEECH_MIN_MS) this.heardSpeech = true;

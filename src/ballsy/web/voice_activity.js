@@ -5,11 +5,10 @@
 // not on all the time. When sustained speech is heard the watch hands the open stream,
 // and a recording started at the first syllable, to the caller: nothing said is lost.
 
-import { recorderMime } from "./listener.js";
+import { MICROPHONE, recorderMime, rms, TIMESLICE_MS } from "./listener.js";
 
 const MIC_USED_KEY = "ballsy.micUsed";
 const POLL_MS = 30;
-const TIMESLICE_MS = 250;
 
 // The voice detector. Levels are RMS of the browser-processed signal (echo cancellation,
 // noise suppression and automatic gain on), 0..1 full scale.
@@ -98,14 +97,14 @@ export class VoiceDetector {
   }
 
   /** Feed one level measured `ms` after the previous one; true once voice is heard. */
-  update(rms, ms) {
+  update(level, ms) {
     this.elapsedMs += ms;
     if (this.elapsedMs <= CALIBRATION_MS) {
-      this._calibration.push(rms);
+      this._calibration.push(level);
       this.floor = this._calibration.reduce((sum, value) => sum + value, 0) / this._calibration.length;
       return false;
     }
-    if (rms >= this.threshold) {
+    if (level >= this.threshold) {
       this.loudMs += ms;
       this.quietMs = 0;
       return this.loudMs >= VOICE_MIN_MS;
@@ -113,16 +112,10 @@ export class VoiceDetector {
     this.quietMs += ms;
     if (this.quietMs > GAP_MS) this.loudMs = 0; // too short: a click, not a voice
     if (this.loudMs === 0) {
-      this.floor += (rms - this.floor) * (rms > this.floor ? FLOOR_RISE : FLOOR_FALL);
+      this.floor += (level - this.floor) * (level > this.floor ? FLOOR_RISE : FLOOR_FALL);
     }
     return false;
   }
-}
-
-function rmsOf(samples) {
-  let sum = 0;
-  for (const value of samples) sum += value * value;
-  return Math.sqrt(sum / samples.length);
 }
 
 /**
@@ -187,9 +180,7 @@ export class VoiceWatch {
   async _open() {
     if (!(await microphoneMayOpen())) return null;
     try {
-      return await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
-      });
+      return await navigator.mediaDevices.getUserMedia(MICROPHONE);
     } catch {
       return null; // no device, refused, or in use: Ballsy just cannot be interrupted by voice
     }
@@ -212,7 +203,7 @@ export class VoiceWatch {
       const now = performance.now();
       analyser.getFloatTimeDomainData(samples);
       // Measured time, not POLL_MS: timers run late in busy or background tabs.
-      const heard = detector.update(rmsOf(samples), Math.min(now - last, 500));
+      const heard = detector.update(rms(samples), Math.min(now - last, 500));
       last = now;
       if (this.preRoll) this._followOnset(detector.onset);
       if (heard) this._handOver(detector.floor);
