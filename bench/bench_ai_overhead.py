@@ -4,10 +4,13 @@ A fake provider (tests/fakes, in a child process) answers instantly. We time, at
 10 concurrent clients:
   - through Ballsy: `{"type": "command"}` sent on an authenticated WebSocket of a real
     `ballsy serve` -> the first `reply_delta` received;
-  - the baseline: bare httpx asking the fake directly for the same stream, as many
-    clients at once, in blocks alternating with the turns above.
-The difference is Ballsy's overhead: the socket, the pipeline (memory read from the
-database, budgets, prompt), and the provider's client (for Gemini, the google-genai SDK).
+  - baselines, in blocks alternating with the turns above, as many clients at once:
+    bare httpx asking the fake directly for the same stream; for Gemini also the
+    google-genai SDK called directly, as any application on the official SDK would, with
+    the same persona, six turns of context and generation settings as Ballsy sends.
+Against bare httpx the difference is the socket, the pipeline (memory read from the
+database, budgets, prompt) and the provider's client; against the SDK it is what Ballsy
+itself adds on top of the client the issue prescribes for Gemini.
 
     .venv/bin/python -m bench.bench_ai_overhead [--turns 100]
 """
@@ -25,7 +28,7 @@ import httpx
 import websockets
 from tests.servers import BallsyProcess
 
-from bench.bench_llm_provider_overhead import MODEL, baseline_for, start_fake
+from bench.bench_llm_provider_overhead import MODEL, baseline_for, messages_with, start_fake
 from bench.common import machine, median, percentile
 
 BLOCK = 10  # turns per client in each alternating block
@@ -55,7 +58,40 @@ async def _direct_client(
         out.append(first)
 
 
-async def _run_both(
+def sdk_baseline(base_url: str) -> Callable[[], Awaitable[tuple[float, float]]]:
+    """google-genai asked directly, plain SDK usage, with the request Ballsy would send."""
+    from google import genai
+    from google.genai import types
+
+    from ballsy.config import DEFAULT_PERSONA
+
+    client = genai.Client(api_key="bench-key", http_options=types.HttpOptions(base_url=base_url))
+    contents: list[types.ContentDict] = [
+        {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+        for m in messages_with(6)
+        if m.role != "system"
+    ]
+    config = types.GenerateContentConfig(
+        system_instruction=DEFAULT_PERSONA,
+        max_output_tokens=256,
+        temperature=0.7,
+        thinking_config=types.ThinkingConfig(thinking_budget=0),
+    )
+
+    async def run() -> tuple[float, float]:
+        started = time.perf_counter()
+        first = 0.0
+        stream = await client.aio.models.generate_content_stream(
+            model=MODEL["gemini"], contents=contents, config=config
+        )
+        async for _chunk in stream:
+            first = first or time.perf_counter() - started
+        return first, time.perf_counter() - started
+
+    return run
+
+
+async def _run_all(
     port: int,
     kind: str,
     base_url: str,
@@ -63,11 +99,13 @@ async def _run_both(
     turns: int,
     through: list[float],
     direct: list[float],
+    sdk: list[float],
 ) -> None:
-    """Alternate blocks of turns through Ballsy and straight to the fake, every client
-    at once in each block, so both see the same concurrency and the same drift in the
-    shared machine's load."""
+    """Alternate blocks of turns through Ballsy and straight to the fake (and, for
+    Gemini, through the SDK alone), every client at once in each block, so all see the
+    same concurrency and the same drift in the shared machine's load."""
     asks = [baseline_for(kind, base_url) for _ in tokens]
+    sdk_asks = [sdk_baseline(base_url) for _ in tokens] if kind == "gemini" else []
     sockets = []
     for token in tokens:
         ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/voice/ai-bench", compression=None)
@@ -77,10 +115,11 @@ async def _run_both(
     try:
         # Warm-up: caches, connections, and each conversation grows to its full context.
         await asyncio.gather(*(_ballsy_client(ws, WARM_UP, []) for ws in sockets))
-        await asyncio.gather(*(_direct_client(ask, WARM_UP, []) for ask in asks))
+        await asyncio.gather(*(_direct_client(ask, WARM_UP, []) for ask in asks + sdk_asks))
         for _ in range(turns // BLOCK):
             await asyncio.gather(*(_ballsy_client(ws, BLOCK, through) for ws in sockets))
             await asyncio.gather(*(_direct_client(ask, BLOCK, direct) for ask in asks))
+            await asyncio.gather(*(_direct_client(ask, BLOCK, sdk) for ask in sdk_asks))
     finally:
         for ws in sockets:
             await ws.close()
@@ -115,15 +154,18 @@ def measure(kind: str, turns: int, data_dir: str) -> list[str]:
         for clients in (1, 10):
             through: list[float] = []
             direct: list[float] = []
+            sdk: list[float] = []
 
             asyncio.run(
-                _run_both(server.port, kind, base_url, tokens[:clients], turns, through, direct)
+                _run_all(server.port, kind, base_url, tokens[:clients], turns, through, direct, sdk)
             )
             added = (median(through) - median(direct)) * 1000
+            sdk_p50 = f"{median(sdk) * 1000:.2f}" if sdk else "—"
+            over_sdk = (median(through) - median(sdk)) * 1000 if sdk else added
             rows.append(
-                f"| {kind} | {clients} | {median(direct) * 1000:.2f} | "
+                f"| {kind} | {clients} | {median(direct) * 1000:.2f} | {sdk_p50} | "
                 f"{median(through) * 1000:.2f} | {percentile(through, 99) * 1000:.2f} | "
-                f"**{added:+.2f}** |"
+                f"{added:+.2f} | **{over_sdk:+.2f}** |"
             )
     finally:
         server.kill()
@@ -151,19 +193,24 @@ def main() -> str:
                 "",
                 "A fake provider answers instantly (3 chunks). Time to first token seen by a "
                 "WebSocket client through `ballsy serve` (authenticated user: memory read from "
-                "SQLite, budgets, prompt, provider client) against bare httpx asking the fake "
-                f"directly, {args.turns} turns per client after {WARM_UP} warm-up turns (by "
-                "then each conversation holds the full context of 6 turns). The two "
-                f"alternate in blocks of {BLOCK} turns with every client at once, so both "
-                "see the same concurrency and the same machine load. At 10 clients the ten "
-                "direct httpx streams share the benchmark's one Python process and are slower "
-                "than ten WebSocket clients, so the difference there can come out below zero; "
-                "the 1-client row is the one that isolates Ballsy. For Gemini, the provider "
-                "overhead section below shows how much of it is the google-genai SDK.",
+                "SQLite, budgets, prompt, provider client), against two direct baselines: bare "
+                "httpx asking the fake for the same stream, and, for Gemini, the google-genai "
+                "SDK called directly with the same persona, six turns of context and settings "
+                f"(the client the issue prescribes). {args.turns} turns per client after "
+                f"{WARM_UP} warm-up turns (by then each conversation holds the full context of "
+                f"6 turns); Ballsy and the baselines alternate in blocks of {BLOCK} turns with "
+                "every client at once, so all see the same concurrency and the same machine "
+                "load. At 10 clients the direct streams share the benchmark's one Python "
+                "process and are slower than ten WebSocket clients, so the difference there "
+                "can come out below zero; the 1-client rows are the ones that isolate Ballsy. "
+                "The OpenAI-compatible provider speaks HTTP itself, so its two baselines are "
+                "the same. The provider overhead section below shows what google-genai costs "
+                "per request.",
                 "",
-                "| provider | clients | direct first token p50 (ms) | through Ballsy p50 (ms) | "
-                "through Ballsy p99 (ms) | Ballsy adds, p50 (ms) |",
-                "| --- | ---: | ---: | ---: | ---: | ---: |",
+                "| provider | clients | direct httpx p50 (ms) | direct google-genai p50 (ms) | "
+                "through Ballsy p50 (ms) | through Ballsy p99 (ms) | "
+                "Ballsy adds over httpx, p50 (ms) | Ballsy adds over the SDK, p50 (ms) |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                 *rows,
             ]
         )

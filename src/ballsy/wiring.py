@@ -119,6 +119,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         max_turns=max(settings.context_turns, 1),
     )
     assistant = Assistant(
+        engine=engine,
         sessions=sessions,
         llm=llm,
         prompts=PromptBuilder(

@@ -57,8 +57,15 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
             async with sessions() as session:
                 conversations = await repo.list_conversations(session, user.id, limit=10)
                 assert [count for _c, count in conversations] == [2, 4]
-                state = await repo.user_state(session, user.id)
-                assert state is not None and state.last_result == "56/1"
+                conn = await session.connection()
+                state = await repo.turn_memory(
+                    conn, user.id, now=start, idle_gap=GAP, context_messages=0
+                )
+                assert state == repo.TurnMemory("56/1", None, [])
+                assert (
+                    await repo.turn_memory(conn, 10**9, now=start, idle_gap=GAP, context_messages=4)
+                    is None
+                )
                 # A conversation started on request takes the next turn.
                 fresh = await repo.start_conversation(
                     session, user.id, now=start + timedelta(minutes=51)
@@ -67,17 +74,32 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
                     session, _turn(user.id, start + timedelta(minutes=52), 3), idle_gap=GAP
                 )
                 await session.commit()
-                messages = await repo.open_conversation_messages(
-                    session, user.id, now=start + timedelta(minutes=53), idle_gap=GAP, limit=10
+                conn = await session.connection()  # the commit released the last one
+                memory = await repo.turn_memory(
+                    conn,
+                    user.id,
+                    now=start + timedelta(minutes=53),
+                    idle_gap=GAP,
+                    context_messages=10,
                 )
-                assert [m.content for m in messages] == ["command 3", "reply 3"]
+                assert memory is not None and memory.last_result == "56/1"
+                assert memory.context == [(True, "command 3"), (False, "reply 3")]
+                newest = await repo.turn_memory(
+                    conn,
+                    user.id,
+                    now=start + timedelta(minutes=53),
+                    idle_gap=GAP,
+                    context_messages=1,
+                )
+                assert newest is not None and newest.context == [(False, "reply 3")]
                 assert fresh.id == max(
                     c.id for c, _n in await repo.list_conversations(session, user.id, limit=10)
                 )
-                closed = await repo.open_conversation_messages(
-                    session, user.id, now=start + timedelta(hours=5), idle_gap=GAP, limit=10
+                closed = await repo.turn_memory(
+                    conn, user.id, now=start + timedelta(hours=5), idle_gap=GAP, context_messages=10
                 )
-                assert closed == []  # idle too long: the next turn starts a new conversation
+                # Idle too long: the next turn starts a new conversation, the state stays.
+                assert closed == repo.TurnMemory("56/1", None, [])
 
                 removed = await repo.delete_history_before(session, start + timedelta(minutes=30))
                 await session.commit()

@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import EphemeralScopes, Identity, parse_zone
@@ -77,6 +77,7 @@ class Assistant:
     def __init__(
         self,
         *,
+        engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         llm: LLMProvider | None,
         prompts: PromptBuilder,
@@ -88,6 +89,7 @@ class Assistant:
         router: Router = route,
         serialize_writes: bool = False,
     ) -> None:
+        self.engine = engine
         self.sessions = sessions
         self.router = router
         self.llm = llm
@@ -231,9 +233,10 @@ class Assistant:
     async def _understand(
         self, identity: Identity, text: str, now: datetime
     ) -> tuple[LocalReply | NeedsAI, list[tuple[str, str]]]:
-        """Route the command with what Ballsy remembers of the asker, and fetch the
-        conversation's context when the AI will answer: one short read session (two
-        statements at most) for a signed-in user, none for a legacy scope."""
+        """Route the command with what Ballsy remembers of the asker, and the conversation's
+        context when the AI will answer. For a signed-in user that is one statement on a
+        pooled connection (the context is read with the user's state whenever an AI is
+        configured, as the route is only known after the state); none for a legacy scope."""
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
             memory = _Memory(
@@ -244,39 +247,42 @@ class Assistant:
                 return decision, []
             return decision, list(scope.turns)[-self.config.context_turns :]
         assert identity.user_id is not None
-        history: list[tuple[str, str]] = []
-        async with self._session() as session:
-            state = await repo.user_state(session, identity.user_id)
-            zone = (
-                parse_zone(identity.timezone)
-                or parse_zone(state.timezone if state else None)
-                or UTC_ZONE
+        async with self._connection() as conn:
+            remembered = await repo.turn_memory(
+                conn,
+                identity.user_id,
+                now=now,
+                idle_gap=self.config.conversation_idle,
+                context_messages=self.config.context_turns * 2 if self._reads_context else 0,
             )
-            memory = _Memory(
-                timezone=zone, last_result=_parse_fraction(state.last_result if state else None)
-            )
-            decision = self._route(text, now, memory)
-            if self._wants_context(decision):
-                messages = await repo.open_conversation_messages(
-                    session,
-                    identity.user_id,
-                    now=now,
-                    idle_gap=self.config.conversation_idle,
-                    limit=self.config.context_turns * 2,
-                )
-                history = _pair_turns(messages)
-        return decision, history
+        zone = (
+            parse_zone(identity.timezone)
+            or parse_zone(remembered.timezone if remembered else None)
+            or UTC_ZONE
+        )
+        memory = _Memory(
+            timezone=zone,
+            last_result=_parse_fraction(remembered.last_result if remembered else None),
+        )
+        decision = self._route(text, now, memory)
+        if not self._wants_context(decision) or remembered is None:
+            return decision, []
+        return decision, _pair_turns(remembered.context)
 
     def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI:
         return self.router(
             text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
         )
 
+    @property
+    def _reads_context(self) -> bool:
+        """Whether an AI reply could use the conversation: an AI is configured and the
+        context is not switched off."""
+        return self.llm is not None and self.config.context_turns > 0
+
     def _wants_context(self, decision: LocalReply | NeedsAI) -> bool:
-        """Only an AI reply reads the conversation, and only when an AI is configured."""
-        return (
-            isinstance(decision, NeedsAI) and self.llm is not None and self.config.context_turns > 0
-        )
+        """Only an AI reply uses the conversation."""
+        return isinstance(decision, NeedsAI) and self._reads_context
 
     async def _store(
         self,
@@ -336,6 +342,16 @@ class Assistant:
     def _session(self) -> _GuardedSession:
         return _GuardedSession(self.sessions)
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled Core connection for a read, without a session's bookkeeping;
+        connection failures surface as `DatabaseUnavailable`."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
     def _observe_ai(self, stats: ReplyStats, failure: AIError | None) -> None:
         provider = self.llm.name if self.llm else "none"
         log.info(
@@ -383,22 +399,26 @@ class _GuardedSession:
         except Exception:  # the connection may already be gone
             log.debug("closing a failed session raised", exc_info=True)
         if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
-            log.error("database unavailable", extra={"error": type(exc).__name__})
-            raise DatabaseUnavailable(
-                "The database is unavailable right now; please try again in a moment."
-            ) from exc
+            raise _unavailable(exc) from exc
         return False
 
 
-def _pair_turns(messages: list[Any]) -> list[tuple[str, str]]:
-    """(user, assistant) pairs from a message list, oldest first."""
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    log.error("database unavailable", extra={"error": type(exc).__name__})
+    return DatabaseUnavailable(
+        "The database is unavailable right now; please try again in a moment."
+    )
+
+
+def _pair_turns(messages: list[tuple[bool, str]]) -> list[tuple[str, str]]:
+    """(user, assistant) pairs from (is_user, content) messages, oldest first."""
     pairs: list[tuple[str, str]] = []
     pending: str | None = None
-    for message in messages:
-        if message.is_user:
-            pending = message.content
+    for is_user, content in messages:
+        if is_user:
+            pending = content
         elif pending is not None:
-            pairs.append((pending, message.content))
+            pairs.append((pending, content))
             pending = None
     return pairs
 

@@ -1,4 +1,5 @@
-"""Queries, one small function each, over an `AsyncSession` the caller owns.
+"""Queries, one small function each, over an `AsyncSession` the caller owns (or, for the
+per-turn read, a Core `AsyncConnection`).
 
 Every user-scoped function takes the user id it is allowed to touch; ownership is
 decided by the caller (the API's auth dependency) before these run.
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ballsy.db.models import CommandHistory, Conversation, Message, User, UserSettings, utcnow
 
@@ -132,50 +133,75 @@ class TurnRecord:
     total_ms: float | None
 
 
-async def open_conversation_messages(
-    session: AsyncSession, user_id: int, *, now: datetime, idle_gap: timedelta, limit: int
-) -> list[Any]:
-    """The last `limit` messages (is_user, content) of the user's conversation if it is
-    still open (active within `idle_gap`), oldest first; one statement."""
-    open_conversation = (
-        select(Conversation.id)
-        .where(
-            Conversation.user_id == user_id,
-            func.coalesce(Conversation.last_activity_at, Conversation.started_at) > now - idle_gap,
-        )
-        .order_by(Conversation.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    conn = await session.connection()
-    result = await conn.execute(
-        select(Message.is_user, Message.content)
-        .where(Message.conversation_id == open_conversation)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    return list(reversed(result.all()))
-
-
 @dataclass(frozen=True, slots=True)
-class UserState:
-    """What a turn needs to know about its user, read in one statement."""
+class TurnMemory:
+    """What a turn needs to know about its user, read in one statement on every turn."""
 
     last_result: str | None
     timezone: str | None
+    # (is_user, content) of the open conversation's last messages, oldest first.
+    context: list[tuple[bool, str]]
 
 
-async def user_state(session: AsyncSession, user_id: int) -> UserState | None:
-    # Core on the session's connection: the ORM execution path costs twice the CPU, and
-    # these two functions run on every turn.
-    conn = await session.connection()
-    result = await conn.execute(
-        select(User.last_result, UserSettings.timezone)
-        .outerjoin(UserSettings, UserSettings.user_id == User.id)
-        .where(User.id == user_id)
+# The per-turn read, built once: on SQLite, building a select costs more than running it,
+# and this read is on the path to every reply's first word.
+_USER_STATE = (
+    select(User.last_result, UserSettings.timezone)
+    .outerjoin(UserSettings, UserSettings.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+)
+# The user's latest conversation, if it was active after the cutoff (else the turn starts
+# a new one), and its last messages, newest first.
+_OPEN_CONVERSATION = (
+    select(Conversation.id)
+    .where(
+        Conversation.user_id == bindparam("user_id"),
+        func.coalesce(Conversation.last_activity_at, Conversation.started_at)
+        > bindparam("active_after", type_=Conversation.started_at.type),
     )
-    row = result.first()
-    return None if row is None else UserState(last_result=row[0], timezone=row[1])
+    .order_by(Conversation.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_CONTEXT = (
+    select(Message.id, Message.is_user, Message.content)
+    .where(Message.conversation_id == _OPEN_CONVERSATION)
+    .order_by(Message.id.desc())
+    .limit(bindparam("messages"))
+    .subquery()
+)
+# One row per context message (or one row with NULL message columns when there is none).
+_USER_STATE_AND_CONTEXT = (
+    _USER_STATE.add_columns(_CONTEXT.c.is_user, _CONTEXT.c.content)
+    .outerjoin(_CONTEXT, true())
+    .order_by(_CONTEXT.c.id.desc())
+)
+
+
+async def turn_memory(
+    conn: AsyncConnection,
+    user_id: int,
+    *,
+    now: datetime,
+    idle_gap: timedelta,
+    context_messages: int,
+) -> TurnMemory | None:
+    """The user's arithmetic memory and time zone and, when `context_messages` > 0, the
+    last messages of their conversation if it is still open (active within `idle_gap`);
+    None for an unknown user. One statement, on a Core connection: this runs every turn."""
+    if context_messages <= 0:
+        row = (await conn.execute(_USER_STATE, {"user_id": user_id})).first()
+        return None if row is None else TurnMemory(row[0], row[1], [])
+    rows = (
+        await conn.execute(
+            _USER_STATE_AND_CONTEXT,
+            {"user_id": user_id, "active_after": now - idle_gap, "messages": context_messages},
+        )
+    ).all()
+    if not rows:
+        return None
+    context = [(bool(row[2]), row[3]) for row in reversed(rows) if row[3] is not None]
+    return TurnMemory(rows[0][0], rows[0][1], context)
 
 
 _UNCHANGED: Any = object()
