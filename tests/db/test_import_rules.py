@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ballsy.db.importer import plan as plan_module
 from ballsy.db.importer.checksum import (
     bucket_query,
     buckets,
@@ -175,6 +176,45 @@ def test_plan_decides_placeholders_names_and_duplicates(tmp_path: Path) -> None:
     created = {row[0]: row[2] for row in plan.placeholder_users}
     assert created[users + 1001] > UNKNOWN_TIME
     assert created[users + 2002] == UNKNOWN_TIME
+
+
+@pytest.mark.parametrize("reference_type", ["INTEGER", ""])  # "": no affinity, text stays text
+def test_dense_parent_ids_shortcut_finds_the_same_dangling_references(
+    tmp_path: Path, reference_type: str
+) -> None:
+    """Integer references inside a dense parent id range skip the lookup; every other
+    value (text, real, NULL, outside the range) is still looked up, as before."""
+    path = tmp_path / "refs.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT)")
+        conn.execute(
+            f"CREATE TABLE conversations (id INTEGER PRIMARY KEY, user_id {reference_type}, "
+            "started_at TEXT)"
+        )
+        conn.executemany("INSERT INTO users VALUES (?, ?)", [(i, f"u{i}") for i in (1, 2, 3)])
+        references = [1, 2.0, "2", 3.5, "abc", None, 0, 4, -7, b"\x01", 3]
+        conn.executemany(
+            "INSERT INTO conversations (user_id, started_at) VALUES (?, ?)",
+            [(ref, f"2024-01-0{1 + n % 9} 10:00:00") for n, ref in enumerate(references)],
+        )
+    source = SourceDb(path)
+    try:
+        dense = plan_module._dense_ids(source, "users")
+        assert dense == (1, 3)
+        ts = ("started_at",)
+        fast = plan_module._dangling(source, "conversations", "user_id", "users", ts, dense)
+        slow = plan_module._dangling(source, "conversations", "user_id", "users", ts, None)
+        assert sorted(map(repr, fast)) == sorted(map(repr, slow))
+        assert {repr(ref) for ref, _ in slow} >= {"None", "0", "4", "-7", "'abc'", "3.5"}
+    finally:
+        source.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM users WHERE id = 2")  # a gap: no shortcut
+    source = SourceDb(path)
+    try:
+        assert plan_module._dense_ids(source, "users") is None
+    finally:
+        source.close()
 
 
 def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:

@@ -88,8 +88,27 @@ def _check_id_ranges(source: SourceDb) -> None:
                 )
 
 
+def _dense_ids(source: SourceDb, table: str) -> tuple[int, int] | None:
+    """(low, high) when the ids of `table` are exactly the integers low..high, each once
+    (the usual case: an AUTOINCREMENT table nobody deleted from); None otherwise."""
+    if not source.has(table):
+        return None
+    distinct, total, low, high, integers = source.query(
+        f"SELECT count(DISTINCT id), count(*), min(id), max(id), "  # noqa: S608  # nosec B608
+        f"sum(typeof(id) = 'integer') FROM {table}"
+    )[0]
+    if total and distinct == total == integers and high - low + 1 == total:
+        return int(low), int(high)
+    return None
+
+
 def _dangling(
-    source: SourceDb, table: str, column: str, parent: str, ts_candidates: tuple[str, ...]
+    source: SourceDb,
+    table: str,
+    column: str,
+    parent: str,
+    ts_candidates: tuple[str, ...],
+    parent_ids_dense: tuple[int, int] | None,
 ) -> list[tuple[Any, Any]]:
     """(reference, earliest timestamp) for each reference in `table` with no parent row."""
     if not source.has(table, column):
@@ -97,12 +116,19 @@ def _dangling(
     ts_column = source.source_column(table, ts_candidates)
     ts_expr = f'min("{ts_column}")' if ts_column else "NULL"
     parent_ids = f"SELECT id FROM {parent}" if source.has(parent) else "SELECT NULL WHERE 0"  # noqa: S608  # nosec B608
-    # Grouping first looks each distinct reference up once, not once per row (a third
-    # faster on a large table); the filter depends on the reference alone, so the result
-    # is the same.
+    # When the parent's ids are dense, an integer reference inside their range has its row:
+    # only the other rows are grouped and looked up (five times faster on a clean file).
+    # Either way, grouping first looks each distinct reference up once, not once per row;
+    # the filter depends on the reference alone, so the result is the same.
+    where, params = "", ()
+    if parent_ids_dense is not None:
+        where = f"""WHERE NOT (typeof("{column}") = 'integer' AND "{column}" BETWEEN ? AND ?) """
+        params = parent_ids_dense
     return source.query(
         f'SELECT ref, earliest FROM (SELECT "{column}" AS ref, {ts_expr} AS earliest '  # noqa: S608  # nosec B608
-        f'FROM {table} GROUP BY "{column}") WHERE ref IS NULL OR ref NOT IN ({parent_ids})'
+        f'FROM {table} {where}GROUP BY "{column}") '
+        f"WHERE ref IS NULL OR ref NOT IN ({parent_ids})",
+        params,
     )
 
 
@@ -112,6 +138,7 @@ def build_plan(source: SourceDb) -> Plan:
     plan = Plan()
     log = plan.repairs
 
+    dense = {parent: _dense_ids(source, parent) for parent in ("users", "conversations")}
     user_refs: dict[int, list[object]] = {}
     unknown_user_times: list[object] = []
     for table, ts in (
@@ -119,7 +146,7 @@ def build_plan(source: SourceDb) -> Plan:
         ("settings", ()),
         ("command_history", ("created_at", "timestamp")),
     ):
-        for ref, earliest in _dangling(source, table, "user_id", "users", ts):
+        for ref, earliest in _dangling(source, table, "user_id", "users", ts, dense["users"]):
             ref_id = int4_or_none(ref)
             if ref_id is None:
                 unknown_user_times.append(earliest)
@@ -129,7 +156,12 @@ def build_plan(source: SourceDb) -> Plan:
     conv_refs: dict[int, list[object]] = {}
     unknown_conv_times: list[object] = []
     for ref, earliest in _dangling(
-        source, "messages", "conversation_id", "conversations", ("created_at", "timestamp")
+        source,
+        "messages",
+        "conversation_id",
+        "conversations",
+        ("created_at", "timestamp"),
+        dense["conversations"],
     ):
         ref_id = int4_or_none(ref)
         if ref_id is None:

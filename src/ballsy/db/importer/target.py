@@ -142,7 +142,7 @@ async def ensure_migrated(conn: asyncpg.Connection, raw_url: str, *, upgrade: bo
     """Raise `TargetNotMigrated` unless the target is at head (upgrading it if asked)."""
     from ballsy.db import migrate  # Alembic: only the coordinator, only here
 
-    head = migrate.head_revision()
+    head = migrate.HEAD
     current = await current_revision(conn)
     if current == head:
         return
