@@ -8,15 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ballsy.db import migrate, sqlite_schema
+from ballsy.db import migrate, postgres_schema, sqlite_schema
+from ballsy.db.importer import target
 from ballsy.db.models import Base
 from ballsy.db.url import to_async_url
+from tests import pg
 
 
 async def _tables_and_diff(url: str) -> tuple[set[str], list[object]]:
@@ -120,3 +124,67 @@ def test_new_sqlite_database_starts_without_alembic(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert migrate.sqlite_is_current(url)
+
+
+def _postgres_catalog(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Everything the schema defines in `public`, as PostgreSQL's catalog describes it."""
+    import psycopg
+
+    queries = {
+        "columns": "SELECT table_name, ordinal_position, column_name, data_type, "
+        "character_maximum_length, is_nullable, column_default FROM information_schema.columns "
+        "WHERE table_schema = 'public' ORDER BY 1, 2",
+        "relations": "SELECT relname, relkind, relpersistence FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace ORDER BY 1",
+        "sequences": "SELECT sequencename, data_type, start_value, increment_by, max_value "
+        "FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1",
+        "version": "SELECT version_num FROM alembic_version",
+    }
+    with psycopg.connect(url) as conn:
+        found = {name: conn.execute(sql).fetchall() for name, sql in queries.items()}
+    return {**found, **pg.schema_objects(url)}
+
+
+@pytest.mark.postgres
+def test_new_postgres_schema_is_exactly_what_the_migrations_build() -> None:
+    migrated_name, migrated = pg.create_database()
+    created_name, created = pg.create_database()
+    try:
+        migrate.upgrade(migrated)
+
+        async def create() -> tuple[bool, bool]:
+            conn = await asyncpg.connect(target.asyncpg_dsn(created))
+            try:
+                # The second call finds the tables and leaves them to the migrations.
+                return await target.create_head_schema(conn), await target.create_head_schema(conn)
+            finally:
+                await conn.close()
+
+        assert asyncio.run(create()) == (True, False)
+        assert postgres_schema.REVISION == migrate.HEAD
+        expected = _postgres_catalog(migrated)
+        assert expected["columns"] and expected["version"] == [(migrate.HEAD,)]
+        offline = subprocess.run(
+            [sys.executable, "-c", _OFFLINE_SQL, migrated],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        assert _postgres_catalog(created) == expected, (
+            "ballsy/db/postgres_schema.py is out of date; the migrations now emit:\n" + offline
+        )
+        # Alembic can walk down from it and up again: the version stamp is right.
+        migrate.downgrade(created, "base")
+        migrate.upgrade(created)
+        assert _postgres_catalog(created) == expected
+    finally:
+        pg.drop_database(migrated_name)
+        pg.drop_database(created_name)
+
+
+_OFFLINE_SQL = """
+import sys
+from alembic import command
+from ballsy.db import migrate
+command.upgrade(migrate.alembic_config(sys.argv[1]), "head", sql=True)
+"""

@@ -120,7 +120,8 @@ def _dangling(
     # only the other rows are grouped and looked up (five times faster on a clean file).
     # Either way, grouping first looks each distinct reference up once, not once per row;
     # the filter depends on the reference alone, so the result is the same.
-    where, params = "", ()
+    where = ""
+    params: tuple[int, ...] = ()
     if parent_ids_dense is not None:
         where = f"""WHERE NOT (typeof("{column}") = 'integer' AND "{column}" BETWEEN ? AND ?) """
         params = parent_ids_dense

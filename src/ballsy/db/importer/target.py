@@ -139,21 +139,51 @@ async def current_revision(conn: asyncpg.Connection) -> str | None:
 
 
 async def ensure_migrated(conn: asyncpg.Connection, raw_url: str, *, upgrade: bool) -> None:
-    """Raise `TargetNotMigrated` unless the target is at head (upgrading it if asked)."""
-    from ballsy.db import migrate  # Alembic: only the coordinator, only here
+    """Raise `TargetNotMigrated` unless the target is at head (upgrading it if asked).
 
-    head = migrate.HEAD
+    An empty target gets the head schema's DDL (`postgres_schema`) in one transaction;
+    any other goes through Alembic's migrations."""
+    from ballsy.db import postgres_schema
+    from ballsy.db.migrate import HEAD
+
     current = await current_revision(conn)
-    if current == head:
+    if current == HEAD:
         return
     if upgrade:
+        fresh = current is None and postgres_schema.REVISION == HEAD
+        if fresh and await create_head_schema(conn):
+            return
+        from ballsy.db import migrate  # Alembic: only the coordinator, only here
+
         await asyncio.to_thread(migrate.upgrade, raw_url)
         return
     where = "has no Ballsy schema" if current is None else f"is at revision {current}"
     raise TargetNotMigrated(
-        f"the target database {where}; Ballsy needs revision {head}. Run "
+        f"the target database {where}; Ballsy needs revision {HEAD}. Run "
         "`ballsy db upgrade` against it first, or pass --migrate to upgrade it now."
     )
+
+
+async def create_head_schema(conn: asyncpg.Connection) -> bool:
+    """Create the head schema in a database whose `public` schema holds no table, in one
+    transaction; False, changing nothing, when it holds one (the migrations' job then).
+    Two imports starting at once take turns on a transaction lock: the second finds
+    the tables."""
+    from ballsy.db import postgres_schema
+
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY + 1)
+        tables = await conn.fetchval(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        )
+        if tables:
+            return False
+        for statement in postgres_schema.STATEMENTS:
+            await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO alembic_version (version_num) VALUES ($1)", postgres_schema.REVISION
+        )
+    return True
 
 
 async def take_lock(conn: asyncpg.Connection) -> None:
