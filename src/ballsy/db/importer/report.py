@@ -48,7 +48,8 @@ class ImportReport:
     # Per foreign key ("messages.conversation_id"), rows pointing at no parent row.
     dangling_references: dict[str, int] = field(default_factory=dict)
     # False when the role could skip PostgreSQL's per-row foreign-key triggers during COPY
-    # (the references are then checked once, after loading, in `dangling_references`).
+    # (each reference is then checked once, when both its tables are loaded, in
+    # `dangling_references`).
     foreign_keys_checked_per_row: bool = True
 
     @property

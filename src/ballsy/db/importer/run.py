@@ -139,16 +139,26 @@ async def import_sqlite(
         _digest_outside_buckets(run)
         await _write_placeholders(run, conn, batch_size)
         # A loaded table gets its indexes back and is checksummed in PostgreSQL while the
-        # others still load; each on its own connection, tasks cancelled on failure.
+        # others still load, and each foreign key is checked once both its tables are
+        # loaded; each on its own connection, tasks cancelled on failure.
         checks: dict[str, asyncio.Task[Any]] = {}
         resources.push_async_callback(_cancel, checks)
+        loaded: set[str] = set()
 
         def table_done(name: str) -> None:
-            if not dry_run:
-                spec = next(spec for spec in TABLES if spec.name == name)
-                checks[name] = asyncio.create_task(
-                    target.finish_table(target_url, spec, buckets(ranges[name]))
-                )
+            if dry_run:
+                return
+            spec = next(spec for spec in TABLES if spec.name == name)
+            checks[name] = asyncio.create_task(
+                target.finish_table(target_url, spec, buckets(ranges[name]))
+            )
+            loaded.add(name)
+            for table, column, parent in target.FOREIGN_KEYS:
+                key = f"{table}.{column}"
+                if key not in checks and {table, parent} <= loaded:
+                    checks[key] = asyncio.create_task(
+                        target.dangling_count(target_url, table, column, parent)
+                    )
 
         await _run_batches(
             run, pool, workers, table_done, in_fk_order=report.foreign_keys_checked_per_row
@@ -158,14 +168,16 @@ async def import_sqlite(
             progress.note(
                 "indexing and verifying: row counts, checksums and foreign keys in PostgreSQL"
             )
-            checks["foreign keys"] = asyncio.create_task(target.dangling_references(target_url))
             await target.move_sequences(conn)
             for spec in TABLES:
                 result = run.results[spec.name]
                 result.target_rows, found = await checks[spec.name]
                 result.target_checksum = table_checksum(found)
                 result.mismatched_ranges = differing(run.digests[spec.name], found)
-            report.dangling_references = await checks["foreign keys"]
+            report.dangling_references = {
+                key: await checks[key]
+                for key in (f"{table}.{column}" for table, column, _ in target.FOREIGN_KEYS)
+            }
         await checks["workers"]
     for spec in TABLES:
         run.results[spec.name].expected_checksum = table_checksum(run.digests[spec.name])

@@ -361,19 +361,17 @@ FOREIGN_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-async def dangling_references(raw_url: str) -> dict[str, int]:
-    """For each foreign key, the number of rows whose parent row does not exist."""
+async def dangling_count(raw_url: str, table: str, column: str, parent: str) -> int:
+    """How many rows of `table` reference (through `column`) a `parent` row that does not
+    exist; one foreign key of FOREIGN_KEYS, on a connection of its own."""
     conn = await connect(raw_url)
     try:
-        found = {}
-        for table, column, parent in FOREIGN_KEYS:
-            found[f"{table}.{column}"] = int(
-                await conn.fetchval(
-                    f'SELECT count(*) FROM "{table}" AS c WHERE NOT EXISTS '  # noqa: S608  # nosec B608
-                    f'(SELECT 1 FROM "{parent}" AS p WHERE p.id = c."{column}")'
-                )
+        return int(
+            await conn.fetchval(
+                f'SELECT count(*) FROM "{table}" AS c WHERE NOT EXISTS '  # noqa: S608  # nosec B608
+                f'(SELECT 1 FROM "{parent}" AS p WHERE p.id = c."{column}")'
             )
-        return found
+        )
     finally:
         await conn.close()
 
