@@ -32,6 +32,8 @@ from ballsy.db.importer.tables import TABLES, TableSpec
 STATE_SCHEMA = "ballsy_import"
 # An arbitrary constant: the advisory lock key that keeps two imports apart.
 _LOCK_KEY = 0x6261_6C6C_7379  # "ballsy"
+# Another, held only while an empty target gets the head schema (`create_head_schema`).
+_SCHEMA_LOCK_KEY = _LOCK_KEY + 1
 
 _CREATE_STATE = f"""
 CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
@@ -172,7 +174,7 @@ async def create_head_schema(conn: asyncpg.Connection) -> bool:
     from ballsy.db import postgres_schema
 
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY + 1)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK_KEY)
         tables = await conn.fetchval(
             "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
         )
