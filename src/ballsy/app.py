@@ -72,6 +72,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             background.append(asyncio.create_task(_warm_up(services)))
         if settings.history_retention_days:
             background.append(asyncio.create_task(_retention_loop(services)))
+        if settings.anonymous_user_retention_days:
+            background.append(asyncio.create_task(_user_retention_loop(services)))
         try:
             yield
         finally:
@@ -133,4 +135,21 @@ async def _retention_loop(services: Services) -> None:
                 log.info("retention removed old history", extra={"rows": removed})
         except Exception:
             log.exception("retention run failed")
+        await asyncio.sleep(3600)
+
+
+async def _user_retention_loop(services: Services) -> None:
+    """Hourly: delete anonymous users with no turns, unseen for
+    ANONYMOUS_USER_RETENTION_DAYS (a few batches per run, so a backlog never holds
+    the database for long; the next run continues)."""
+    days = services.settings.anonymous_user_retention_days
+    while True:
+        try:
+            removed = await repo.prune_anonymous_users(
+                services.sessions, cutoff=utcnow() - timedelta(days=days), max_batches=20
+            )
+            if removed:
+                log.info("retention removed idle anonymous users", extra={"users": removed})
+        except Exception:
+            log.exception("anonymous user retention run failed")
         await asyncio.sleep(3600)

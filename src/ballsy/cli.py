@@ -172,6 +172,41 @@ def issue_token(username: str) -> None:
     raise typer.Exit(asyncio.run(issue_user_token(_settings(), username)))
 
 
+@users_app.command("prune")
+def prune_users(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Unseen for this many days (default: ANONYMOUS_USER_RETENTION_DAYS)."
+        ),
+    ] = None,
+    with_history: Annotated[
+        bool,
+        typer.Option(help="Also delete idle anonymous users that have turns, with all their data."),
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Users deleted per transaction.")] = 500,
+) -> None:
+    """Delete anonymous users with no turns that were not seen for DAYS days.
+
+    The server applies the same rule every hour (ANONYMOUS_USER_RETENTION_DAYS);
+    users with history are kept unless --with-history is given. Imported users are
+    never deleted."""
+    from ballsy.cli_runs import prune_anonymous_users
+
+    settings = _settings()
+    days = days or settings.anonymous_user_retention_days
+    if not days:
+        typer.echo("give --days (ANONYMOUS_USER_RETENTION_DAYS is 0: retention is off)", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(
+        asyncio.run(
+            prune_anonymous_users(
+                settings, days=days, with_history=with_history, batch_size=batch_size
+            )
+        )
+    )
+
+
 def main() -> None:
     try:
         app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -14,6 +15,7 @@ from ballsy.config import Settings
 from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.migrate import current_revision_sync
+from ballsy.db.models import utcnow
 from ballsy.errors import BallsyError
 from ballsy.wiring import build_services
 
@@ -91,3 +93,21 @@ async def issue_user_token(settings: Settings, username: str) -> int:
         return 0
     finally:
         await engine.dispose()
+
+
+async def prune_anonymous_users(
+    settings: Settings, *, days: int, with_history: bool, batch_size: int
+) -> int:
+    engine = build_engine(settings)
+    try:
+        deleted = await repo.prune_anonymous_users(
+            build_sessionmaker(engine),
+            cutoff=utcnow() - timedelta(days=days),
+            batch=batch_size,
+            with_history=with_history,
+        )
+    finally:
+        await engine.dispose()
+    kind = "idle anonymous users" if with_history else "anonymous users with no turns"
+    typer.echo(f"deleted {deleted} {kind} unseen for {days} days")
+    return 0

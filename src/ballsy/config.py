@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     context_max_chars: int = Field(default=4000, ge=0, le=100_000)
     conversation_idle_minutes: int = Field(default=30, ge=1)
     history_retention_days: int = Field(default=0, ge=0)
+    # Anonymous users with no turns at all, unseen this many days, are deleted (0: never).
+    anonymous_user_retention_days: int = Field(default=30, ge=0)
     anonymous_scope_ttl_seconds: int = Field(default=900, ge=10)
     anonymous_scope_max_entries: int = Field(default=10_000, ge=10)
     ws_idle_timeout_seconds: float = Field(default=600, gt=0)
@@ -120,7 +122,17 @@ class Settings(BaseSettings):
     rate_limit_ai_calls_per_user_per_hour: int = Field(default=120, ge=1)
     rate_limit_ai_calls_per_instance_per_minute: int = Field(default=30, ge=1)
     rate_limit_stt_seconds_per_user_per_hour: int = Field(default=600, ge=1)
-    rate_limit_ws_per_client: int = Field(default=5, ge=1)
+    # Per-address budgets sit above the per-user ones: new anonymous sessions from one
+    # address share them, so they buy no fresh budget (set them for a household).
+    rate_limit_ai_calls_per_address_per_hour: int = Field(default=360, ge=1)
+    rate_limit_stt_seconds_per_address_per_hour: int = Field(default=1800, ge=1)
+    rate_limit_ws_messages_per_address_per_minute: int = Field(default=240, ge=1)
+    rate_limit_sessions_per_address_per_hour: int = Field(default=20, ge=1)
+    rate_limit_sessions_per_instance_per_minute: int = Field(default=60, ge=1)
+    rate_limit_conversations_per_user_per_hour: int = Field(default=60, ge=1)
+    # Open WebSockets: per signed-in user (after `hello`), and per address, higher.
+    rate_limit_ws_per_user: int = Field(default=5, ge=1)
+    rate_limit_ws_per_address: int = Field(default=20, ge=1)
     rate_limit_ws_per_instance: int = Field(default=1000, ge=1)
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
     # Refused WebSocket messages answered with a warning before the socket is closed (1008).

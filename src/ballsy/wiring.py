@@ -17,6 +17,7 @@ from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.errors import FeatureUnavailable
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
+from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
 
 log = logging.getLogger("ballsy.wiring")
@@ -42,7 +43,7 @@ class Services:
     assistant: Assistant
     llm: LLMProvider | None
     stt: SpeechToText
-    limiter: Any = None
+    limiter: RateLimiter
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -93,11 +94,8 @@ def build_stt(settings: Settings) -> SpeechToText:
         return UnavailableSpeechToText(exc.message)
 
 
-def build_limiter(settings: Settings, engine: AsyncEngine) -> Any:
-    if not settings.rate_limit_enabled:
-        return None
-    from ballsy.providers.ratelimit.limiter import RateLimiter
-
+def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
+    """The limiter; with RATE_LIMIT_ENABLED=false it exists and admits everything."""
     return RateLimiter.from_settings(settings, engine=engine)
 
 

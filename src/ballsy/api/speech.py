@@ -1,9 +1,19 @@
-"""Speech-to-text for the doors: limits, budgets and metrics around the provider."""
+"""Speech-to-text for the doors: limits, budgets and metrics around the provider.
+
+Speech is paid for before the model runs: the caller's and its address's speech
+budgets are charged the most one utterance may cost (STT_MAX_SECONDS: the model
+refuses longer audio), and what the transcript shows was not used is given back
+afterwards. A caller without that much left is refused up front with
+`rate_limited`, so no transcription ever runs beyond the budget.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 from ballsy.assistant.identity import Identity
 from ballsy.errors import BallsyError
+from ballsy.providers.ratelimit.limiter import SpeechReservation
 from ballsy.wiring import Services
 
 
@@ -12,18 +22,39 @@ class NoSpeech(BallsyError):
     status = 422
 
 
+async def reserve_speech(services: Services, identity: Identity) -> SpeechReservation:
+    """Charge the caller for one utterance before it is transcribed (or raise)."""
+    return await services.limiter.reserve_speech(user_id=identity.user_id, address=identity.address)
+
+
 async def transcribe_for(
-    services: Services, identity: Identity, audio: bytes, *, content_type: str | None
+    services: Services,
+    identity: Identity,
+    audio: bytes,
+    *,
+    content_type: str | None,
+    reservation: SpeechReservation | None = None,
 ) -> str:
-    """The transcript of one utterance, charged to the caller's speech budget."""
-    if services.limiter is not None:
-        await services.limiter.check_stt_seconds(identity.limit_key, 1.0)
-    transcript = await services.stt.transcribe(audio, content_type=content_type)
+    """The transcript of one utterance, paid from the caller's speech budget.
+
+    `reservation` is one taken already (the WebSocket takes it when the utterance
+    starts); without one it is taken here, before the model runs.
+    """
+    if reservation is None:
+        reservation = await reserve_speech(services, identity)
+    used: float | None = None
+    try:
+        transcript = await services.stt.transcribe(audio, content_type=content_type)
+        used = transcript.audio_seconds
+    except asyncio.CancelledError:
+        raise  # the model may still be running: the reservation is kept whole
+    except Exception:
+        await reservation.settle(None)
+        raise
+    await reservation.settle(used)
     services.metrics.stt_duration.observe(transcript.processing_seconds)
     if transcript.audio_seconds:
         services.metrics.stt_rtf.observe(transcript.real_time_factor)
-    if services.limiter is not None and transcript.audio_seconds > 1.0:
-        await services.limiter.check_stt_seconds(identity.limit_key, transcript.audio_seconds - 1.0)
     text = transcript.text.strip()
     if not text:
         raise NoSpeech("I didn't catch any speech in that recording.")

@@ -5,6 +5,15 @@ The receive loop never runs a turn itself: each turn runs in its own task so tha
 Replies go only to the socket that asked, whatever its client id. Bad frames get
 an `error` message and the socket stays open; oversize frames close with 1009,
 flooding with 1008, idle sockets with 1000, and shutdown with 1012.
+
+Budgets: every message counts against the caller's message budget (the signed-in
+user once `hello` named them, else the address) and its address's, which outlive
+the socket, so reconnecting buys nothing. The binary frames of a recording are the
+exception: they count against the speech budget instead, reserved when the
+recording starts (`audio_start`, see `api/speech.py`). A recording that cannot be
+paid for, or that passes its size or frame limits, fails whole with one `error`;
+its remaining frames and its `audio_end` are dropped, and nothing is transcribed.
+Open sockets are capped per address and, after `hello`, per signed-in user.
 """
 
 from __future__ import annotations
@@ -12,17 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ballsy.api import ws_protocol as proto
 from ballsy.api.deps import user_for_token
-from ballsy.api.speech import transcribe_for
+from ballsy.api.speech import reserve_speech, transcribe_for
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import Identity, limit_key, parse_zone
+from ballsy.assistant.identity import Identity, parse_zone
 from ballsy.assistant.pipeline import TurnRequest
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.errors import (
@@ -34,6 +45,7 @@ from ballsy.errors import (
     TooLarge,
     Unauthorized,
 )
+from ballsy.providers.ratelimit.limiter import SpeechReservation, WebSocketSlot
 from ballsy.providers.stt.stream import AudioUtterance
 from ballsy.wiring import Services
 
@@ -44,6 +56,29 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
+
+# Binary frames one recording may take, per second of the longest utterance
+# (STT_MAX_SECONDS): the page sends 4 a second; this leaves room for other clients
+# while bounding the frames a recording exempt from the message budget can carry.
+FRAMES_PER_AUDIO_SECOND = 20
+
+
+@dataclass(slots=True)
+class Recording:
+    """One utterance being streamed, paid for by its speech reservation.
+
+    `utterance` None means the recording failed and its error was sent: its other
+    frames and its `audio_end` are dropped without another word.
+    """
+
+    utterance: AudioUtterance | None
+    reservation: SpeechReservation | None
+    max_frames: int
+    frames: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.utterance is None
 
 
 class SocketHub:
@@ -94,8 +129,9 @@ class VoiceSocket:
         self.turn_id: str | None = None
         self.turn_streaming = False
         self.partial: list[str] = []
-        self.audio: AudioUtterance | None = None
-        self.strikes = services.limiter.flood_strikes() if services.limiter else None
+        self.recording: Recording | None = None
+        self.user_slot: WebSocketSlot | None = None
+        self.strikes = services.limiter.flood_strikes()
         self.closed = False
         self._send_lock = asyncio.Lock()
 
@@ -104,7 +140,7 @@ class VoiceSocket:
     async def serve(self) -> None:
         await self.ws.accept()
         slot = await self._acquire_slot()
-        if slot is False:
+        if slot is None:
             return
         self.hub.sockets.add(self)
         self.services.metrics.ws_connections.inc()
@@ -114,22 +150,22 @@ class VoiceSocket:
             self.hub.sockets.discard(self)
             self.services.metrics.ws_connections.dec()
             await self._stop_turn()
-            if slot is not None and self.services.limiter is not None:
-                self.services.limiter.release_ws(slot)
+            await self._drop_recording()
+            if self.user_slot is not None:
+                self.user_slot.release()
+            slot.release()
 
-    async def _acquire_slot(self) -> Any:
-        limiter = self.services.limiter
+    async def _acquire_slot(self) -> WebSocketSlot | None:
+        """This socket's place among its address's; None when refused (and closed)."""
         if self.hub.draining:
             await self.close(1012, "server restarting")
-            return False
-        if limiter is None:
             return None
         try:
-            return limiter.acquire_ws(limit_key(None, self.address))
+            return self.services.limiter.acquire_ws(self.address)
         except RateLimited as exc:
             await self.send(proto.error(exc))
             await self.close(CLOSE_TRY_AGAIN, "too many connections")
-            return False
+            return None
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed:
@@ -170,7 +206,8 @@ class VoiceSocket:
             if size > self.settings.ws_max_frame_bytes:
                 await self.close(CLOSE_TOO_BIG, "frame too large")
                 return
-            if not await self._admit():
+            audio_frame = text is None and self._takes_audio_frame()
+            if not audio_frame and not await self._admit():
                 if self.closed:
                     return
                 continue
@@ -180,7 +217,7 @@ class VoiceSocket:
                     await self._dispatch(proto.parse(text))
                 elif data is not None:
                     self.services.metrics.ws_messages.labels("in", "binary").inc()
-                    self._audio_chunk(data)
+                    await self._audio_chunk(data)
             except BallsyError as exc:
                 await self.send(proto.error(exc))
             except DATABASE_UNAVAILABLE_ERRORS:
@@ -193,14 +230,13 @@ class VoiceSocket:
                 )
 
     async def _admit(self) -> bool:
-        """Per-connection message budget: False drops the frame (after a warning);
-        a client that keeps flooding after RATE_LIMIT_WS_FLOOD_WARNINGS warnings is
-        closed with 1008."""
-        limiter = self.services.limiter
-        if limiter is None or self.strikes is None:
-            return True
+        """The caller's and its address's message budgets: False drops the frame
+        (after a warning); a client that keeps flooding after
+        RATE_LIMIT_WS_FLOOD_WARNINGS warnings is closed with 1008."""
         try:
-            await limiter.check_ws_message(self.connection_id)
+            await self.services.limiter.check_ws_message(
+                user_id=self.identity.user_id, address=self.address
+            )
         except RateLimited as exc:
             if self.strikes.refused():
                 await self.close(CLOSE_POLICY, "rate limit exceeded")
@@ -223,9 +259,7 @@ class VoiceSocket:
             case proto.StatusListening():
                 await self.send({"type": "status_update", "status": "ready"})
             case proto.AudioStart(mime=mime):
-                self.audio = AudioUtterance(
-                    max_bytes=self.settings.stt_max_bytes, content_type=mime
-                )
+                await self._audio_start(mime)
             case proto.AudioEnd():
                 await self._audio_end()
 
@@ -234,14 +268,31 @@ class VoiceSocket:
             raise BadRequest("timezone must be an IANA time zone name such as Europe/Paris.")
         self.timezone = timezone
         if not token:
+            self._sign_in(None)
             self.identity = Identity.legacy(f"ws:{self.client_id}", self.address, timezone=timezone)
             await self.send({"type": "hello", "user_id": None})
             return
         user_id = await user_for_token(self.services, token)
         if user_id is None:
             raise Unauthorized("The session token is not valid; start a new session.")
-        self.identity = Identity.user(user_id, timezone=timezone)
+        try:
+            self._sign_in(user_id)
+        except RateLimited as exc:
+            await self.send(proto.error(exc))
+            await self.close(CLOSE_TRY_AGAIN, "too many connections")
+            return
+        self.identity = Identity.user(user_id, timezone=timezone, address=self.address)
         await self.send({"type": "hello", "user_id": user_id})
+
+    def _sign_in(self, user_id: int | None) -> None:
+        """Hold a place among `user_id`'s open sockets (RATE_LIMIT_WS_PER_USER), freeing
+        the previous user's; raises `RateLimited` when that user has no place left."""
+        if user_id is not None and user_id == self.identity.user_id and self.user_slot:
+            return
+        slot = None if user_id is None else self.services.limiter.acquire_ws_user(user_id)
+        if self.user_slot is not None:
+            self.user_slot.release()
+        self.user_slot = slot
 
     # --- turns -----------------------------------------------------------------------------
 
@@ -250,7 +301,7 @@ class VoiceSocket:
         text: object,
         *,
         streaming: bool,
-        utterance: AudioUtterance | None = None,
+        recording: Recording | None = None,
     ) -> None:
         if self.hub.draining:
             raise Busy("The server is restarting; please reconnect.")
@@ -262,7 +313,7 @@ class VoiceSocket:
         turn_id = str(uuid.uuid4())
         self.turn_id, self.turn_streaming, self.partial = turn_id, streaming, []
         self.turn = asyncio.create_task(
-            self._run_turn(text, turn_id, streaming, received, previous, utterance)
+            self._run_turn(text, turn_id, streaming, received, previous, recording)
         )
 
     async def _run_turn(
@@ -272,18 +323,25 @@ class VoiceSocket:
         streaming: bool,
         received: float,
         previous: asyncio.Task[None] | None,
-        utterance: AudioUtterance | None,
+        recording: Recording | None,
     ) -> None:
-        if previous is not None:  # legacy clients get their replies in order
-            with contextlib.suppress(BaseException):
-                await previous
         try:
-            if utterance is not None:
+            if previous is not None:  # legacy clients get their replies in order
+                with contextlib.suppress(BaseException):
+                    await previous
+        except asyncio.CancelledError:
+            if recording is not None and recording.reservation is not None:
+                # Cancelled before the model started: only the minimum is kept.
+                await asyncio.shield(recording.reservation.settle(None))
+            raise
+        try:
+            if recording is not None and recording.utterance is not None:
                 text = await transcribe_for(
                     self.services,
                     self.identity,
-                    utterance.finish(),
-                    content_type=utterance.content_type,
+                    recording.utterance.finish(),
+                    content_type=recording.utterance.content_type,
+                    reservation=recording.reservation,
                 )
                 await self.send({"type": "transcript", "text": text})
             request = TurnRequest(
@@ -338,17 +396,64 @@ class VoiceSocket:
 
     # --- recorded audio -----------------------------------------------------------------------
 
-    def _audio_chunk(self, data: bytes) -> None:
-        if self.audio is None:
-            raise BadRequest("Binary frames are only accepted between audio_start and audio_end.")
+    async def _audio_start(self, mime: str | None) -> None:
+        """Open a recording, paid for now from the speech budget; a recording still
+        open is abandoned. Refused: one `rate_limited` error, and the recording's
+        frames and end are dropped."""
+        await self._drop_recording()
+        max_frames = math.ceil(self.settings.stt_max_seconds * FRAMES_PER_AUDIO_SECOND)
         try:
-            self.audio.add(data)
+            reservation = await reserve_speech(self.services, self.identity)
+        except RateLimited:
+            self.recording = Recording(None, None, max_frames)
+            raise
+        utterance = AudioUtterance(max_bytes=self.settings.stt_max_bytes, content_type=mime)
+        self.recording = Recording(utterance, reservation, max_frames)
+
+    def _takes_audio_frame(self) -> bool:
+        """True when the next binary frame belongs to a recording's speech budget
+        rather than the message budget: every frame of an open recording, up to its
+        frame limit."""
+        recording = self.recording
+        return recording is not None and recording.frames < recording.max_frames
+
+    async def _audio_chunk(self, data: bytes) -> None:
+        recording = self.recording
+        if recording is None:
+            raise BadRequest("Binary frames are only accepted between audio_start and audio_end.")
+        recording.frames += 1
+        if recording.utterance is None:
+            return  # the recording failed and the client was told so
+        try:
+            if recording.frames > recording.max_frames:
+                raise TooLarge(
+                    f"The recording came in more than {recording.max_frames} pieces; "
+                    "it was dropped. Speak a shorter command."
+                )
+            recording.utterance.add(data)
         except TooLarge:
-            self.audio = None  # the recording is dropped; the next one starts afresh
+            await self._fail_recording()
             raise
 
     async def _audio_end(self) -> None:
-        if self.audio is None:
+        recording, self.recording = self.recording, None
+        if recording is None:
             raise BadRequest("audio_end without audio_start.")
-        utterance, self.audio = self.audio, None
-        await self._start_turn("", streaming=True, utterance=utterance)
+        if recording.failed:
+            return  # its error was sent when it failed
+        await self._start_turn("", streaming=True, recording=recording)
+
+    async def _fail_recording(self) -> None:
+        """Drop the open recording's audio (nothing of it is transcribed); keep the
+        recording open, failed, so its remaining frames and end are dropped too."""
+        recording = self.recording
+        if recording is None or recording.failed:
+            return
+        recording.utterance = None
+        if recording.reservation is not None:
+            await recording.reservation.settle(None)
+
+    async def _drop_recording(self) -> None:
+        """Forget the open recording, if any, and return its unused reservation."""
+        await self._fail_recording()
+        self.recording = None

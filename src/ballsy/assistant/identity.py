@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from ballsy.providers.ratelimit import keys
+
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
@@ -38,10 +40,9 @@ def parse_zone(name: str | None) -> ZoneInfo | None:
 
 def limit_key(user_id: int | None, address: str | None) -> str:
     """The key rate limits count against: the user, or for tokenless callers their
-    network address — never an id the client chose, which would buy a fresh budget."""
-    if user_id is not None:
-        return f"u:{user_id}"
-    return f"ip:{address or 'unknown'}"
+    network address — never an id the client chose, which would buy a fresh budget.
+    Built by the rate limiter's one key function, so every door agrees with it."""
+    return keys.limit_key(user_id, address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,11 @@ class Identity:
         return limit_key(self.user_id, self.address)
 
     @classmethod
-    def user(cls, user_id: int, *, timezone: str | None = None) -> Identity:
-        return cls(user_id=user_id, timezone=timezone)
+    def user(
+        cls, user_id: int, *, timezone: str | None = None, address: str | None = None
+    ) -> Identity:
+        """`address` is where the request came from: per-address budgets charge it."""
+        return cls(user_id=user_id, timezone=timezone, address=address)
 
     @classmethod
     def legacy(cls, client_id: str, address: str, *, timezone: str | None = None) -> Identity:

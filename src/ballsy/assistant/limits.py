@@ -1,4 +1,8 @@
-"""The rate-limit hooks the pipeline calls before costly work."""
+"""The rate-limit hook the pipeline calls before costly work.
+
+The limiter always exists; when rate limiting is off it admits everything, so the
+pipeline never asks whether limits are on.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,6 @@ from typing import Protocol
 
 
 class TurnLimits(Protocol):
-    async def check_ai(self, user_key: str) -> None:
-        """Raise `RateLimited` when this user's or the instance's AI budget is spent."""
-
-    async def check_stt_seconds(self, user_key: str, seconds: float) -> None:
-        """Raise `RateLimited` when this user's speech-to-text budget is spent."""
-
-
-class NoLimits:
-    """No budgets (rate limiting switched off)."""
-
-    async def check_ai(self, user_key: str) -> None:
-        return None
-
-    async def check_stt_seconds(self, user_key: str, seconds: float) -> None:
-        return None
+    async def check_ai(self, *, user_id: int | None, address: str | None) -> None:
+        """Raise `RateLimited` when the caller's, its address's or the instance's AI
+        budget is spent."""

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import EphemeralScopes, Identity, parse_zone
-from ballsy.assistant.limits import NoLimits, TurnLimits
+from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
 from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
 from ballsy.commands.hedging import is_uncertain
@@ -83,7 +83,7 @@ class Assistant:
         prompts: PromptBuilder,
         config: PipelineConfig,
         scopes: EphemeralScopes,
-        limits: TurnLimits | None = None,
+        limits: TurnLimits,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         router: Router = route,
@@ -96,7 +96,7 @@ class Assistant:
         self.prompts = prompts
         self.config = config
         self.scopes = scopes
-        self.limits: TurnLimits = limits or NoLimits()
+        self.limits = limits
         self.metrics = metrics
         self.clock = clock
         # SQLite takes one writer at a time and makes the others sleep in its busy handler
@@ -169,7 +169,7 @@ class Assistant:
             yield ended
             return
 
-        await self.limits.check_ai(identity.limit_key)
+        await self.limits.check_ai(user_id=identity.user_id, address=identity.address)
         yield TurnStarted(turn_id, "ai")
         stream_deltas = need.kind == "chat"
         parts: list[str] = []

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from ballsy.db.models import CommandHistory, Conversation, Message, User, UserSettings, utcnow
 
@@ -301,3 +301,74 @@ async def delete_history_before(session: AsyncSession, cutoff: datetime) -> int:
     )
     removed_messages = await session.execute(delete(Message).where(Message.created_at < cutoff))
     return int(removed_history.rowcount or 0) + int(removed_messages.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- retention of anonymous users --------------------------------------------------
+
+ANONYMOUS_PREFIX = "anon-"
+
+
+async def delete_idle_anonymous_users(
+    session: AsyncSession, *, cutoff: datetime, batch: int, with_history: bool = False
+) -> int:
+    """Delete up to `batch` anonymous users last seen before `cutoff`; return how many.
+
+    The retention rule: an anonymous user (made by `create_anonymous_user`, never an
+    imported or placeholder one) that has no turn at all — no command history and no
+    message — and was not seen since `cutoff` is deleted with its settings and empty
+    conversations. `with_history` (an operator's explicit choice) also deletes those
+    that have turns, with all their data.
+
+    The conditions are repeated on the deleted rows themselves: a user whose turn
+    lands while the batch runs (it updates `last_seen_at`) is re-checked by
+    PostgreSQL under its row lock and kept.
+    """
+    conditions = [
+        User.username.startswith(ANONYMOUS_PREFIX, autoescape=True),
+        User.is_placeholder.is_(False),
+        func.coalesce(User.last_seen_at, User.created_at) < cutoff,
+    ]
+    if not with_history:
+        has_history = select(CommandHistory.id).where(CommandHistory.user_id == User.id).exists()
+        has_messages = (
+            select(Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.user_id == User.id)
+            .exists()
+        )
+        conditions += [~has_history, ~has_messages]
+    chosen = select(User.id).where(*conditions).order_by(User.id).limit(batch)
+    ids = [row[0] for row in (await session.execute(chosen)).all()]
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(User)
+        .where(User.id.in_(ids), *conditions)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def prune_anonymous_users(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    cutoff: datetime,
+    batch: int = 500,
+    with_history: bool = False,
+    max_batches: int | None = None,
+) -> int:
+    """Apply `delete_idle_anonymous_users` in batches, one transaction each, until a
+    batch finds fewer than `batch` users (or `max_batches` ran); return the total."""
+    total = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        async with sessions() as session:
+            deleted = await delete_idle_anonymous_users(
+                session, cutoff=cutoff, batch=batch, with_history=with_history
+            )
+            await session.commit()
+        total += deleted
+        batches += 1
+        if deleted < batch:
+            break
+    return total

@@ -24,12 +24,12 @@ async def identity_for(
 ) -> Identity:
     """The caller's identity: token user, operator acting for a user, or legacy scope."""
     if caller.user_id is not None:
-        return Identity.user(caller.user_id, timezone=timezone)
+        return Identity.user(caller.user_id, timezone=timezone, address=caller.address)
     if caller.operator and legacy_user_id is not None:
         async with services.sessions() as session:
             if await repo.user_by_id(session, legacy_user_id) is None:
                 raise NotFound("No such user.")
-        return Identity.user(legacy_user_id, timezone=timezone)
+        return Identity.user(legacy_user_id, timezone=timezone, address=caller.address)
     client = str(legacy_user_id if legacy_user_id is not None else "default")
     return Identity.legacy(f"rest:{client}", caller.address, timezone=timezone)
 

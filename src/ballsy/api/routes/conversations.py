@@ -20,6 +20,8 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
     responses=responses(401, 429, 503),
 )
 async def new_conversation(user_id: CurrentUserId, services: ServicesDep) -> ConversationOut:
+    """Start a new conversation (RATE_LIMIT_CONVERSATIONS_PER_USER_PER_HOUR at most)."""
+    await services.limiter.check_new_conversation(user_id)
     async with services.sessions() as session:
         conversation = await repo.start_conversation(session, user_id, now=utcnow())
         await session.commit()

@@ -22,6 +22,5 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
         supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), token.get_secret_value().encode()):
             raise Unauthorized("Metrics need 'Authorization: Bearer <METRICS_TOKEN>'.")
-    if services.limiter is not None and hasattr(services.limiter, "export_metrics"):
-        services.limiter.export_metrics(services.metrics)
+    services.limiter.export_metrics(services.metrics)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

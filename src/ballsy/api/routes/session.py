@@ -21,7 +21,13 @@ router = APIRouter(prefix="/api/session", tags=["session"])
     responses=responses(401, 429, 503),
 )
 async def create_session(caller: CallerDep, services: ServicesDep) -> SessionOut:
-    """Create an anonymous user; the token is shown once and only its hash is kept."""
+    """Create an anonymous user; the token is shown once and only its hash is kept.
+
+    Limited per address (RATE_LIMIT_SESSIONS_PER_ADDRESS_PER_HOUR) and per instance
+    (RATE_LIMIT_SESSIONS_PER_INSTANCE_PER_MINUTE); a new user shares its address's
+    AI, speech and message budgets, so it buys no fresh budget. Users that never
+    take a turn are deleted after ANONYMOUS_USER_RETENTION_DAYS."""
+    await services.limiter.check_new_session(caller.address)
     token = new_token()
     async with services.sessions() as session:
         user = await repo.create_anonymous_user(session, token_hash=hash_token(token))

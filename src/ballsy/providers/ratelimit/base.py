@@ -33,5 +33,10 @@ class RateLimitStore(ABC):
     async def take(self, key: str, budget: Budget, *, cost: float = 1.0) -> Decision:
         """Atomically take `cost` tokens from `key`'s bucket for `budget`, if available."""
 
+    @abstractmethod
+    async def refund(self, key: str, budget: Budget, amount: float) -> None:
+        """Give `amount` tokens back to `key`'s bucket (never beyond its capacity):
+        the unused part of a reservation taken with `take`."""
+
     async def aclose(self) -> None:
         """Release resources at shutdown."""

@@ -1,22 +1,35 @@
 """The rate-limit policy: which budgets exist, who they belong to, what a refusal says.
 
-One `RateLimiter` per process, built by `RateLimiter.from_settings`. Budgets and where
-they live:
+One `RateLimiter` per process, built by `RateLimiter.from_settings`; it always
+exists, and RATE_LIMIT_ENABLED=false is its one "off" switch (every check then
+admits). Budgets and where they live:
 
-| budget                          | key                 | store                     |
-|---------------------------------|---------------------|---------------------------|
-| HTTP requests per minute        | client (user or IP) | shared (memory or PG)     |
-| AI calls per user per hour      | client              | shared                    |
-| speech seconds per user per hour| client              | shared                    |
-| AI calls per instance per minute| this instance       | memory, always            |
-| WebSocket messages per minute   | connection          | memory (a socket lives on |
-|                                 |                     | one instance)             |
-| concurrent WebSockets           | client, instance    | counters in memory        |
+| budget                                  | key                  | store                 |
+|-----------------------------------------|----------------------|-----------------------|
+| HTTP requests per minute                | caller (user or IP)  | shared (memory or PG) |
+| new sessions per address per hour       | address              | shared                |
+| new sessions per instance per minute    | this instance        | memory, always        |
+| new conversations per user per hour     | caller               | shared                |
+| AI calls per user per hour              | caller               | shared                |
+| AI calls per address per hour           | address              | shared                |
+| AI calls per instance per minute        | this instance        | memory, always        |
+| speech seconds per user per hour        | caller               | shared                |
+| speech seconds per address per hour     | address              | shared                |
+| WebSocket messages per minute           | caller (after hello) | shared                |
+| WebSocket messages per address per min. | address              | shared                |
+| open WebSockets                         | address, user, inst. | counters in memory    |
 
-Keys: an authenticated user is `u:<id>` (from their bearer token, never from a
-`user_id` the client wrote in a path or body: a new number must not buy a fresh
-budget); everyone else is `ip:<address>` (see `api/client_ip.py`), with IPv6
-addresses grouped by their /64 network, which one subscriber usually holds whole.
+"Caller" is the signed-in user (`u:<id>`), else the address (`ip:<address>`); see
+`keys.py`. The per-address budgets sit above the per-user ones, so creating new
+anonymous users from one address never buys a fresh AI, speech or message budget:
+they are set higher than the per-user ones (a household shares one address) but
+bound what any one address can spend, however many sessions it opens. Message
+budgets follow the caller, not the connection, so reconnecting buys nothing.
+
+Speech is paid before it runs: `reserve_speech` takes the most an utterance may
+cost (STT_MAX_SECONDS, longer audio is refused by the model) from both speech
+budgets, and `SpeechReservation.settle` gives back what the transcript shows was
+not used (at least `MIN_SPEECH_CHARGE_SECONDS` is kept per attempt).
 
 Every refusal raises `ballsy.errors.RateLimited` (code `rate_limited`) with a
 message for people and `retry_after` in seconds.
@@ -24,7 +37,7 @@ message for people and `retry_after` in seconds.
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -36,54 +49,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ballsy.config import ConfigError, Settings
 from ballsy.errors import RateLimited
 from ballsy.providers.ratelimit.base import Budget, RateLimitStore
+from ballsy.providers.ratelimit.keys import ip_key, limit_key, normalise_key
 from ballsy.providers.ratelimit.memory import MemoryStore
 from ballsy.providers.ratelimit.postgres import PostgresStore
 
 if TYPE_CHECKING:
     from ballsy.metrics import Metrics
 
+log = logging.getLogger("ballsy.ratelimit")
+
 Clock = Callable[[], float]
 
 # A refused WebSocket has no bucket to say when a slot frees; this is a hint.
 WS_SLOT_RETRY_AFTER_SECONDS = 5.0
-# The per-connection budgets need few keys: bounded by recently open sockets.
-_LOCAL_MIN_KEYS = 1000
-
-
-def user_key(user_id: int) -> str:
-    """The key of an authenticated user (the id comes from their token)."""
-    return f"u:{user_id}"
-
-
-def ip_key(address: str) -> str:
-    """The key of an unauthenticated client; IPv6 addresses share their /64."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return f"ip:{address[:64]}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return f"ip:{ip.ipv4_mapped}"
-        return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
-    return f"ip:{ip}"
-
-
-def normalise_key(key: str) -> str:
-    """`key` with an `ip:` address normalised by `ip_key`, so every caller agrees."""
-    if key.startswith("ip:"):
-        return ip_key(key[3:])
-    return key
-
-
-def client_key(*, authenticated_user_id: int | None, client_ip: str) -> str:
-    """`u:<id>` for a user authenticated by token, else `ip:<address>`.
-
-    Pass only an id proven by a token: legacy tokenless requests carry a `user_id`
-    the client chose, and must be keyed by their address.
-    """
-    if authenticated_user_id is not None:
-        return user_key(authenticated_user_id)
-    return ip_key(client_ip)
+# What every speech attempt costs at least, even one that fails or hears nothing:
+# decoding the upload is work too.
+MIN_SPEECH_CHARGE_SECONDS = 1.0
+# The in-memory budgets need few keys: the instance's own.
+_LOCAL_MIN_KEYS = 16
 
 
 def _seconds(value: float) -> str:
@@ -92,13 +75,17 @@ def _seconds(value: float) -> str:
 
 
 class WebSocketSlot:
-    """One admitted WebSocket; `release()` (or leaving the `with` block) frees it."""
+    """One admitted WebSocket (per address) or signed-in user on it; `release()`
+    (or leaving the `with` block) frees it."""
 
-    __slots__ = ("_limiter", "client_key", "released")
+    __slots__ = ("_limiter", "client_key", "per_instance", "released")
 
-    def __init__(self, limiter: RateLimiter | None, client_key: str) -> None:
+    def __init__(
+        self, limiter: RateLimiter | None, client_key: str, *, per_instance: bool = True
+    ) -> None:
         self._limiter = limiter
         self.client_key = client_key
+        self.per_instance = per_instance
         self.released = False
 
     def release(self) -> None:
@@ -107,7 +94,7 @@ class WebSocketSlot:
             return
         self.released = True
         if self._limiter is not None:
-            self._limiter._release_ws(self.client_key)
+            self._limiter._release_ws(self)
 
     def __enter__(self) -> WebSocketSlot:
         return self
@@ -147,6 +134,52 @@ class FloodStrikes:
         self.strikes = 0
 
 
+class SpeechReservation:
+    """Speech seconds taken before a transcription runs; `settle` returns the rest.
+
+    Settle once, with the seconds the transcript covered (None when the attempt
+    failed before it said, e.g. undecodable audio): the reservation less what was
+    used, but never less than `MIN_SPEECH_CHARGE_SECONDS`, goes back to each
+    budget. Settling again does nothing. A reservation never settled (the turn was
+    cancelled while the model ran) keeps its whole cost: the work was done.
+    """
+
+    __slots__ = ("_charges", "_limiter", "settled")
+
+    def __init__(
+        self, limiter: RateLimiter | None, charges: list[tuple[RateLimitStore, str, Budget, float]]
+    ) -> None:
+        self._limiter = limiter
+        self._charges = charges
+        self.settled = False
+
+    @property
+    def reserved_seconds(self) -> float:
+        """The largest amount taken from any one budget (0 when limits are off)."""
+        return max((cost for *_, cost in self._charges), default=0.0)
+
+    async def settle(self, used_seconds: float | None) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        used = max(MIN_SPEECH_CHARGE_SECONDS, used_seconds or 0.0)
+        for store, key, budget, cost in self._charges:
+            unused = cost - min(cost, used)
+            if unused > 0:
+                await _refund_quietly(store, key, budget, unused)
+
+
+async def _refund_quietly(store: RateLimitStore, key: str, budget: Budget, amount: float) -> None:
+    # A refund that fails leaves the caller with less budget, never more: log it only.
+    try:
+        await store.refund(key, budget, amount)
+    except Exception as exc:
+        log.warning(
+            "rate limit refund failed",
+            extra={"error_type": type(exc).__name__, "budget": budget.name},
+        )
+
+
 class RateLimiter:
     """Every budget Ballsy enforces, checked by the API and the assistant pipeline."""
 
@@ -161,18 +194,30 @@ class RateLimiter:
         self.enabled = settings.rate_limit_enabled
         self.store = store
         self.flood_warnings = settings.rate_limit_ws_flood_warnings
-        # Per-connection buckets; sized so live sockets are never evicted.
-        self._local = MemoryStore(
-            max_keys=max(_LOCAL_MIN_KEYS, 2 * settings.rate_limit_ws_per_instance), clock=clock
-        )
-        # A store of its own, so no flood of other keys can ever evict it.
-        self._instance = MemoryStore(max_keys=1, clock=clock)
+        # Per-instance budgets in a store of their own, so no flood of other keys can
+        # ever evict them.
+        self._instance = MemoryStore(max_keys=_LOCAL_MIN_KEYS, clock=clock)
         self.requests = Budget.per_window("requests", settings.rate_limit_requests_per_minute, 60)
+        self.sessions_per_address = Budget.per_window(
+            "sessions_address", settings.rate_limit_sessions_per_address_per_hour, 3600
+        )
+        self.sessions_per_instance = Budget.per_window(
+            "sessions_instance", settings.rate_limit_sessions_per_instance_per_minute, 60
+        )
+        self.conversations = Budget.per_window(
+            "conversations_user", settings.rate_limit_conversations_per_user_per_hour, 3600
+        )
         self.ws_messages = Budget.per_window(
             "ws_messages", settings.rate_limit_ws_messages_per_minute, 60
         )
+        self.ws_messages_per_address = Budget.per_window(
+            "ws_messages_address", settings.rate_limit_ws_messages_per_address_per_minute, 60
+        )
         self.ai_per_user = Budget.per_window(
             "ai_user", settings.rate_limit_ai_calls_per_user_per_hour, 3600
+        )
+        self.ai_per_address = Budget.per_window(
+            "ai_address", settings.rate_limit_ai_calls_per_address_per_hour, 3600
         )
         self.ai_per_instance = Budget.per_window(
             "ai_instance", settings.rate_limit_ai_calls_per_instance_per_minute, 60
@@ -180,7 +225,12 @@ class RateLimiter:
         self.stt_seconds = Budget.per_window(
             "stt_seconds", settings.rate_limit_stt_seconds_per_user_per_hour, 3600
         )
-        self.ws_per_client = settings.rate_limit_ws_per_client
+        self.stt_seconds_per_address = Budget.per_window(
+            "stt_seconds_address", settings.rate_limit_stt_seconds_per_address_per_hour, 3600
+        )
+        self.stt_max_seconds = settings.stt_max_seconds
+        self.ws_per_address = settings.rate_limit_ws_per_address
+        self.ws_per_user = settings.rate_limit_ws_per_user
         self.ws_per_instance = settings.rate_limit_ws_per_instance
         self._ws_open: dict[str, int] = {}
         self._ws_total = 0
@@ -190,13 +240,13 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> RateLimiter:
-        """The limiter with the store RATE_LIMIT_STORE names.
+        """The limiter with the store RATE_LIMIT_STORE names (in memory while off).
 
         `engine` is the application's engine, required for the PostgreSQL store.
         """
         fallback = MemoryStore(max_keys=settings.rate_limit_max_keys)
         store: RateLimitStore
-        if settings.rate_limit_store == "postgres":
+        if settings.rate_limit_enabled and settings.rate_limit_store == "postgres":
             if engine is None:
                 raise ConfigError("RATE_LIMIT_STORE=postgres needs the database engine")
             if engine.dialect.name != "postgresql":
@@ -223,27 +273,65 @@ class RateLimiter:
             message="Too many requests; slow down.",
         )
 
-    async def check_ws_message(self, connection_id: str) -> None:
-        """One message on WebSocket `connection_id`; raises `RateLimited` when over budget."""
+    async def check_new_session(self, address: str) -> None:
+        """One new anonymous user from `address`: its budget, then this instance's."""
         await self._take(
-            self._local,
-            connection_id,
-            self.ws_messages,
-            message="You are sending messages too quickly.",
+            self.store,
+            ip_key(address),
+            self.sessions_per_address,
+            message="Too many new sessions from your network; keep using the one you have.",
+        )
+        await self._take(
+            self._instance,
+            "instance",
+            self.sessions_per_instance,
+            message="The server is creating too many sessions right now.",
         )
 
-    async def check_ai(self, user_key: str) -> None:
-        """One AI call for `user_key`: the user's budget, then this instance's.
+    async def check_new_conversation(self, user_id: int) -> None:
+        """One conversation started on purpose by `user_id`."""
+        await self._take(
+            self.store,
+            limit_key(user_id, None),
+            self.conversations,
+            message="You have started too many conversations; keep using this one.",
+        )
 
-        The user's budget is checked first, so a client over its own budget never
-        spends the instance's (which protects the provider's quota for everyone).
+    async def check_ws_message(self, *, user_id: int | None, address: str) -> None:
+        """One WebSocket message from the caller (the signed-in user once `hello` named
+        them, else the address) and from its address: budgets that outlive the socket,
+        so reconnecting buys nothing."""
+        own = limit_key(user_id, address)
+        await self._take(
+            self.store, own, self.ws_messages, message="You are sending messages too quickly."
+        )
+        await self._take(
+            self.store,
+            ip_key(address),
+            self.ws_messages_per_address,
+            message="Your network is sending messages too quickly.",
+        )
+
+    async def check_ai(self, *, user_id: int | None, address: str | None) -> None:
+        """One AI call: the caller's budget, its address's, then this instance's.
+
+        The caller's own budgets come first, so a client over them never spends the
+        instance's (which protects the provider's quota for everyone). With no
+        address (a local program) only the caller's own budget applies.
         """
         await self._take(
             self.store,
-            normalise_key(user_key),
+            limit_key(user_id, address),
             self.ai_per_user,
             message="You have used your assistant replies for now.",
         )
+        if address is not None:
+            await self._take(
+                self.store,
+                ip_key(address),
+                self.ai_per_address,
+                message="Your network has used its assistant replies for now.",
+            )
         await self._take(
             self._instance,
             "instance",
@@ -251,22 +339,44 @@ class RateLimiter:
             message="The assistant is busy right now.",
         )
 
-    async def check_stt_seconds(self, user_key: str, seconds: float) -> None:
-        """`seconds` of audio to transcribe for `user_key`.
+    async def reserve_speech(
+        self, *, user_id: int | None, address: str | None
+    ) -> SpeechReservation:
+        """Take the most one utterance may cost (STT_MAX_SECONDS) from the caller's
+        and its address's speech budgets, before the model runs.
 
-        A clip longer than the whole budget costs the whole budget (it is admitted
-        only when the bucket is full), so a long clip is never refused forever.
+        Where a budget is smaller than that, the utterance costs the whole budget
+        (it is admitted only when the bucket is full), so it is never refused forever.
+        Raises `RateLimited` up front; nothing is kept when either budget refuses.
         """
-        if not seconds > 0:
-            return
-        cost = min(float(seconds), self.stt_seconds.capacity)
-        await self._take(
-            self.store,
-            normalise_key(user_key),
-            self.stt_seconds,
-            cost=cost,
-            message="You have used your speech recognition time for now.",
-        )
+        if not self.enabled:
+            return SpeechReservation(None, [])
+        wanted: list[tuple[str, Budget, str]] = [
+            (
+                limit_key(user_id, address),
+                self.stt_seconds,
+                "You have used your speech recognition time for now.",
+            )
+        ]
+        if address is not None:
+            wanted.append(
+                (
+                    ip_key(address),
+                    self.stt_seconds_per_address,
+                    "Your network has used its speech recognition time for now.",
+                )
+            )
+        charges: list[tuple[RateLimitStore, str, Budget, float]] = []
+        try:
+            for key, budget, message in wanted:
+                cost = min(self.stt_max_seconds, budget.capacity)
+                await self._take(self.store, key, budget, cost=cost, message=message)
+                charges.append((self.store, key, budget, cost))
+        except BaseException:
+            for store, key, budget, cost in charges:
+                await _refund_quietly(store, key, budget, cost)
+            raise
+        return SpeechReservation(self, charges)
 
     async def _take(
         self,
@@ -288,15 +398,15 @@ class RateLimiter:
             )
 
     # --- concurrent WebSockets ---------------------------------------------------
-    def acquire_ws(self, client_key: str) -> WebSocketSlot:
-        """Admit one more WebSocket for `client_key`, or raise `RateLimited`.
+    def acquire_ws(self, address: str) -> WebSocketSlot:
+        """Admit one more WebSocket from `address`, or raise `RateLimited`.
 
         The counts are per instance, which is what Cloud Run's concurrency limits.
-        Release the slot when the socket closes (`with limiter.acquire_ws(k):`).
+        Release the slot when the socket closes (`with limiter.acquire_ws(a):`).
         """
-        client_key = normalise_key(client_key)
+        key = ip_key(address[3:] if address.startswith("ip:") else address)
         if not self.enabled:
-            return WebSocketSlot(None, client_key)
+            return WebSocketSlot(None, key)
         if self._ws_total >= self.ws_per_instance:
             self._count_refusal("ws_per_instance")
             raise RateLimited(
@@ -304,28 +414,47 @@ class RateLimiter:
                 f"try again in {_seconds(WS_SLOT_RETRY_AFTER_SECONDS)}.",
                 retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
             )
-        if self._ws_open.get(client_key, 0) >= self.ws_per_client:
-            self._count_refusal("ws_per_client")
+        if self._ws_open.get(key, 0) >= self.ws_per_address:
+            self._count_refusal("ws_per_address")
             raise RateLimited(
-                f"Too many open connections from you (at most {self.ws_per_client}); "
+                f"Too many open connections from your network (at most {self.ws_per_address}); "
                 "close one first.",
                 retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
             )
-        self._ws_open[client_key] = self._ws_open.get(client_key, 0) + 1
-        self._ws_total += 1
-        return WebSocketSlot(self, client_key)
+        return self._open(key, per_instance=True)
+
+    def acquire_ws_user(self, user_id: int) -> WebSocketSlot:
+        """Admit one more WebSocket signed in as `user_id` (after its `hello`)."""
+        key = limit_key(user_id, None)
+        if not self.enabled:
+            return WebSocketSlot(None, key, per_instance=False)
+        if self._ws_open.get(key, 0) >= self.ws_per_user:
+            self._count_refusal("ws_per_user")
+            raise RateLimited(
+                f"Too many open connections for this session (at most {self.ws_per_user}); "
+                "close one first.",
+                retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
+            )
+        return self._open(key, per_instance=False)
+
+    def _open(self, key: str, *, per_instance: bool) -> WebSocketSlot:
+        self._ws_open[key] = self._ws_open.get(key, 0) + 1
+        if per_instance:
+            self._ws_total += 1
+        return WebSocketSlot(self, key, per_instance=per_instance)
 
     def release_ws(self, slot: WebSocketSlot) -> None:
         """Free `slot` (the same as `slot.release()`); idempotent."""
         slot.release()
 
-    def _release_ws(self, client_key: str) -> None:
-        remaining = self._ws_open.get(client_key, 0) - 1
+    def _release_ws(self, slot: WebSocketSlot) -> None:
+        remaining = self._ws_open.get(slot.client_key, 0) - 1
         if remaining > 0:
-            self._ws_open[client_key] = remaining
+            self._ws_open[slot.client_key] = remaining
         else:
-            self._ws_open.pop(client_key, None)
-        self._ws_total = max(0, self._ws_total - 1)
+            self._ws_open.pop(slot.client_key, None)
+        if slot.per_instance:
+            self._ws_total = max(0, self._ws_total - 1)
 
     @property
     def open_websockets(self) -> int:

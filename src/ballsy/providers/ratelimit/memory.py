@@ -96,6 +96,23 @@ class MemoryStore(RateLimitStore):
             retry_after=(cost - level) / budget.refill_per_second,
         )
 
+    async def refund(self, key: str, budget: Budget, amount: float) -> None:
+        self.refund_now(key, budget, amount)
+
+    def refund_now(self, key: str, budget: Budget, amount: float) -> None:
+        """`refund` without the coroutine. A bucket no longer kept was full already."""
+        if not amount > 0:
+            return
+        now = self._clock()
+        bucket = self._buckets.get(f"{budget.name}\x00{key}")
+        if bucket is None:
+            return
+        elapsed = max(0.0, now - bucket.updated)
+        level = min(budget.capacity, bucket.tokens + elapsed * budget.refill_per_second + amount)
+        bucket.tokens = level
+        bucket.updated = now
+        bucket.full_at = now + (budget.capacity - level) / budget.refill_per_second
+
     def _sweep(self, now: float) -> None:
         """Drop up to a few idle buckets from the head once they are full again."""
         for _ in range(_SWEEP_PER_CHECK):

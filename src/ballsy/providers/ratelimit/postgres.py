@@ -17,6 +17,12 @@ Checks take turns: at most `max_concurrent_checks` hold a connection at once
 burst queues for its turn rather than timing out inside the pool. Only a queue
 longer than `queue_timeout_seconds` degrades the checks still waiting.
 
+The deadline is kept on this side: each statement runs in a task of its own, and a
+check that has no answer within `timeout_seconds` stops waiting for it at once,
+whatever the connection is doing (a server that stops answering, e.g. paused or
+behind a dead network path, can hold a cancelled query's clean-up for seconds).
+The abandoned task is cancelled and finishes in the background.
+
 If the database does not answer within `timeout_seconds`, the check fails open or
 closed (RATE_LIMIT_FAIL_OPEN): open means the request goes on, still limited per
 instance by an in-memory fallback store, so one client cannot flood an instance
@@ -31,9 +37,9 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,6 +96,31 @@ SET (tokens, last_allowed, updated_at, expires_at) = (
 RETURNING tokens, last_allowed
 """
 
+# A refund: the bucket's refilled level plus `amount`, never beyond capacity. A bucket
+# with no row is full already. Parameters: $1 key, $2 capacity, $3 refill per second,
+# $4 amount, $5 the time (NULL: the database's clock).
+REFUND_SQL = """
+WITH p AS (
+    SELECT CAST($1 AS text) AS key,
+           CAST($2 AS float8) AS capacity,
+           CAST($3 AS float8) AS rate,
+           CAST($4 AS float8) AS amount,
+           COALESCE(CAST($5 AS timestamptz), clock_timestamp()) AS now
+), s AS (
+    SELECT b.bucket_key, GREATEST(b.updated_at, p.now) AS now,
+           LEAST(p.capacity, b.tokens + p.amount + p.rate * GREATEST(
+               CAST(EXTRACT(EPOCH FROM p.now - b.updated_at) AS float8), 0)) AS level
+    FROM rate_limit_buckets AS b, p
+    WHERE b.bucket_key = p.key
+    FOR UPDATE OF b
+)
+UPDATE rate_limit_buckets AS b
+SET tokens = s.level, updated_at = s.now,
+    expires_at = s.now + make_interval(secs => (p.capacity - s.level) / p.rate)
+FROM s, p
+WHERE b.bucket_key = s.bucket_key
+"""
+
 # Bounded cleanup of full buckets. SKIP LOCKED leaves rows a check holds alone;
 # deleting a full bucket changes nothing, as a missing bucket starts full.
 _PURGE_SQL = text(
@@ -106,6 +137,12 @@ WHERE bucket_key IN (
 )
 
 _DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+_T = TypeVar("_T")
+
+
+class _Unavailable(Exception):
+    """The store could not answer this check (down, too slow, or too busy)."""
 
 
 def bucket_key(key: str, budget: Budget) -> str:
@@ -165,6 +202,7 @@ class PostgresStore(RateLimitStore):
         self._down_until: float | None = None
         self._next_cleanup = monotonic() + cleanup_interval_seconds
         self._cleanup_task: asyncio.Task[int] | None = None
+        self._abandoned: set[asyncio.Future[Any]] = set()
 
     @property
     def available(self) -> bool:
@@ -176,24 +214,69 @@ class PostgresStore(RateLimitStore):
         if self._is_down():
             return await self._degraded(key, budget, cost)
         try:
+            decision = await self._run(self._take(key, budget, cost))
+        except _Unavailable:
+            return await self._degraded(key, budget, cost)
+        self._maybe_cleanup()
+        return decision
+
+    async def refund(self, key: str, budget: Budget, amount: float) -> None:
+        if not amount > 0:
+            return
+        if self._is_down():
+            await self._fallback.refund(key, budget, amount)
+            return
+        try:
+            await self._run(self._refund(key, budget, amount))
+        except _Unavailable:
+            await self._fallback.refund(key, budget, amount)
+
+    async def _run(self, statement: Coroutine[Any, Any, _T]) -> _T:
+        """Run `statement` in its turn, within the deadline; `_Unavailable` otherwise.
+
+        The deadline is kept here, not by cancelling the statement: the caller stops
+        waiting after `timeout_seconds` whatever the connection does, and the
+        statement's task is cancelled and left to finish in the background.
+        """
+        try:
             async with asyncio.timeout(self._queue_timeout):
                 await self._turns.acquire()
         except TimeoutError:
+            statement.close()
             self._log_busy()
-            return await self._degraded(key, budget, cost)
+            raise _Unavailable from None
+        if self._is_down():  # it failed for another check while this one queued
+            self._turns.release()
+            statement.close()
+            raise _Unavailable
+        task = asyncio.ensure_future(statement)
         try:
-            if self._is_down():  # it failed for another check while this one queued
-                return await self._degraded(key, budget, cost)
-            try:
-                async with asyncio.timeout(self._timeout):
-                    decision = await self._take(key, budget, cost)
-            except _DB_ERRORS as exc:
-                self._mark_down(exc)
-                return await self._degraded(key, budget, cost)
+            done, _ = await asyncio.wait({task}, timeout=self._timeout)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
         finally:
             self._turns.release()
-        self._maybe_cleanup()
-        return decision
+        if not done:
+            self._abandon(task)
+            self._mark_down(TimeoutError())
+            raise _Unavailable
+        try:
+            return task.result()
+        except _DB_ERRORS as exc:
+            self._mark_down(exc)
+            raise _Unavailable from None
+
+    def _abandon(self, task: asyncio.Future[Any]) -> None:
+        """Cancel a statement nobody waits for any more; keep it referenced until done."""
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody is left to be told
 
     def _is_down(self) -> bool:
         if self._down_until is None:
@@ -218,6 +301,17 @@ class PostgresStore(RateLimitStore):
             return Decision(allowed=True, remaining=tokens, retry_after=0.0)
         retry_after = (cost - tokens) / budget.refill_per_second
         return Decision(allowed=False, remaining=tokens, retry_after=retry_after)
+
+    async def _refund(self, key: str, budget: Budget, amount: float) -> None:
+        params = (
+            bucket_key(key, budget),
+            budget.capacity,
+            budget.refill_per_second,
+            amount,
+            self._now(),
+        )
+        async with self._engine.connect() as conn:
+            await conn.exec_driver_sql(REFUND_SQL, params)
 
     def _now(self) -> datetime | None:
         if self._clock is None:
@@ -285,7 +379,8 @@ class PostgresStore(RateLimitStore):
         return deleted
 
     async def aclose(self) -> None:
-        """Wait for a running cleanup; the engine belongs to the caller."""
+        """Wait for a running cleanup and abandoned statements; the engine belongs to
+        the caller."""
         task = self._cleanup_task
         if task is not None and not task.done():
             try:
@@ -293,3 +388,5 @@ class PostgresStore(RateLimitStore):
                     await task
             except TimeoutError:
                 task.cancel()
+        if self._abandoned:
+            await asyncio.wait(set(self._abandoned), timeout=2.0)
