@@ -441,7 +441,12 @@ class VoiceSocket:
             raise BadRequest("audio_end without audio_start.")
         if recording.failed:
             return  # its error was sent when it failed
-        await self._start_turn("", streaming=True, recording=recording)
+        try:
+            await self._start_turn("", streaming=True, recording=recording)
+        except BallsyError:
+            if recording.reservation is not None:
+                await recording.reservation.settle(None)
+            raise
 
     async def _fail_recording(self) -> None:
         """Drop the open recording's audio (nothing of it is transcribed); keep the
