@@ -13,7 +13,7 @@ import asyncio
 
 from ballsy.assistant.identity import Identity
 from ballsy.errors import BallsyError
-from ballsy.providers.ratelimit.limiter import SpeechReservation
+from ballsy.providers.ratelimit.speech import SpeechReservation
 from ballsy.wiring import Services
 
 

@@ -45,7 +45,8 @@ from ballsy.errors import (
     TooLarge,
     Unauthorized,
 )
-from ballsy.providers.ratelimit.limiter import SpeechReservation, WebSocketSlot
+from ballsy.providers.ratelimit.sockets import WebSocketSlot
+from ballsy.providers.ratelimit.speech import SpeechReservation
 from ballsy.providers.stt.stream import AudioUtterance
 from ballsy.wiring import Services
 

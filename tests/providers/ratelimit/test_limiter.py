@@ -11,8 +11,9 @@ from ballsy.db.engine import build_engine
 from ballsy.errors import RateLimited
 from ballsy.metrics import Metrics
 from ballsy.providers.ratelimit.keys import ip_key, limit_key
-from ballsy.providers.ratelimit.limiter import FloodStrikes, RateLimiter
+from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.ratelimit.memory import MemoryStore
+from ballsy.providers.ratelimit.sockets import FloodStrikes
 from tests.providers.ratelimit.clock import FakeClock
 
 SettingsFactory = Callable[..., Settings]
@@ -224,7 +225,7 @@ def test_websocket_slots_per_address_and_per_instance(make_settings: SettingsFac
     second.release()
     third.release()
     assert limiter.open_websockets == 0
-    assert limiter._ws_open == {}  # no entry left behind per client
+    assert limiter.sockets.by_key == {}  # no entry left behind per client
 
 
 def test_websocket_slots_per_signed_in_user(make_settings: SettingsFactory) -> None:

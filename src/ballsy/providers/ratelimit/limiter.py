@@ -29,7 +29,7 @@ budgets follow the caller, not the connection, so reconnecting buys nothing.
 Speech is paid before it runs: `reserve_speech` takes the most an utterance may
 cost (STT_MAX_SECONDS, longer audio is refused by the model) from both speech
 budgets, and `SpeechReservation.settle` gives back what the transcript shows was
-not used (at least `MIN_SPEECH_CHARGE_SECONDS` is kept per attempt).
+not used (at least `speech.MIN_SPEECH_CHARGE_SECONDS` is kept per attempt).
 
 Every refusal raises `ballsy.errors.RateLimited` (code `rate_limited`) with a
 message for people and `retry_after` in seconds.
@@ -37,11 +37,9 @@ message for people and `retry_after` in seconds.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,19 +50,16 @@ from ballsy.providers.ratelimit.base import Budget, RateLimitStore
 from ballsy.providers.ratelimit.keys import ip_key, limit_key, normalise_key
 from ballsy.providers.ratelimit.memory import MemoryStore
 from ballsy.providers.ratelimit.postgres import PostgresStore
+from ballsy.providers.ratelimit.sockets import FloodStrikes, OpenSockets, WebSocketSlot
+from ballsy.providers.ratelimit.speech import Charge, SpeechReservation, refund_quietly
 
 if TYPE_CHECKING:
     from ballsy.metrics import Metrics
-
-log = logging.getLogger("ballsy.ratelimit")
 
 Clock = Callable[[], float]
 
 # A refused WebSocket has no bucket to say when a slot frees; this is a hint.
 WS_SLOT_RETRY_AFTER_SECONDS = 5.0
-# What every speech attempt costs at least, even one that fails or hears nothing:
-# decoding the upload is work too.
-MIN_SPEECH_CHARGE_SECONDS = 1.0
 # The in-memory budgets need few keys: the instance's own.
 _LOCAL_MIN_KEYS = 16
 
@@ -72,112 +67,6 @@ _LOCAL_MIN_KEYS = 16
 def _seconds(value: float) -> str:
     whole = max(1, math.ceil(value))
     return "1 second" if whole == 1 else f"{whole} seconds"
-
-
-class WebSocketSlot:
-    """One admitted WebSocket (per address) or signed-in user on it; `release()`
-    (or leaving the `with` block) frees it."""
-
-    __slots__ = ("_limiter", "client_key", "per_instance", "released")
-
-    def __init__(
-        self, limiter: RateLimiter | None, client_key: str, *, per_instance: bool = True
-    ) -> None:
-        self._limiter = limiter
-        self.client_key = client_key
-        self.per_instance = per_instance
-        self.released = False
-
-    def release(self) -> None:
-        """Free the slot; calling it again does nothing."""
-        if self.released:
-            return
-        self.released = True
-        if self._limiter is not None:
-            self._limiter._release_ws(self)
-
-    def __enter__(self) -> WebSocketSlot:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
-
-class FloodStrikes:
-    """Counts refused messages on one WebSocket, to close a connection that floods.
-
-    Each refused message gets an `error` reply (a warning) while `refused()` returns
-    False; once more than `max_warnings` refusals come in a row it returns True, and
-    the caller closes the socket with code 1008 (policy violation). An admitted
-    message, meaning the client waited for its budget, clears the count.
-    """
-
-    CLOSE_CODE = 1008
-
-    __slots__ = ("max_warnings", "strikes")
-
-    def __init__(self, max_warnings: int) -> None:
-        self.max_warnings = max_warnings
-        self.strikes = 0
-
-    def refused(self) -> bool:
-        """Record a refused message; True when the connection must be closed."""
-        self.strikes += 1
-        return self.strikes > self.max_warnings
-
-    def admitted(self) -> None:
-        self.strikes = 0
-
-
-class SpeechReservation:
-    """Speech seconds taken before a transcription runs; `settle` returns the rest.
-
-    Settle once, with the seconds the transcript covered (None when the attempt
-    failed before it said, e.g. undecodable audio): the reservation less what was
-    used, but never less than `MIN_SPEECH_CHARGE_SECONDS`, goes back to each
-    budget. Settling again does nothing. A reservation never settled (the turn was
-    cancelled while the model ran) keeps its whole cost: the work was done.
-    """
-
-    __slots__ = ("_charges", "_limiter", "settled")
-
-    def __init__(
-        self, limiter: RateLimiter | None, charges: list[tuple[RateLimitStore, str, Budget, float]]
-    ) -> None:
-        self._limiter = limiter
-        self._charges = charges
-        self.settled = False
-
-    @property
-    def reserved_seconds(self) -> float:
-        """The largest amount taken from any one budget (0 when limits are off)."""
-        return max((cost for *_, cost in self._charges), default=0.0)
-
-    async def settle(self, used_seconds: float | None) -> None:
-        if self.settled:
-            return
-        self.settled = True
-        used = max(MIN_SPEECH_CHARGE_SECONDS, used_seconds or 0.0)
-        for store, key, budget, cost in self._charges:
-            unused = cost - min(cost, used)
-            if unused > 0:
-                await _refund_quietly(store, key, budget, unused)
-
-
-async def _refund_quietly(store: RateLimitStore, key: str, budget: Budget, amount: float) -> None:
-    # A refund that fails leaves the caller with less budget, never more: log it only.
-    try:
-        await store.refund(key, budget, amount)
-    except Exception as exc:
-        log.warning(
-            "rate limit refund failed",
-            extra={"error_type": type(exc).__name__, "budget": budget.name},
-        )
 
 
 class RateLimiter:
@@ -232,8 +121,7 @@ class RateLimiter:
         self.ws_per_address = settings.rate_limit_ws_per_address
         self.ws_per_user = settings.rate_limit_ws_per_user
         self.ws_per_instance = settings.rate_limit_ws_per_instance
-        self._ws_open: dict[str, int] = {}
-        self._ws_total = 0
+        self.sockets = OpenSockets()
         # Refusals per budget since start, and how many were already exported.
         self.refusals: dict[str, int] = {}
         self._exported: dict[str, int] = {}
@@ -350,7 +238,7 @@ class RateLimiter:
         Raises `RateLimited` up front; nothing is kept when either budget refuses.
         """
         if not self.enabled:
-            return SpeechReservation(None, [])
+            return SpeechReservation([])
         wanted: list[tuple[str, Budget, str]] = [
             (
                 limit_key(user_id, address),
@@ -366,7 +254,7 @@ class RateLimiter:
                     "Your network has used its speech recognition time for now.",
                 )
             )
-        charges: list[tuple[RateLimitStore, str, Budget, float]] = []
+        charges: list[Charge] = []
         try:
             for key, budget, message in wanted:
                 cost = min(self.stt_max_seconds, budget.capacity)
@@ -374,9 +262,9 @@ class RateLimiter:
                 charges.append((self.store, key, budget, cost))
         except BaseException:
             for store, key, budget, cost in charges:
-                await _refund_quietly(store, key, budget, cost)
+                await refund_quietly(store, key, budget, cost)
             raise
-        return SpeechReservation(self, charges)
+        return SpeechReservation(charges)
 
     async def _take(
         self,
@@ -407,58 +295,43 @@ class RateLimiter:
         key = ip_key(address[3:] if address.startswith("ip:") else address)
         if not self.enabled:
             return WebSocketSlot(None, key)
-        if self._ws_total >= self.ws_per_instance:
+        if self.sockets.total >= self.ws_per_instance:
             self._count_refusal("ws_per_instance")
             raise RateLimited(
                 "The server has too many open connections; "
                 f"try again in {_seconds(WS_SLOT_RETRY_AFTER_SECONDS)}.",
                 retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
             )
-        if self._ws_open.get(key, 0) >= self.ws_per_address:
+        if self.sockets.held_by(key) >= self.ws_per_address:
             self._count_refusal("ws_per_address")
             raise RateLimited(
                 f"Too many open connections from your network (at most {self.ws_per_address}); "
                 "close one first.",
                 retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
             )
-        return self._open(key, per_instance=True)
+        return self.sockets.open(key, per_instance=True)
 
     def acquire_ws_user(self, user_id: int) -> WebSocketSlot:
         """Admit one more WebSocket signed in as `user_id` (after its `hello`)."""
         key = limit_key(user_id, None)
         if not self.enabled:
             return WebSocketSlot(None, key, per_instance=False)
-        if self._ws_open.get(key, 0) >= self.ws_per_user:
+        if self.sockets.held_by(key) >= self.ws_per_user:
             self._count_refusal("ws_per_user")
             raise RateLimited(
                 f"Too many open connections for this session (at most {self.ws_per_user}); "
                 "close one first.",
                 retry_after=WS_SLOT_RETRY_AFTER_SECONDS,
             )
-        return self._open(key, per_instance=False)
-
-    def _open(self, key: str, *, per_instance: bool) -> WebSocketSlot:
-        self._ws_open[key] = self._ws_open.get(key, 0) + 1
-        if per_instance:
-            self._ws_total += 1
-        return WebSocketSlot(self, key, per_instance=per_instance)
+        return self.sockets.open(key, per_instance=False)
 
     def release_ws(self, slot: WebSocketSlot) -> None:
         """Free `slot` (the same as `slot.release()`); idempotent."""
         slot.release()
 
-    def _release_ws(self, slot: WebSocketSlot) -> None:
-        remaining = self._ws_open.get(slot.client_key, 0) - 1
-        if remaining > 0:
-            self._ws_open[slot.client_key] = remaining
-        else:
-            self._ws_open.pop(slot.client_key, None)
-        if slot.per_instance:
-            self._ws_total = max(0, self._ws_total - 1)
-
     @property
     def open_websockets(self) -> int:
-        return self._ws_total
+        return self.sockets.total
 
     # --- observability -------------------------------------------------------------
     def _count_refusal(self, budget: str) -> None:
