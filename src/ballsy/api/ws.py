@@ -326,15 +326,18 @@ class VoiceSocket:
         previous: asyncio.Task[None] | None,
         recording: Recording | None,
     ) -> None:
-        try:
-            if previous is not None:  # legacy clients get their replies in order
-                with contextlib.suppress(BaseException):
-                    await previous
-        except asyncio.CancelledError:
-            if recording is not None and recording.reservation is not None:
-                # Cancelled before the model started: only the minimum is kept.
-                await asyncio.shield(recording.reservation.settle(None))
-            raise
+        if previous is not None:  # legacy clients get their replies in order
+            try:
+                await previous
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # this turn was cancelled
+                    if recording is not None and recording.reservation is not None:
+                        # Before the model started: only the minimum is kept.
+                        await asyncio.shield(recording.reservation.settle(None))
+                    raise
+            except Exception:  # noqa: S110 - the previous turn reported its own failure
+                pass
         try:
             if recording is not None and recording.utterance is not None:
                 text = await transcribe_for(
