@@ -308,3 +308,22 @@ def test_a_refused_frame_fails_the_whole_recording(make_client: ClientFactory) -
         stream_recording(ws, [b"x"] * 10)
         assert receive_until(ws, {"command_response", "error"})[-1]["type"] == "command_response"
     assert [audio for audio, _ in stt.recordings] == [b"x" * 10]
+
+
+def test_a_recording_abandoned_by_a_dropped_socket_gives_its_reservation_back(
+    make_client: ClientFactory,
+) -> None:
+    stt = RecordingSpeechToText(audio_seconds=2.0)
+    client = speech_client(
+        make_client, stt, rate_limit_stt_seconds_per_user_per_hour=100, stt_max_seconds=60
+    )
+    for _ in range(3):  # each would hold 60 of the 100 s if nothing came back
+        with client.websocket_connect("/ws/voice/1", headers=from_address("10.0.0.1")) as ws:
+            ws.send_json({"type": "audio_start", "mime": "audio/webm"})
+            ws.send_bytes(b"x" * 100)
+            ws.send_json({"type": "ping"})
+            assert ws.receive_json() == {"type": "pong"}  # the recording was admitted
+    with client.websocket_connect("/ws/voice/1", headers=from_address("10.0.0.1")) as ws:
+        stream_recording(ws, [b"x" * 100])
+        assert receive_until(ws, {"command_response", "error"})[-1]["type"] == "command_response"
+    assert len(stt.recordings) == 1  # the abandoned ones never reached the model
