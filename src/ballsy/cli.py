@@ -101,7 +101,7 @@ def _typer(help_text: str, epilog: str | None = None) -> typer.Typer:
 app = _typer(
     "Ballsy, a self-hostable voice assistant.",
     epilog=(
-        "Examples:  ballsy serve --port 8080  ·  ballsy ask \"what's 7 times 8\"  ·  "
+        'Examples:  ballsy serve --port 8080  ·  ballsy ask "what\'s 7 times 8"  ·  '
         "ballsy config check --connect  ·  ballsy db upgrade.  "
         "Exit codes: 0 done, 1 failed, 2 configuration or environment problem."
     ),
@@ -194,7 +194,7 @@ def serve(
 @app.command(
     cls=_Command,
     epilog=(
-        "Examples: ballsy ask \"what time is it\"  ·  ballsy ask --json \"what's 6 times 7\". "
+        'Examples: ballsy ask "what time is it"  ·  ballsy ask --json "what\'s 6 times 7". '
         "Exit 1 when the AI reply fails, 2 when the AI provider refuses the configuration."
     ),
 )
@@ -332,7 +332,10 @@ def config_check(
         for name, value in values.items():
             typer.echo(f"{name}={json.dumps(value, default=str)}")
     for part, ok, line in checks:
-        typer.echo(f"{part}: {line}" if ok else f"error: {part}: {line}", err=not ok)
+        if not ok:
+            typer.echo(f"error: {part}: {line}", err=True)
+        elif not as_json:
+            typer.echo(f"{part}: {line}")
     if not all(ok for _, ok, _ in checks):
         raise typer.Exit(2)
 

@@ -63,9 +63,7 @@ def target_of(database_url: str | None) -> Target | None:
         return Target(True, "", None, "", path[1:] if path.startswith("/") else path)
     socket_host = re.search(r"(?:^|&)host=([^&]+)", parts.query)
     host = unquote(socket_host.group(1)) if socket_host else (parts.hostname or "localhost")
-    return Target(
-        False, host, port, unquote(parts.username or ""), unquote(parts.path.lstrip("/"))
-    )
+    return Target(False, host, port, unquote(parts.username or ""), unquote(parts.path.lstrip("/")))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

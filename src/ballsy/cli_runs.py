@@ -94,7 +94,8 @@ async def _ask_pipeline(settings: Settings, question: str, *, as_json: bool) -> 
             elif isinstance(event, TurnEnded):
                 failure = recorder.failure if recorder is not None else None
                 if failure is not None:
-                    return _report_ai_failure(failure, event.response, streamed, as_json)
+                    where = ai_description(settings)
+                    return _report_ai_failure(failure, where, event.response, streamed, as_json)
                 if streamed and event.response.strip() == streamed.strip():
                     sys.stdout.write("\n")  # already on screen
                     _print_action(event.action, event.data)
@@ -102,7 +103,11 @@ async def _ask_pipeline(settings: Settings, question: str, *, as_json: bool) -> 
                     if streamed:
                         sys.stdout.write("\n")
                     _print_reply(
-                        event.response, event.action, event.data, event.source, event.family,
+                        event.response,
+                        event.action,
+                        event.data,
+                        event.source,
+                        event.family,
                         as_json,
                     )
         return 0
@@ -113,13 +118,15 @@ async def _ask_pipeline(settings: Settings, question: str, *, as_json: bool) -> 
         await services.aclose()
 
 
-def _report_ai_failure(failure: AIError, fallback: str, streamed: str, as_json: bool) -> int:
+def _report_ai_failure(
+    failure: AIError, where: str, fallback: str, streamed: str, as_json: bool
+) -> int:
     if as_json:
         body = {"response": fallback, "error": {"kind": failure.kind, "message": failure.message}}
         typer.echo(json.dumps(body))
     elif streamed:
         sys.stdout.write("\n")
-    typer.echo(f"error: the AI reply failed ({failure.kind}): {failure.message}", err=True)
+    typer.echo(f"error: the AI reply failed ({failure.kind}; {where}): {failure.message}", err=True)
     return 2 if failure.kind in _CONFIG_KINDS else 1
 
 
@@ -439,7 +446,9 @@ async def _check_ai(settings: Settings) -> tuple[str, bool, str]:
         return "AI", True, description
     try:
         messages = [ChatMessage("user", "Say OK.")]
-        stream = llm.stream(messages, GenerationParams(max_output_tokens=1, temperature=0), ReplyStats())
+        stream = llm.stream(
+            messages, GenerationParams(max_output_tokens=1, temperature=0), ReplyStats()
+        )
         async with aclosing(cast(AsyncGenerator[str, None], stream)) as chunks:
             async for _chunk in chunks:
                 break  # one chunk proves the key, the model and the server
