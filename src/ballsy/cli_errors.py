@@ -17,7 +17,6 @@ from urllib.parse import unquote, urlsplit
 
 from ballsy.errors import BallsyError
 
-
 DATABASE_URL_FORMS = (
     "use sqlite:///path/to/ballsy.db or postgresql://USER:PASSWORD@HOST:5432/DATABASE"
 )

@@ -403,17 +403,9 @@ async def _check_database(settings: Settings) -> tuple[str, bool, str]:
     from ballsy.db import migrate
     from ballsy.redaction import redact_url
 
-    from ballsy.db.url import prepare_sqlite_file, to_async_url
-
     where = redact_url(settings.database_url_value())
-    path = to_async_url(settings.database_url_value()).database
     try:
-        if settings.uses_sqlite and path and path != ":memory:" and not Path(path).exists():
-            # Make its folder (as `serve` would) to prove it can be made; not the file.
-            try:
-                prepare_sqlite_file(to_async_url(settings.database_url_value()))
-            except OSError as exc:
-                raise CliError(sqlite_path_problem(path, exc)) from exc
+        if _sqlite_not_created(settings):
             return "database", True, f"{where}: not created yet; `ballsy serve` creates it"
         prepare_database(settings)
         current = await current_revision(settings)
@@ -426,6 +418,22 @@ async def _check_database(settings: Settings) -> tuple[str, bool, str]:
     if settings.uses_sqlite:  # the embedded database migrates itself on start
         return "database", True, f"{where}: {state}; `ballsy serve` upgrades it to {head}"
     return "database", False, f"{where}: {state}, the latest is {head}: run `ballsy db upgrade`"
+
+
+def _sqlite_not_created(settings: Settings) -> bool:
+    """True for an SQLite file that does not exist yet, once its folder is made (as `serve`
+    would make it, proving it can be); the file itself is left to `serve`."""
+    from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
+
+    url = to_async_url(settings.database_url_value())
+    path = url.database
+    if not is_sqlite(url) or not path or path == ":memory:" or Path(path).exists():
+        return False
+    try:
+        prepare_sqlite_file(url)
+    except OSError as exc:
+        raise CliError(sqlite_path_problem(path, exc)) from exc
+    return True
 
 
 async def _check_ai(settings: Settings) -> tuple[str, bool, str]:
