@@ -355,6 +355,6 @@ def issue_token(username: Annotated[str, typer.Argument(help="An existing userna
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="ballsy")  # also under `python -m ballsy`
     except KeyboardInterrupt:
         sys.exit(130)
