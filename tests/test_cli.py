@@ -213,7 +213,7 @@ def test_a_local_answer_loads_no_heavy_module(
     layer: the probe can see them.)"""
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), question],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "GEMINI_API_KEY": "unused"},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         capture_output=True,
         text=True,
         timeout=120,

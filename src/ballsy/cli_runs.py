@@ -214,7 +214,8 @@ async def transcribe_once(settings: Settings, path: Path, *, as_json: bool = Fal
         transcript = await transcribe_file(path, stt)
     except BallsyError as exc:
         typer.echo(f"error: {exc.message} ({exc.code})", err=True)
-        return 1
+        # No speech model installed is the environment's problem; bad audio is the file's.
+        return 2 if exc.code == "feature_unavailable" else 1
     finally:
         await stt.aclose()
     text = transcript.text.strip()
