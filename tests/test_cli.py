@@ -65,10 +65,13 @@ def test_version() -> None:
 
 
 def test_db_upgrade_current_downgrade(env: Path) -> None:
-    assert runner.invoke(app, ["db", "current"]).output.startswith("current: none")
+    empty = runner.invoke(app, ["db", "current"]).output
+    assert empty.startswith("current: none")
+    assert "run `ballsy db upgrade`" in empty
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     current = runner.invoke(app, ["db", "current"]).output
     assert current.split()[1] == current.split()[3]  # current equals head
+    assert "behind" not in current
     as_json = json.loads(runner.invoke(app, ["db", "current", "--json"]).stdout)
     assert as_json["current"] == as_json["head"] == current.split()[1]
     assert runner.invoke(app, ["db", "downgrade", "--revision", "base"]).exit_code == 0

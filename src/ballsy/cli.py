@@ -263,7 +263,8 @@ def db_current(as_json: JsonFlag = False) -> None:
     if as_json:
         typer.echo(json.dumps({"current": current, "head": head}))
     else:
-        typer.echo(f"current: {current or 'none'}  head: {head}")
+        behind = "  (behind: run `ballsy db upgrade`)" if current != head else ""
+        typer.echo(f"current: {current or 'none'}  head: {head}{behind}")
 
 
 @db_app.command("import-sqlite")
