@@ -111,6 +111,7 @@ def test_ask_answers_locally_and_through_the_pipeline(env: Path) -> None:
     assert result.stdout == "That's 42.\n"
     no_ai = runner.invoke(app, ["ask", "why do cats purr"])
     assert no_ai.exit_code == 0
+    assert not (env / "data" / "ballsy.db").exists()  # an anonymous question stores nothing
     assert "GEMINI_API_KEY" in no_ai.stdout
     # The action is a line of text, not a Python dict.
     assert no_ai.stdout.strip().splitlines()[-1] == "[search] query: why do cats purr"

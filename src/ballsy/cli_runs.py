@@ -76,7 +76,7 @@ async def _ask_pipeline(settings: Settings, question: str, *, as_json: bool) -> 
     from ballsy.assistant.pipeline import TurnRequest
     from ballsy.wiring import Overrides, build_services
 
-    prepare_database(settings)
+    prepare_database(settings, open_file=False)
     llm = open_llm(settings)
     recorder = _RecordingLLM(llm) if llm is not None else None
     services = build_services(
@@ -243,9 +243,12 @@ async def transcribe_once(settings: Settings, path: Path, *, as_json: bool = Fal
 # --- the database ---------------------------------------------------------------------
 
 
-def prepare_database(settings: Settings, *, migrate_sqlite: bool = False) -> None:
-    """Check DATABASE_URL and make the embedded database's folder (and, for `serve`, its
-    schema) here, so a path that cannot be used is one clear line, not a traceback."""
+def prepare_database(
+    settings: Settings, *, migrate_sqlite: bool = False, open_file: bool = True
+) -> None:
+    """Check DATABASE_URL and make the embedded database's folder, and open its file (and,
+    for `serve`, create its schema) here, so a path that cannot be used is one clear line,
+    not a traceback. `ask`, which stores nothing, leaves the file alone (open_file=False)."""
     from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
     url = to_async_url(settings.database_url_value())
@@ -255,7 +258,7 @@ def prepare_database(settings: Settings, *, migrate_sqlite: bool = False) -> Non
         prepare_sqlite_file(url)
     except OSError as exc:
         raise CliError(sqlite_path_problem(str(url.database), exc)) from exc
-    if url.database and url.database != ":memory:":
+    if open_file and url.database and url.database != ":memory:":
         _open_sqlite(Path(url.database))
     if migrate_sqlite:
         from ballsy.db import migrate
