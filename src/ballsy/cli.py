@@ -319,7 +319,7 @@ def config_check(
 ) -> None:
     """Print the resolved configuration with secrets redacted; exit 2 if it cannot start
     or is unsafe for production."""
-    from ballsy.cli_runs import check_connections, check_startable
+    from ballsy.cli_checks import check_connections, check_startable
 
     settings = _settings()
     check_startable(settings)
