@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "ai": ("bench.bench_ai_overhead", ["--turns", "100"]),
     "providers": ("bench.bench_llm_provider_overhead", ["--replies", "60"]),
     "commands": ("bench.bench_commands", ["--rounds", "200"]),
+    "cli": ("bench.bench_cli", ["--runs", "20"]),
     "speech": ("bench.bench_stt", []),
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
     "ratelimit": ("bench.bench_ratelimit", []),

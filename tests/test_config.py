@@ -93,9 +93,14 @@ def test_config_check_redacts_every_secret(monkeypatch: pytest.MonkeyPatch, tmp_
     for key, value in secrets.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("BALLSY_ENV_FILE", str(tmp_path / "absent.env"))
-    result = CliRunner().invoke(cli_app, ["config", "check"])
+    result = CliRunner().invoke(cli_app, ["config", "check", "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
+    as_text = CliRunner().invoke(cli_app, ["config", "check"])
+    assert as_text.exit_code == 0, as_text.output
+    assert 'DATABASE_URL="postgresql://ballsy:***@db:5432/ballsydb"' in as_text.output
+    for value in [*secrets.values(), "p@ss:w0rd/?#%", "operator-key-one-3333"]:
+        assert value not in as_text.output
     assert shown["GEMINI_API_KEY"] == "**********"
     assert shown["DATABASE_URL"] == "postgresql://ballsy:***@db:5432/ballsydb"
     assert "***" in shown["DATABASE_URL"]

@@ -165,6 +165,25 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse at load time a URL no command could use (the message never shows it)."""
+        if value is None:
+            return value
+        scheme, sep, _rest = value.get_secret_value().strip().partition("://")
+        if not sep or not scheme.replace("+", "").isalnum():
+            raise ValueError(
+                "not a database URL; use sqlite:///path/to/ballsy.db or "
+                "postgresql://USER:PASSWORD@HOST:5432/DATABASE"
+            )
+        if scheme.lower().split("+")[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                f"unsupported database {scheme.split('+')[0]!r}; Ballsy runs on SQLite "
+                "(sqlite:///…) or PostgreSQL (postgresql://…)"
+            )
+        return value
+
     # --- derived -------------------------------------------------------------
     @property
     def is_production(self) -> bool:
