@@ -585,7 +585,13 @@ async function streamChunk(capture, blob) {
   }
 }
 
-async function finishRecording(capture, { blob, mime }) {
+async function finishRecording(capture, { blob, mime, cancelled = false }) {
+  if (cancelled) {
+    if (state.listening === capture) state.listening = null;
+    ui.setInterim("");
+    refreshOrb();
+    return;
+  }
   state.listening = null;
   ui.setInterim("Transcribing…");
   refreshOrb();
