@@ -74,10 +74,10 @@ def _stored_commands(tmp_path: Path) -> list[str]:
 
 
 def test_offline_is_said_plainly_and_a_typed_command_waits_for_the_server(
-    start_server: Callable[..., BallsyProcess], launch: Callable[..., Any]
+    start_server: Callable[..., BallsyProcess], launch: Callable[..., Any], axe_script: Path
 ) -> None:
     server = start_server()
-    page = _open(launch(), server.base_url)
+    page = _open(launch(bypass_csp=True), server.base_url)
     expect(page.locator("#offline")).to_be_hidden()
     server.kill()
 
@@ -95,6 +95,7 @@ def test_offline_is_said_plainly_and_a_typed_command_waits_for_the_server(
     expect(typed).to_have_attribute("data-held", "true")
     expect(page.locator("#conversation")).not_to_contain_text("Failed to fetch")
     screenshot(page, "offline")
+    assert _axe(page, axe_script, "offline") == []
 
     # Let the back-off grow well past the moment "Retry now" is pressed.
     expect(page.locator("#connection-text")).to_have_text(
@@ -132,17 +133,23 @@ def _check_failure_note(context: Any, page: Any, command: str) -> Any:
 
 
 def test_ai_failures_offer_retry_and_a_search_and_open_no_tab(
-    start_server: Callable[..., BallsyProcess], fake_gemini: FakeGemini, launch: Callable[..., Any]
+    start_server: Callable[..., BallsyProcess],
+    fake_gemini: FakeGemini,
+    launch: Callable[..., Any],
+    axe_script: Path,
 ) -> None:
     server = start_server(AI_MAX_RETRIES="0", AI_FIRST_TOKEN_TIMEOUT_SECONDS="2")
-    context = launch()
+    context = launch(bypass_csp=True)
     page = _open(context, server.base_url)
     for name, fault in FAILURES:
         fake_gemini.reset()
         fake_gemini.script(fault)
         _say(page, f"tell me about octopuses ({name})")
-        _check_failure_note(context, page, name)
+        bubble = _check_failure_note(context, page, name)
+        # Ballsy's own words, saying the AI did not answer.
+        expect(bubble.locator(".message-meta")).to_contain_text("the AI (gemini-")
     screenshot(page, "ai-failure")
+    assert _axe(page, axe_script, "AI failures") == []
 
     # "Search the web" opens a search only when pressed.
     bubble = page.locator(ASSISTANT).last

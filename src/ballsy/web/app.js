@@ -303,6 +303,9 @@ function endTurn(message) {
     family: message.family,
     command: turn ? turn.command : "",
   });
+  if (bubble.element.dataset.fallback === "true" && message.source === "ai") {
+    bubble.setFallback(message.model);
+  }
   if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
   speaker.finish(message.turn_id);
   refreshOrb();

@@ -74,6 +74,14 @@ export class Bubble {
     this.element.dataset.source = source;
   }
 
+  /** The AI was asked but did not answer: the words are Ballsy's own. */
+  setFallback(model) {
+    const meta = this.element.querySelector(".message-meta");
+    const text = `Answered by Ballsy · the AI${model ? ` (${model})` : ""} could not answer`;
+    if (meta) meta.textContent = text;
+    this.element.dataset.fallback = "true";
+  }
+
   /** Buttons under the message: [{label, onClick}]; returns the wrapper. */
   addActions(actions) {
     const wrapper = document.createElement("div");
