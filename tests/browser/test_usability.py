@@ -59,7 +59,8 @@ def _api(page: Any, method: str, path: str, body: Any = None) -> Any:
           const response = await fetch(path, {
             method, headers, body: body === null ? undefined : JSON.stringify(body),
           });
-          return { status: response.status, body: response.status === 204 ? null : await response.json() };
+          const json = response.status === 204 ? null : await response.json();
+          return { status: response.status, body: json };
         }""",
         [method, path, body],
     )

@@ -10,10 +10,10 @@ import pytest
 from ballsy.commands import LocalReply, NeedsAI, route
 from ballsy.commands.conversation import (
     GOODBYE_REPLY,
-    STOP_REPLY,
     GREETING_REPLY,
     NAME_REPLY,
     SMALL_TALK_REPLY,
+    STOP_REPLY,
 )
 from ballsy.commands.router import NOT_HEARD_REPLY
 from tests.commands.support import context
