@@ -526,6 +526,7 @@ def test_hold_space_to_talk(
     page.locator("body").click(position={"x": 5, "y": 300})  # focus away from the text box
     page.keyboard.down("Space")
     expect(orb).to_have_attribute("data-state", "listening", timeout=5_000)
+    expect(page.locator("#orb-caption")).to_contain_text("let go of Space")
     screenshot(page, "listening")
     # Still held: the recording ends when the speaker falls silent, and is answered.
     expect(page.locator(USER).last).to_contain_text(

@@ -798,6 +798,7 @@ function wireKeys() {
     pushToTalk = true;
     bargeIn();
     if (!state.listening) startListening();
+    if (state.listening) ui.setCaption("Listening… let go of Space when you are done.");
   });
   document.addEventListener("keyup", (event) => {
     if (event.code !== "Space" || !pushToTalk) return;
