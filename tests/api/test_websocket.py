@@ -54,11 +54,18 @@ def test_ai_reply_streams_in_order_then_legacy_response(
             "data": None,
             "source": "ai",
             "interrupted": False,
+            "family": "chat",
+            "model": llm.model,
         }
         assert ws.receive_json() == {
             "type": "command_response",
             "data": {"response": "Rainbows come from light.", "action": None, "data": None},
         }
+        # A reply Ballsy gives itself names no model.
+        ws.send_json({"type": "command", "command": "hello"})
+        assert ws.receive_json()["source"] == "local"
+        end = ws.receive_json()
+        assert (end["type"], end["family"], end["model"]) == ("reply_end", "greeting", None)
     # The persona and the command reached the provider.
     assert llm.calls[0][0].role == "system"
     assert llm.calls[0][-1].content == "tell me a fun fact about rainbows"

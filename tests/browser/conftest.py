@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,9 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     with sync_playwright() as playwright:
         contexts: list[Any] = []
 
-        def open_context(*extra_args: str, viewport: dict[str, int] | None = None) -> Any:
+        def open_context(
+            *extra_args: str, viewport: dict[str, int] | None = None, **options: Any
+        ) -> Any:
             profile = tmp_path / f"profile-{len(contexts)}"
             context = playwright.chromium.launch_persistent_context(
                 str(profile),
@@ -107,6 +110,7 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
                 headless=True,
                 args=[*CHROMIUM_ARGS, *extra_args],
                 viewport=viewport or {"width": 1280, "height": 760},
+                **options,
             )
             # Answered by Playwright itself: the tab opens at its address, nothing leaves.
             context.route(
@@ -121,6 +125,24 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         yield open_context
         for context in contexts:
             context.close()
+
+
+AXE = _ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core, installed by scripts/axe-core.sh into a folder git ignores; the tests
+    inject it into the page, the product never serves it."""
+    result = subprocess.run(
+        [str(_ROOT / "scripts" / "axe-core.sh")], capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0 or not AXE.exists():
+        message = f"axe-core could not be installed: {result.stderr.strip()[-500:]}"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE
 
 
 def screenshot(page: Any, name: str) -> None:

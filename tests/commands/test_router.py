@@ -13,6 +13,7 @@ from ballsy.commands.conversation import (
     GREETING_REPLY,
     NAME_REPLY,
     SMALL_TALK_REPLY,
+    STOP_REPLY,
 )
 from ballsy.commands.router import NOT_HEARD_REPLY
 from tests.commands.support import context
@@ -103,14 +104,11 @@ GOODBYES = [
     "good bye",
     "exit",
     "quit",
-    "Stop.",
-    "stop listening",
     "OK bye",
     "bye ballsy",
     "See you later!",
     "see you tomorrow",
     "thanks bye",
-    "please stop",
     "Good night",
     "that's all",
 ]
@@ -120,6 +118,17 @@ GOODBYES = [
 def test_goodbyes_exit(text: str) -> None:
     reply = local(text)
     assert (reply.family, reply.action, reply.text) == ("goodbye", "exit", GOODBYE_REPLY)
+
+
+@pytest.mark.parametrize(
+    "text", ["Stop.", "stop listening", "please stop", "cancel", "be quiet", "stop talking"]
+)
+def test_stop_says_it_stopped_not_goodbye(text: str) -> None:
+    # The original's `exit` action is kept, but the reply no longer says goodbye to
+    # someone who only asked Ballsy to stop talking.
+    reply = local(text)
+    assert (reply.family, reply.action, reply.text) == ("stop", "exit", STOP_REPLY)
+    assert "goodbye" not in reply.text.lower()
 
 
 @pytest.mark.parametrize(
@@ -602,6 +611,17 @@ def test_open_sites_and_streaming(text: str, url: str, name: str) -> None:
 def test_open_anything_else_is_an_app(text: str, app: str) -> None:
     reply = local(text)
     assert (reply.action, reply.data) == ("open_app", {"app_name": app})
+    # One reply that says what happens, never "Opening X." followed by "I can't".
+    assert reply.text == f"I can't open desktop apps like {app} from the browser."
+
+
+@pytest.mark.parametrize(
+    "text", ["open app spotify", "open the app spotify", "open application github"]
+)
+def test_the_word_app_before_a_known_site_opens_the_site(text: str) -> None:
+    reply = local(text)
+    assert reply.action == "open_url"
+    assert reply.text.startswith("Opening ") and "App" not in reply.text
 
 
 def test_open_alone_asks_what() -> None:

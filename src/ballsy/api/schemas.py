@@ -81,7 +81,8 @@ class SettingsOut(BaseModel):
 class SettingsIn(BaseModel):
     voice: str | None = Field(default=None, min_length=1, max_length=200)
     voice_speed: int | None = Field(default=None, ge=50, le=500)
-    theme: Literal["light", "dark"] | None = None
+    # "system" follows the device's light or dark mode.
+    theme: Literal["light", "dark", "system"] | None = None
     timezone: str | None = Field(default=None, max_length=64)
 
     @field_validator("timezone")
@@ -99,10 +100,29 @@ class ConversationItem(BaseModel):
     started_at: str
     last_activity_at: str | None
     messages: int
+    title: str | None = Field(default=None, description="The first command, shortened.")
 
 
 class ConversationsOut(BaseModel):
     conversations: list[ConversationItem]
+
+
+class ConversationMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    text: str
+    timestamp: str
+    turn_id: str | None
+    interrupted: bool
+    source: str | None = Field(default=None, description='"local" or "ai", for a reply.')
+    action: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class ConversationDetail(BaseModel):
+    conversation_id: int
+    started_at: str
+    last_activity_at: str | None
+    messages: list[ConversationMessage]
 
 
 class Capabilities(BaseModel):

@@ -130,6 +130,10 @@ def reply_end(event: TurnEnded) -> dict[str, Any]:
         "data": event.data,
         "source": event.source,
         "interrupted": event.interrupted,
+        # Which command family answered and which AI model wrote the reply (None when
+        # Ballsy answered itself), so the page can say who answered.
+        "family": event.family,
+        "model": event.model,
     }
 
 

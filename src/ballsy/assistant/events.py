@@ -31,6 +31,8 @@ class TurnEnded:
     source: Source
     family: str
     interrupted: bool = False
+    # The AI model that wrote the reply (None when Ballsy answered itself).
+    model: str | None = None
 
     def legacy(self) -> dict[str, Any]:
         """The original API's reply shape: exactly response, action, data."""

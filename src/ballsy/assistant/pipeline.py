@@ -217,7 +217,9 @@ class Assistant:
         ):
             fallback = fallback_for("uncertain", need, partial="")
             answer, action, data = fallback.text, fallback.action, fallback.data
-        ended = TurnEnded(turn_id, answer, action, data, source, need.family)
+        ended = TurnEnded(
+            turn_id, answer, action, data, source, need.family, model=stats.model or None
+        )
         await self._store(
             identity,
             text,

@@ -1,4 +1,4 @@
-"""Greetings, Ballsy's name, small talk, thanks and goodbyes.
+"""Greetings, Ballsy's name, small talk, thanks, "stop" and goodbyes.
 
 Each matches the whole command (after filler), not a phrase anywhere in it: the
 original's substring match sent "the bus stop on main street" to `exit` and
@@ -17,6 +17,9 @@ NAME_REPLY = "I'm Ballsy, your personal voice assistant!"
 SMALL_TALK_REPLY = "I'm doing great! Ready to help you with anything you need!"
 THANKS_REPLY = "You're welcome! Anything else?"
 GOODBYE_REPLY = "Goodbye! Take care!"
+# "stop" asks Ballsy to stop (talking, listening), not to say goodbye: the reply says what
+# happens. The action stays the original's `exit` (the page stops listening, nothing more).
+STOP_REPLY = "Okay, I've stopped. I'm here when you need me."
 
 _GREETING = re.compile(
     r"^(?:(?:hello|hi|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day))"
@@ -39,8 +42,13 @@ _THANKS = re.compile(
 _GOODBYE = re.compile(
     r"^(?:(?:ok|okay|alright|thanks|thank you)\s+)?"
     r"(?:bye|bye bye|goodbye|good bye|bye for now|see you|see you later|see you soon|"
-    r"see you tomorrow|see ya|later|farewell|good night|goodnight|exit|quit|stop|stop listening|"
+    r"see you tomorrow|see ya|later|farewell|good night|goodnight|exit|quit|"
     r"that is all|that will be all|i am done|we are done|go to sleep)$"
+)
+_STOP = re.compile(
+    r"^(?:(?:ok|okay|alright)\s+)?"
+    r"(?:stop|stop it|stop talking|stop speaking|stop listening|cancel|cancel that|"
+    r"be quiet|quiet|shut up|hush|shush|silence|never mind|nevermind|enough|that is enough)$"
 )
 
 
@@ -55,6 +63,8 @@ def answer_conversation(utterance: Utterance, ctx: CommandContext) -> LocalReply
         return LocalReply(text=SMALL_TALK_REPLY, family="small_talk")
     if _THANKS.match(text):
         return LocalReply(text=THANKS_REPLY, family="small_talk")
+    if _STOP.match(text):
+        return LocalReply(text=STOP_REPLY, family="stop", action="exit")
     if _GOODBYE.match(text):
         return LocalReply(text=GOODBYE_REPLY, family="goodbye", action="exit")
     return None

@@ -69,6 +69,8 @@ _WEB_SEARCH = re.compile(
 )
 _OPEN = re.compile(r"^(?:open|launch)(?:\s+up)?(?:\s+(?P<target>.+))?$")
 _TARGET_ARTICLE = re.compile(r"^(?:the|my|a)\s+")
+# "open app spotify", "open the application notes": the word names the kind, not the thing.
+_TARGET_KIND = re.compile(r"^(?:(?:desktop\s+)?(?:app|application|program))\s+")
 _TARGET_SUFFIX = re.compile(
     r"(?:\s+(?:website|web site|site|homepage|home page|page|app|application)|\.com|\s+dot com)$"
 )
@@ -203,6 +205,7 @@ def answer_search(utterance: Utterance, ctx: CommandContext) -> LocalReply | Non
 
 def _clean_target(target: str) -> str:
     target = _TARGET_ARTICLE.sub("", target.strip())
+    target = _TARGET_ARTICLE.sub("", _TARGET_KIND.sub("", target))
     return _TARGET_SUFFIX.sub("", target).strip()
 
 
@@ -218,6 +221,10 @@ def answer_open(utterance: Utterance, ctx: CommandContext) -> LocalReply | None:
     if site is not None:
         return _open_url(f"Opening {site.name}.", site.url, site.name, "open")
     app_name = recover_case(utterance.raw, target).title()
+    # The reply says what really happens: a browser page cannot start a desktop app.
     return LocalReply(
-        text=f"Opening {app_name}.", family="open", action="open_app", data={"app_name": app_name}
+        text=f"I can't open desktop apps like {app_name} from the browser.",
+        family="open",
+        action="open_app",
+        data={"app_name": app_name},
     )

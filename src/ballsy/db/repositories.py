@@ -96,23 +96,147 @@ async def start_conversation(session: AsyncSession, user_id: int, *, now: dateti
     return conversation
 
 
+# A conversation's latest activity: the order conversations are listed in, and how the
+# open one (the one a turn joins) is chosen, so a conversation reopened from the list
+# takes the next turn.
+_ACTIVITY = func.coalesce(Conversation.last_activity_at, Conversation.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    conversation: Conversation
+    messages: int
+    # The first thing the user said in it (None for an empty conversation).
+    title: str | None
+
+
 async def list_conversations(
     session: AsyncSession, user_id: int, *, limit: int
 ) -> list[tuple[Conversation, int]]:
-    """Newest first, each with its message count."""
+    """Most recently active first, each with its message count."""
+    return [
+        (s.conversation, s.messages)
+        for s in await conversation_summaries(session, user_id, limit=limit)
+    ]
+
+
+async def conversation_summaries(
+    session: AsyncSession, user_id: int, *, limit: int
+) -> list[ConversationSummary]:
+    """Most recently active first, each with its message count and first command."""
     counts = (
         select(Message.conversation_id, func.count(Message.id).label("n"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.user_id == user_id)
         .group_by(Message.conversation_id)
         .subquery()
     )
+    title = (
+        select(Message.content)
+        .where(Message.conversation_id == Conversation.id, Message.is_user.is_(True))
+        .order_by(Message.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     result = await session.execute(
-        select(Conversation, func.coalesce(counts.c.n, 0))
+        select(Conversation, func.coalesce(counts.c.n, 0), title)
         .outerjoin(counts, counts.c.conversation_id == Conversation.id)
         .where(Conversation.user_id == user_id)
-        .order_by(Conversation.id.desc())
+        .order_by(_ACTIVITY.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    return [(row[0], int(row[1])) for row in result.all()]
+    return [ConversationSummary(row[0], int(row[1]), row[2]) for row in result.all()]
+
+
+async def owned_conversation(
+    session: AsyncSession, user_id: int, conversation_id: int
+) -> Conversation | None:
+    """The conversation if it belongs to `user_id`, else None (never another user's)."""
+    result = await session.execute(
+        select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message with, for a reply, what its turn did (the action and its data)."""
+
+    is_user: bool
+    content: str
+    created_at: datetime
+    turn_id: str | None
+    interrupted: bool
+    source: str | None
+    action: str | None
+    action_data: dict[str, Any] | None
+
+
+async def conversation_messages(
+    session: AsyncSession, conversation: Conversation, *, limit: int
+) -> list[StoredMessage]:
+    """The conversation's last `limit` messages, oldest first; replies carry their turn's
+    action (a link the page opened) from the turn's history row."""
+    result = await session.execute(
+        select(
+            Message.is_user,
+            Message.content,
+            Message.created_at,
+            Message.turn_id,
+            Message.interrupted,
+            CommandHistory.source,
+            CommandHistory.action,
+            CommandHistory.action_data,
+        )
+        .outerjoin(
+            CommandHistory,
+            (CommandHistory.turn_id == Message.turn_id)
+            & (CommandHistory.user_id == conversation.user_id)
+            & Message.is_user.is_(False),
+        )
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return [
+        StoredMessage(
+            is_user=bool(row[0]),
+            content=row[1],
+            created_at=row[2],
+            turn_id=row[3],
+            interrupted=bool(row[4]),
+            source=row[5],
+            action=row[6],
+            action_data=row[7],
+        )
+        for row in reversed(result.all())
+    ]
+
+
+async def reopen_conversation(
+    session: AsyncSession, conversation: Conversation, *, now: datetime
+) -> None:
+    """Make the conversation the open one: the next turn joins it."""
+    conversation.last_activity_at = now
+    await session.flush()
+
+
+async def delete_conversation(session: AsyncSession, conversation: Conversation) -> None:
+    """Remove the conversation, its messages and its turns' history rows."""
+    turn_ids = (
+        select(Message.turn_id)
+        .where(Message.conversation_id == conversation.id, Message.turn_id.is_not(None))
+        .scalar_subquery()
+    )
+    await session.execute(
+        delete(CommandHistory).where(
+            CommandHistory.user_id == conversation.user_id, CommandHistory.turn_id.in_(turn_ids)
+        )
+    )
+    await session.execute(delete(Message).where(Message.conversation_id == conversation.id))
+    await session.execute(delete(Conversation).where(Conversation.id == conversation.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +283,7 @@ _OPEN_CONVERSATION = (
         func.coalesce(Conversation.last_activity_at, Conversation.started_at)
         > bindparam("active_after", type_=Conversation.started_at.type),
     )
-    .order_by(Conversation.id.desc())
+    .order_by(_ACTIVITY.desc(), Conversation.id.desc())
     .limit(1)
     .scalar_subquery()
 )
@@ -221,7 +345,7 @@ async def record_turn(
     latest = (
         select(Conversation.id)
         .where(Conversation.user_id == turn.user_id)
-        .order_by(Conversation.id.desc())
+        .order_by(_ACTIVITY.desc(), Conversation.id.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -152,6 +152,23 @@ export class Api {
     return this.request("POST", "/api/conversations", {});
   }
 
+  async conversations(limit = 30) {
+    const body = await this.request("GET", `/api/conversations?limit=${limit}`);
+    return body.conversations;
+  }
+
+  conversation(id) {
+    return this.request("GET", `/api/conversations/${encodeURIComponent(id)}`);
+  }
+
+  continueConversation(id) {
+    return this.request("POST", `/api/conversations/${encodeURIComponent(id)}/continue`, {});
+  }
+
+  deleteConversation(id) {
+    return this.request("DELETE", `/api/conversations/${encodeURIComponent(id)}`);
+  }
+
   command(command, timezone) {
     return this.request("POST", "/api/command", { command, timezone });
   }

@@ -1,6 +1,6 @@
 // Ballsy's page: wires identity, settings, the voice socket, speech in and out, and the UI.
 
-import { Api } from "./api.js";
+import { Api, ApiError } from "./api.js";
 import { AudioRecorder, BrowserRecognizer, canRecord, hasBrowserRecognition } from "./listener.js";
 import {
   applyStoredTheme,
@@ -16,22 +16,31 @@ import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_act
 
 const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_RECORDING_SECONDS = 30;
-const HISTORY_TURNS = 20;
+const CONVERSATION_MESSAGES = 40;
 const RECOGNITION_UNAVAILABLE = new Set(["network", "service-not-allowed", "language-not-supported"]);
 // A streamed reply can pause between sentences while the AI writes the next one: keep
 // watching for the user's voice that long after speech stops before closing the microphone.
 const VOICE_WATCH_LINGER_MS = 1_500;
+// While Ballsy talks, these mean "stop talking": the page stops at once and sends nothing.
+const STOP_WORDS =
+  /^(?:(?:ok|okay|please)[, ]+)?(?:stop|stop it|stop talking|stop speaking|cancel|cancel that|be quiet|quiet|shut up|hush|never mind|nevermind|enough)[.!]*$/i;
+// The server's fallback ends by offering a search; the page offers it as a button instead.
+const SEARCH_OFFER = /\s*Let me (?:search the web for that|open a web search)\.\s*$/;
+const NOT_REACHABLE = "Cannot reach Ballsy. Retrying by itself.";
 
 const api = new Api();
 const state = {
-  settings: { voice: "", voice_speed: 180, theme: "light", timezone: browserTimezone() },
+  settings: { voice: "", voice_speed: 180, theme: "system", timezone: browserTimezone() },
   local: localPreferences(),
   caps: { ai: false, stt: true, max_command_chars: 1000, max_audio_bytes: 10 * 1024 * 1024, max_audio_seconds: 60 },
   ready: false, // the identity is known
   listening: null, // the capture in progress: {kind: "browser"|"recorder", …}
   browserRecognitionFailed: false,
-  awaiting: [], // socket requests with no reply_start yet, oldest first: {kind, cancelled}
-  turns: new Map(), // turn_id -> {bubble, cancelled, streamed}
+  awaiting: [], // socket requests with no reply_start yet, oldest first: {kind, text, cancelled}
+  held: [], // typed commands waiting for Ballsy to be reachable again: {command, note}
+  lastTranscript: "", // what the server heard in the latest recording
+  shownConversation: null, // the conversation opened from the list, if any
+  turns: new Map(), // turn_id -> {bubble, cancelled, streamed, command}
   activeTurn: null, // the turn_id whose reply is streaming now
   legacyToSkip: 0, // command_response frames that repeat a reply_end already shown
   rest: new Set(), // REST requests in flight: {cancelled}
@@ -129,7 +138,10 @@ function onOrbClick() {
     stopListening();
     return;
   }
-  bargeIn();
+  if (speaker.speaking || busy()) {
+    bargeIn(); // one tap stops Ballsy; the next one listens
+    return;
+  }
   startListening();
 }
 
@@ -138,18 +150,54 @@ function onOrbClick() {
 async function sendCommand(text) {
   const command = text.trim();
   if (!command) return;
+  if (STOP_WORDS.test(command) && (speaker.speaking || busy())) {
+    ui.addBubble("user", command);
+    bargeIn();
+    ui.addBubble("system", "Stopped.");
+    return;
+  }
   bargeIn();
-  ui.addBubble("user", command);
+  const bubble = ui.addBubble("user", command);
+  await dispatch(command, bubble);
+}
+
+async function dispatch(command, bubble) {
   if (socket.send({ type: "command", command })) {
-    state.awaiting.push({ kind: "command", cancelled: false });
+    state.awaiting.push({ kind: "command", text: command, cancelled: false });
     refreshOrb();
     return;
   }
-  await viaRest(() => api.command(command, timezone()));
+  // No socket: the server may still answer over HTTP (a proxy without WebSockets); if it
+  // cannot be reached at all the command is kept and sent when Ballsy is back.
+  await viaRest(() => api.command(command, timezone()), { command, bubble });
+}
+
+/** Keep a typed command until the connection is back, and say so on it. */
+function hold(command, bubble) {
+  const note = bubble.addNote("Not sent yet: Ballsy is offline. It will be sent when Ballsy is back.");
+  note.classList.add("held-note");
+  bubble.element.dataset.held = "true";
+  state.held.push({ command, bubble, note });
+}
+
+/** The connection is back: send what was typed while it was down, in order. */
+function sendHeld() {
+  const held = state.held;
+  state.held = [];
+  for (const { command, bubble, note } of held) {
+    note.remove();
+    delete bubble.element.dataset.held;
+    if (socket.send({ type: "command", command })) {
+      state.awaiting.push({ kind: "command", text: command, cancelled: false });
+    } else {
+      hold(command, bubble);
+    }
+  }
+  refreshOrb();
 }
 
 /** The REST fallback while the socket is down: one request, one whole reply. */
-async function viaRest(call) {
+async function viaRest(call, typed = null) {
   const request = { cancelled: false };
   state.rest.add(request);
   refreshOrb();
@@ -166,11 +214,13 @@ async function viaRest(call) {
       bubble.markInterrupted();
       return;
     }
-    const extra = performAction(result.action, result.data, bubble);
-    speaker.say([result.response, extra].filter(Boolean).join(" "));
+    const command = typed ? typed.command : result.transcript || "";
+    const spoken = performAction(result.action, result.data, bubble, { command });
+    speaker.say(spoken);
   } catch (error) {
     ui.setInterim("");
-    ui.addBubble("system", describeError(error.code, error.message, error.retryAfter));
+    if (typed && !(error instanceof ApiError) && !request.cancelled) hold(typed.command, typed.bubble);
+    else ui.addBubble("system", describeError(error.code, error.message, error.retryAfter));
   } finally {
     state.rest.delete(request);
     refreshOrb();
@@ -191,6 +241,7 @@ function onSocketMessage(message) {
       return legacyResponse(message);
     case "transcript":
       ui.setInterim("");
+      state.lastTranscript = message.text || "";
       ui.addBubble("user", message.text || "");
       return undefined;
     case "error":
@@ -204,7 +255,8 @@ function onSocketMessage(message) {
 
 function startTurn(message) {
   const request = state.awaiting.shift() || { kind: "unknown", cancelled: false };
-  const turn = { bubble: null, cancelled: request.cancelled, streamed: false };
+  const command = request.kind === "audio" ? state.lastTranscript : request.text || "";
+  const turn = { bubble: null, cancelled: request.cancelled, streamed: false, command };
   state.turns.set(message.turn_id, turn);
   ui.setInterim("");
   if (turn.cancelled) {
@@ -241,14 +293,20 @@ function endTurn(message) {
   const bubble = (turn && turn.bubble) || ui.addBubble("assistant");
   if (message.response) bubble.text = message.response;
   bubble.setStreaming(false);
+  bubble.setSource(message.source, message.model);
   if (message.interrupted) {
     bubble.markInterrupted();
     refreshOrb();
     return;
   }
-  const extra = performAction(message.action, message.data, bubble);
-  if (!turn || !turn.streamed) speaker.push(`${message.response || ""} `, message.turn_id);
-  if (extra) speaker.push(` ${extra} `, message.turn_id);
+  const spoken = performAction(message.action, message.data, bubble, {
+    family: message.family,
+    command: turn ? turn.command : "",
+  });
+  if (bubble.element.dataset.fallback === "true" && message.source === "ai") {
+    bubble.setFallback(message.model);
+  }
+  if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
   speaker.finish(message.turn_id);
   refreshOrb();
 }
@@ -265,8 +323,8 @@ function legacyResponse(message) {
   if (request && request.cancelled) {
     bubble.markInterrupted();
   } else {
-    const extra = performAction(reply.action, reply.data, bubble);
-    speaker.say([reply.response, extra].filter(Boolean).join(" "));
+    const command = request ? request.text || "" : "";
+    speaker.say(performAction(reply.action, reply.data, bubble, { command }));
   }
   refreshOrb();
 }
@@ -286,7 +344,7 @@ function socketError(message) {
 }
 
 function connectionLost() {
-  const unanswered = state.awaiting.filter((request) => !request.cancelled).length;
+  const unanswered = state.awaiting.filter((request) => !request.cancelled);
   state.awaiting = [];
   state.legacyToSkip = 0;
   if (state.activeTurn !== null) {
@@ -294,24 +352,36 @@ function connectionLost() {
     if (turn && turn.bubble) {
       turn.bubble.setStreaming(false);
       turn.bubble.addNote("The connection dropped before the reply finished.");
+      if (turn.command) offerRetry(turn.bubble, turn.command);
     }
   }
   state.turns.clear();
   state.activeTurn = null;
-  if (unanswered) ui.addBubble("system", "The connection dropped before Ballsy answered. Please try again.");
+  // A typed command with no reply yet is sent again once Ballsy is back.
+  const spoken = unanswered.filter((request) => request.kind !== "command" || !request.text);
+  for (const request of unanswered) {
+    if (request.kind === "command" && request.text) {
+      hold(request.text, ui.addBubble("system", `Waiting to send “${request.text}”.`));
+    }
+  }
+  if (spoken.length) ui.addBubble("system", "The connection dropped before Ballsy answered. Please try again.");
   refreshOrb();
 }
 
 function onConnectionState(connection, delay, info) {
   if (connection === "connected") {
     ui.setConnection("connected", info && info.reconnected ? "Reconnected" : "Connected");
+    ui.setOffline(false);
+    sendHeld();
   } else if (connection === "reconnecting" && delay > 0) {
     const seconds = Math.max(1, Math.round(delay / 1000));
-    ui.setConnection("reconnecting", `Offline, retrying in ${seconds} s (typed commands still work)`);
+    ui.setConnection("reconnecting", `Offline, retrying in ${seconds} s`);
+    ui.setOffline(true, NOT_REACHABLE);
   } else if (connection === "reconnecting") {
     ui.setConnection("reconnecting", "Reconnecting…");
   } else if (connection === "offline") {
     ui.setConnection("offline", "No network");
+    ui.setOffline(true, "This device has no network. Ballsy reconnects when it is back.");
   } else {
     ui.setConnection("connecting", "Connecting…");
   }
@@ -319,6 +389,7 @@ function onConnectionState(connection, delay, info) {
 
 function describeError(code, message, retryAfter) {
   if (code === "no_speech") return "I didn't catch that. Try again, or type your command.";
+  if (!code) return "Could not reach Ballsy. Check the connection and try again.";
   let text = message || "Something went wrong.";
   if (code === "rate_limited" && retryAfter) text += ` Try again in ${Math.ceil(retryAfter)} s.`;
   return text;
@@ -353,24 +424,48 @@ function openInNewTab(url, label, bubble) {
   }
 }
 
-/** Carry out a reply's action; returns extra text to speak, if any. */
-function performAction(action, data, bubble) {
+function searchUrl(query) {
+  return `https://www.google.com/search?q=${encodeURIComponent(query)}`;
+}
+
+function offerRetry(bubble, command, extra = []) {
+  const actions = bubble.addActions([{ label: "Retry", onClick: () => sendCommand(command) }, ...extra]);
+  actions.dataset.for = "retry";
+}
+
+/**
+ * Carry out a reply's action and return what to say aloud. A tab opens only when the
+ * user asked for it; when the AI could not answer, the reply offers Retry and a search
+ * instead of opening one by itself.
+ */
+function performAction(action, data, bubble, { family = null, command = "" } = {}) {
   const details = data || {};
   if (action === "open_url" && details.url) {
     openInNewTab(details.url, details.description || details.url, bubble);
-  } else if (action === "search" && details.query) {
-    const url = `https://www.google.com/search?q=${encodeURIComponent(details.query)}`;
-    openInNewTab(url, `Search the web for “${details.query}”`, bubble);
-  } else if (action === "open_app") {
-    const name = details.app_name ? ` (${details.app_name})` : "";
-    const note = `I can't open desktop apps from the browser${name}.`;
-    bubble.addNote(note);
-    return note;
+  } else if (action === "search" && family === "search") {
+    openInNewTab(searchUrl(details.query || ""), `Search the web for “${details.query}”`, bubble);
+  } else if (action === "search") {
+    bubble.text = bubble.text.replace(SEARCH_OFFER, "");
+    bubble.element.dataset.fallback = "true";
+    const query = details.query || command;
+    const search = {
+      label: "Search the web",
+      onClick: () => openInNewTab(searchUrl(query), `Search the web for “${query}”`, bubble),
+    };
+    if (command) offerRetry(bubble, command, [search]);
+    else bubble.addActions([search]);
   } else if (action === "exit") {
     stopListening();
-    ui.setCaption("Goodbye! Tap the orb whenever you need me.");
+    ui.setCaption("Tap the orb whenever you need me.");
   }
-  return "";
+  return bubble.text;
+}
+
+/** What a stored reply did, shown again as a link when a conversation is reopened. */
+function restoreAction(action, data, bubble) {
+  const details = data || {};
+  const href = action === "open_url" ? safeUrl(details.url || "") : null;
+  if (href) bubble.addLink(href, details.description || href, "Opened:");
 }
 
 // --- speech in -----------------------------------------------------------------------------
@@ -493,7 +588,13 @@ async function streamChunk(capture, blob) {
   }
 }
 
-async function finishRecording(capture, { blob, mime }) {
+async function finishRecording(capture, { blob, mime, cancelled = false }) {
+  if (cancelled) {
+    if (state.listening === capture) state.listening = null;
+    ui.setInterim("");
+    refreshOrb();
+    return;
+  }
   state.listening = null;
   ui.setInterim("Transcribing…");
   refreshOrb();
@@ -527,13 +628,27 @@ async function saveSettings(patch, local) {
   if (zoneChanged && socket.ready) socket.reconnectNow(); // the hello carries the time zone
 }
 
-function renderHistory(history) {
-  if (!history.length) return;
-  ui.addDivider("Earlier");
-  for (const entry of [...history].reverse()) {
-    ui.addBubble("user", entry.command).element.classList.add("past");
-    ui.addBubble("assistant", entry.result || "").element.classList.add("past");
+function renderMessages(messages) {
+  for (const message of messages) {
+    if (message.role === "user") {
+      ui.addBubble("user", message.text).element.classList.add("past");
+      continue;
+    }
+    const bubble = ui.addBubble("assistant", message.text);
+    bubble.element.classList.add("past");
+    bubble.setSource(message.source, null);
+    if (message.interrupted) bubble.markInterrupted();
+    else restoreAction(message.action, message.data, bubble);
   }
+}
+
+/** On load: the latest conversation, so what was said (and opened) survives a reload. */
+async function showLatestConversation() {
+  const [latest] = await api.conversations(1);
+  if (!latest || !latest.messages) return;
+  const detail = await api.conversation(latest.conversation_id);
+  ui.addDivider("Earlier");
+  renderMessages(detail.messages.slice(-CONVERSATION_MESSAGES));
   ui.addDivider("Now");
 }
 
@@ -541,6 +656,7 @@ async function newConversation() {
   bargeIn();
   try {
     await api.newConversation();
+    state.shownConversation = null;
     ui.clearConversation();
     ui.addDivider("New conversation");
   } catch (error) {
@@ -548,21 +664,186 @@ async function newConversation() {
   }
 }
 
+// --- the conversation list ----------------------------------------------------------------
+
+function formatWhen(iso) {
+  try {
+    return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  } catch {
+    return iso;
+  }
+}
+
+function conversationItem(item) {
+  const li = document.createElement("li");
+  li.className = "conversation-item";
+  li.dataset.id = String(item.conversation_id);
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "conversation-open";
+  const title = document.createElement("span");
+  title.className = "conversation-title";
+  title.textContent = item.title || "(nothing said yet)";
+  const meta = document.createElement("span");
+  meta.className = "conversation-meta";
+  const count = `${item.messages} message${item.messages === 1 ? "" : "s"}`;
+  meta.textContent = `${formatWhen(item.last_activity_at || item.started_at)} · ${count}`;
+  open.append(title, meta);
+  open.addEventListener("click", () => openConversation(item.conversation_id));
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "pill-button conversation-delete";
+  remove.textContent = "Delete";
+  remove.setAttribute("aria-label", `Delete “${title.textContent}”`);
+  remove.addEventListener("click", () => deleteConversation(item, li, remove));
+  li.append(open, remove);
+  return li;
+}
+
+async function showConversations() {
+  const dialog = document.getElementById("conversations");
+  const list = document.getElementById("conversation-list");
+  const status = document.getElementById("conversations-status");
+  list.replaceChildren();
+  status.textContent = "Loading…";
+  dialog.showModal();
+  try {
+    const items = await api.conversations();
+    list.replaceChildren(...items.map(conversationItem));
+    status.textContent = items.length ? "" : "No conversations yet.";
+  } catch (error) {
+    status.textContent = describeError(error.code, error.message, error.retryAfter);
+  }
+}
+
+/** Show a conversation and make it the open one: what is said next continues it. */
+async function openConversation(id) {
+  const status = document.getElementById("conversations-status");
+  bargeIn();
+  try {
+    const detail = await api.conversation(id);
+    await api.continueConversation(id);
+    ui.clearConversation();
+    ui.addDivider(`Conversation from ${formatWhen(detail.started_at)}`);
+    renderMessages(detail.messages.slice(-CONVERSATION_MESSAGES));
+    ui.addDivider("Continue below");
+    state.shownConversation = id;
+    document.getElementById("conversations").close();
+  } catch (error) {
+    status.textContent = describeError(error.code, error.message, error.retryAfter);
+  }
+}
+
+/** Delete on a second press, so one slip of the finger loses nothing. */
+async function deleteConversation(item, li, button) {
+  const status = document.getElementById("conversations-status");
+  if (button.dataset.confirm !== "true") {
+    button.dataset.confirm = "true";
+    button.textContent = "Really delete?";
+    return;
+  }
+  try {
+    await api.deleteConversation(item.conversation_id);
+    li.remove();
+    status.textContent = "Deleted.";
+    if (state.shownConversation === item.conversation_id) {
+      state.shownConversation = null;
+      ui.clearConversation();
+    }
+  } catch (error) {
+    status.textContent = describeError(error.code, error.message, error.retryAfter);
+  }
+}
+
+/** Warn before a command over the limit is sent: nothing is cut without the user asking. */
+function checkLength() {
+  const input = document.getElementById("command-input");
+  const max = state.caps.max_command_chars;
+  const length = input.value.trim().length;
+  const tooLong = length > max;
+  document.getElementById("too-long").hidden = !tooLong;
+  document.getElementById("send").disabled = tooLong;
+  input.setAttribute("aria-invalid", tooLong ? "true" : "false");
+  if (tooLong) {
+    document.getElementById("too-long-text").textContent =
+      `That is ${length.toLocaleString()} characters; Ballsy takes at most ` +
+      `${max.toLocaleString()}. Shorten it, or cut it to the first ${max.toLocaleString()}.`;
+    document.getElementById("shorten").textContent = `Cut to ${max.toLocaleString()} characters`;
+  }
+  return !tooLong;
+}
+
+function anyDialogOpen() {
+  return [...document.querySelectorAll("dialog")].some((dialog) => dialog.open);
+}
+
+/** Space talks only where it would not type or press something. */
+function spaceIsFree(target) {
+  return !(target instanceof Element && target.closest("input, textarea, select, button, a, [contenteditable]"));
+}
+
+let pushToTalk = false;
+
+function wireKeys() {
+  document.addEventListener("keydown", (event) => {
+    if (anyDialogOpen()) return;
+    if (event.key === "Escape") {
+      if (state.listening) stopListening();
+      else bargeIn();
+      return;
+    }
+    if (event.code !== "Space" || !spaceIsFree(event.target)) return;
+    event.preventDefault(); // no page scroll
+    if (event.repeat || pushToTalk) return;
+    pushToTalk = true;
+    bargeIn();
+    if (!state.listening) startListening();
+    if (state.listening) ui.setCaption("Listening… let go of Space when you are done.");
+  });
+  document.addEventListener("keyup", (event) => {
+    if (event.code !== "Space" || !pushToTalk) return;
+    event.preventDefault();
+    pushToTalk = false;
+    stopListening();
+  });
+  // Letting go of Space outside the page must not leave the microphone open.
+  window.addEventListener("blur", () => {
+    if (!pushToTalk) return;
+    pushToTalk = false;
+    stopListening();
+  });
+}
+
 function wireControls() {
   document.getElementById("orb").addEventListener("click", onOrbClick);
+  document.getElementById("stop").addEventListener("click", () => {
+    if (state.listening) stopListening();
+    bargeIn();
+  });
+  document.getElementById("retry-now").addEventListener("click", retryNow);
   const input = document.getElementById("command-input");
+  input.addEventListener("input", checkLength);
+  document.getElementById("shorten").addEventListener("click", () => {
+    input.value = input.value.trim().slice(0, state.caps.max_command_chars);
+    checkLength();
+    input.focus();
+  });
   document.getElementById("composer").addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!checkLength()) return;
     const text = input.value;
     input.value = "";
     sendCommand(text);
   });
+  for (const example of document.querySelectorAll("#examples .example")) {
+    example.addEventListener("click", () => sendCommand(example.textContent));
+  }
   document.getElementById("new-conversation").addEventListener("click", newConversation);
-  document.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape" || document.getElementById("settings").open) return;
-    if (state.listening) stopListening();
-    else bargeIn();
+  document.getElementById("open-conversations").addEventListener("click", showConversations);
+  document.getElementById("conversations-close").addEventListener("click", () => {
+    document.getElementById("conversations").close();
   });
+  wireKeys();
   setupSettings({
     getState: () => ({ settings: state.settings, local: state.local }),
     voices: () => speaker.voices(),
@@ -571,21 +852,40 @@ function wireControls() {
   });
 }
 
+let wakeSessionRetry = null;
+
+/** "Retry now": try at once instead of waiting out the back-off. */
+function retryNow() {
+  if (wakeSessionRetry) wakeSessionRetry();
+  else socket.reconnectNow();
+}
+
 /** Find or create the identity, retrying with backoff while the server is unreachable. */
 async function establishSession() {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await api.ensureSession();
+      const session = await api.ensureSession();
+      ui.setOffline(false);
+      return session;
     } catch (error) {
       const delay = Math.min(10_000, 500 * 2 ** attempt);
       ui.setConnection("reconnecting", `Cannot reach Ballsy, retrying in ${Math.round(delay / 1000) || 1} s`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      ui.setOffline(true, NOT_REACHABLE);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wakeSessionRetry = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeSessionRetry = null;
     }
   }
 }
 
 async function start() {
   applyStoredTheme();
+  ui.clearConversation(); // shows the example requests until something is said
   wireControls();
   refreshOrb();
   const { created } = await establishSession();
@@ -595,19 +895,22 @@ async function start() {
   } catch {
     /* keep the defaults; the server still answers errors clearly */
   }
-  document.getElementById("command-input").maxLength = state.caps.max_command_chars;
+  checkLength();
   try {
-    const settings = await api.getSettings();
+    let settings = await api.getSettings();
+    // A new identity starts by following the device's light or dark mode (the server's
+    // default is light): saved before it is applied, so the page never flips.
+    if (created) settings = await api.saveSettings({ timezone: browserTimezone(), theme: "system" });
+    else if (!settings.timezone) settings = await api.saveSettings({ timezone: browserTimezone() });
     applySettings(settings);
-    if (created || !settings.timezone) applySettings(await api.saveSettings({ timezone: browserTimezone() }));
   } catch (error) {
     ui.addBubble("system", `Settings could not be loaded: ${error.message}`);
   }
   socket.connect();
   try {
-    renderHistory(await api.history(HISTORY_TURNS));
+    await showLatestConversation();
   } catch {
-    /* history is a convenience; the page works without it */
+    /* the earlier conversation is a convenience; the page works without it */
   }
   document.body.dataset.ready = "true";
 }
@@ -622,6 +925,9 @@ window.ballsy = Object.freeze({
   },
   get clientId() {
     return socket.clientId;
+  },
+  get userId() {
+    return api.userId;
   },
   get voiceWatch() {
     return { state: voiceWatch.state, opened: voiceWatch.opened };

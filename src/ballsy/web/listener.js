@@ -119,6 +119,7 @@ export class AudioRecorder {
     this.audioContext = null;
     this._timers = [];
     this.heardSpeech = takeOver !== null;
+    this._stopAsked = false; // stop() came before the microphone opened
   }
 
   get active() {
@@ -129,6 +130,12 @@ export class AudioRecorder {
     const stream = this.takeOver ? this.takeOver.stream : await this._open();
     if (!stream) return false;
     this.stream = stream;
+    if (this._stopAsked) {
+      // Stopped while the microphone was opening (a quick tap, Space let go): nothing to send.
+      this._release();
+      this.callbacks.onStop({ blob: new Blob([]), mime: "", heardSpeech: false, cancelled: true });
+      return false;
+    }
     const recording = this.takeOver && this.takeOver.recording;
     const mime = recording ? recording.mime : recorderMime();
     const recorder = recording
@@ -179,6 +186,7 @@ export class AudioRecorder {
   }
 
   stop() {
+    this._stopAsked = true;
     if (this.active) this.recorder.stop();
   }
 

@@ -44,20 +44,38 @@ export function localPreferences() {
   };
 }
 
-export function applyTheme(theme) {
-  const value = theme === "dark" || theme === "light" ? theme : null;
-  if (value) {
-    document.documentElement.dataset.theme = value;
-    store(LOCAL_KEYS.theme, value); // applied before the settings arrive on the next visit
-  }
+const THEMES = new Set(["light", "dark", "system"]);
+const systemDark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+let chosenTheme = "system";
+
+function resolvedTheme() {
+  if (chosenTheme !== "system") return chosenTheme;
+  return systemDark && systemDark.matches ? "dark" : "light";
 }
 
+function showTheme() {
+  const root = document.documentElement;
+  const value = resolvedTheme();
+  if (root.dataset.theme !== value) root.dataset.theme = value;
+  root.dataset.themeChoice = chosenTheme;
+}
+
+// "System" follows the device as it switches between light and dark.
+if (systemDark) systemDark.addEventListener("change", showTheme);
+
+/** Apply a theme choice ("light", "dark" or "system"); anything else is ignored. */
+export function applyTheme(theme) {
+  if (!THEMES.has(theme)) return;
+  chosenTheme = theme;
+  store(LOCAL_KEYS.theme, theme); // applied before the settings arrive on the next visit
+  showTheme();
+}
+
+/** Before the server answers: this browser's last choice, else the device's mode. */
 export function applyStoredTheme() {
   const theme = stored(LOCAL_KEYS.theme);
-  if (theme) document.documentElement.dataset.theme = theme;
-  else if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
-    document.documentElement.dataset.theme = "dark";
-  } else document.documentElement.dataset.theme = "light";
+  chosenTheme = THEMES.has(theme) ? theme : "system";
+  showTheme();
 }
 
 function option(value, label) {
@@ -122,7 +140,7 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
     fillTimezones(settings.timezone);
     speed.value = String(settings.voice_speed || 180);
     speedValue.textContent = speed.value;
-    const theme = settings.theme === "dark" ? "dark" : "light";
+    const theme = THEMES.has(settings.theme) ? settings.theme : "system";
     $(`theme-${theme}`).checked = true;
     $("setting-speak").checked = local.speak;
     $("setting-server-stt").checked = local.serverStt;
@@ -150,7 +168,7 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
     const patch = {
       voice: String(data.get("voice") || ""),
       voice_speed: Number(data.get("voice_speed")),
-      theme: String(data.get("theme") || "light"),
+      theme: String(data.get("theme") || "system"),
       timezone: String(data.get("timezone") || browserTimezone()),
     };
     const local = {

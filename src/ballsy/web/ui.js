@@ -6,9 +6,10 @@ const $ = (id) => document.getElementById(id);
 const ORB_LABELS = {
   idle: ["Start listening", "Tap the orb and speak, or type below."],
   listening: ["Stop listening", "Listening… tap the orb when you are done."],
-  thinking: ["Interrupt and listen", "Thinking…"],
-  speaking: ["Stop speaking and listen", "Speaking — tap the orb to interrupt."],
+  thinking: ["Stop", "Thinking…"],
+  speaking: ["Stop speaking", "Speaking — tap the orb or press Esc to stop."],
 };
+const OFFLINE_CAPTION = "Ballsy is offline. What you type is kept and sent when it is back.";
 
 /** A message in the conversation; assistant bubbles can grow while a reply streams. */
 export class Bubble {
@@ -59,6 +60,45 @@ export class Bubble {
     return note;
   }
 
+  /** Who answered: Ballsy itself, or an AI model (named when the server says which). */
+  setSource(source, model) {
+    if (source !== "local" && source !== "ai") return;
+    let meta = this.element.querySelector(".message-meta");
+    if (!meta) {
+      meta = document.createElement("p");
+      meta.className = "message-meta";
+      this.element.append(meta);
+    }
+    meta.textContent =
+      source === "local" ? "Answered by Ballsy" : `Answered by AI${model ? ` · ${model}` : ""}`;
+    this.element.dataset.source = source;
+  }
+
+  /** The AI was asked but did not answer: the words are Ballsy's own. */
+  setFallback(model) {
+    const meta = this.element.querySelector(".message-meta");
+    const text = `Answered by Ballsy · the AI${model ? ` (${model})` : ""} could not answer`;
+    if (meta) meta.textContent = text;
+    this.element.dataset.fallback = "true";
+  }
+
+  /** Buttons under the message: [{label, onClick}]; returns the wrapper. */
+  addActions(actions) {
+    const wrapper = document.createElement("div");
+    wrapper.className = "message-actions";
+    for (const { label, onClick } of actions) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "pill-button";
+      button.textContent = label;
+      button.addEventListener("click", onClick);
+      wrapper.append(button);
+    }
+    this.element.append(wrapper);
+    scrollToEnd();
+    return wrapper;
+  }
+
   /** A link the user can always follow (also the fallback when a pop-up is blocked). */
   addLink(url, label, note = "") {
     const wrapper = document.createElement("p");
@@ -79,8 +119,16 @@ export class Bubble {
 export function addBubble(role, text = "") {
   const bubble = new Bubble(role, text);
   $("conversation").append(bubble.element);
+  conversationChanged();
   scrollToEnd();
   return bubble;
+}
+
+/** The example requests show while nothing has been said; phones shrink the orb after. */
+function conversationChanged() {
+  const started = $("conversation").querySelector(".message") !== null;
+  document.body.dataset.conversation = started ? "started" : "empty";
+  $("examples").hidden = started;
 }
 
 export function addDivider(text) {
@@ -93,6 +141,7 @@ export function addDivider(text) {
 
 export function clearConversation() {
   $("conversation").replaceChildren();
+  conversationChanged();
 }
 
 function scrollToEnd() {
@@ -107,8 +156,9 @@ export function setOrbState(state) {
   const [label, caption] = ORB_LABELS[state];
   orb.setAttribute("aria-label", label);
   orb.setAttribute("aria-pressed", state === "listening" ? "true" : "false");
-  $("orb-caption").textContent = caption;
+  if (document.body.dataset.connection !== "down") $("orb-caption").textContent = caption;
   document.body.dataset.state = state;
+  $("stop").hidden = state !== "thinking" && state !== "speaking";
 }
 
 /** Mic loudness 0..1 drives the orb's glow while listening. */
@@ -129,4 +179,17 @@ export function setInterim(text) {
 export function setConnection(state, text) {
   $("connection").dataset.state = state;
   $("connection-text").textContent = text;
+}
+
+/** Say plainly, where the user looks (the orb), that Ballsy cannot be reached. */
+export function setOffline(offline, text = "") {
+  const wasDown = document.body.dataset.connection === "down";
+  document.body.dataset.connection = offline ? "down" : "up";
+  $("offline").hidden = !offline;
+  if (offline) {
+    $("offline-text").textContent = text;
+    $("orb-caption").textContent = OFFLINE_CAPTION;
+  } else if (wasDown) {
+    $("orb-caption").textContent = ORB_LABELS[$("orb").dataset.state || "idle"][1];
+  }
 }
