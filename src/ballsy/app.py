@@ -22,6 +22,8 @@ from ballsy import __version__
 from ballsy.api.errors import install_error_handlers
 from ballsy.api.middleware import HttpContextMiddleware
 from ballsy.api.routes import include_routes
+from ballsy.api.routes.health import database_state
+from ballsy.api.site_guard import SiteGuardMiddleware
 from ballsy.api.ws import SocketHub
 from ballsy.config import Settings
 from ballsy.db import migrate
@@ -67,7 +69,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
         if settings.uses_sqlite:
             # The embedded default migrates itself; PostgreSQL is migrated explicitly.
             await asyncio.to_thread(migrate.upgrade_sqlite_if_needed, settings.database_url_value())
-        background: list[asyncio.Task[None]] = []
+        background: list[asyncio.Task[None]] = [asyncio.create_task(_check_schema(app, services))]
         if services.stt.available and settings.stt_preload:
             background.append(asyncio.create_task(_warm_up(services)))
         if settings.history_retention_days:
@@ -87,6 +89,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
         description="A self-hostable voice assistant. Errors are `{code, message}` objects.",
         lifespan=lifespan,
         docs_url=None if settings.is_production else "/docs",
+        # The schema describes every door; production keeps it to itself, as it does /docs.
+        openapi_url=None if settings.is_production else "/openapi.json",
         redoc_url=None,
     )
     app.state.settings = settings
@@ -104,12 +108,30 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             max_age=600,
         )
     app.add_middleware(
+        SiteGuardMiddleware,
+        allowed_hosts=settings.allowed_hosts(),
+        allowed_origins=settings.cors_origins,
+    )
+    app.add_middleware(
         HttpContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         production=settings.is_production,
         metrics=services.metrics,
     )
     return app
+
+
+async def _check_schema(app: FastAPI, services: Services) -> None:
+    """Say once, at start, when the database is not at this release's schema (a
+    PostgreSQL database is migrated by `ballsy db upgrade`, not by the server)."""
+    state = await database_state(services, services.settings.ready_timeout_seconds * 2)
+    if state == "ok":
+        app.state.schema_current = True
+    elif state == "schema_out_of_date":
+        log.error(
+            "the database schema is out of date; run `ballsy db upgrade` "
+            "(every request answers 503 schema_out_of_date until then)"
+        )
 
 
 async def _warm_up(services: Services) -> None:

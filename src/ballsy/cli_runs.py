@@ -23,7 +23,7 @@ async def ask_once(settings: Settings, question: str) -> int:
         settings.model_copy(update={"stt_enabled": False, "rate_limit_enabled": False})
     )
     try:
-        identity = Identity.legacy("cli", "local")
+        identity = Identity.legacy("cli", "local", connection="cli")
         streamed = ""
         async for event in services.assistant.run_turn(TurnRequest(identity, question)):
             if isinstance(event, TextDelta):

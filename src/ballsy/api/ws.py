@@ -88,7 +88,7 @@ class VoiceSocket:
         self.client_id = client_id
         self.address = address
         self.connection_id = uuid.uuid4().hex
-        self.identity = Identity.legacy(f"ws:{client_id}", address)
+        self.identity = self._tokenless(None)
         self.timezone: str | None = None
         self.turn: asyncio.Task[None] | None = None
         self.turn_id: str | None = None
@@ -234,7 +234,7 @@ class VoiceSocket:
             raise BadRequest("timezone must be an IANA time zone name such as Europe/Paris.")
         self.timezone = timezone
         if not token:
-            self.identity = Identity.legacy(f"ws:{self.client_id}", self.address, timezone=timezone)
+            self.identity = self._tokenless(timezone)
             await self.send({"type": "hello", "user_id": None})
             return
         user_id = await user_for_token(self.services, token)
@@ -242,6 +242,13 @@ class VoiceSocket:
             raise Unauthorized("The session token is not valid; start a new session.")
         self.identity = Identity.user(user_id, timezone=timezone)
         await self.send({"type": "hello", "user_id": user_id})
+
+    def _tokenless(self, timezone: str | None) -> Identity:
+        """This connection's own tokenless scope: a second socket with the same client id
+        from the same address (another tab, another program) shares nothing with it."""
+        return Identity.legacy(
+            f"ws:{self.client_id}", self.address, connection=self.connection_id, timezone=timezone
+        )
 
     # --- turns -----------------------------------------------------------------------------
 
