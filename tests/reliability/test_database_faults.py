@@ -98,6 +98,7 @@ def test_paused_postgres_answers_503_quickly_and_recovers(
     users = [new_user(client) for _ in range(3)]
     acknowledged: Counter[int] = Counter()
     outage: list[tuple[str, int, str, float]] = []  # (request, status, code, seconds)
+    messages: set[str] = set()
     phase = {"name": "before"}
     lock = threading.Lock()
     stop_at = time.monotonic() + 90  # hard bound on the whole load
@@ -124,8 +125,9 @@ def test_paused_postgres_answers_503_quickly_and_recovers(
                 if response.status_code == 200 and kind == "command":
                     acknowledged[users[index][0]] += 1
                 if during == "outage" and phase["name"] == "outage":
-                    code = response.json().get("code", "") if response.status_code >= 400 else ""
-                    outage.append((kind, response.status_code, code, elapsed))
+                    body = response.json() if response.status_code >= 400 else {}
+                    outage.append((kind, response.status_code, body.get("code", ""), elapsed))
+                    messages.add(body.get("message", ""))
             time.sleep(0.01)
 
     frozen: list[int] = []
@@ -161,6 +163,7 @@ def test_paused_postgres_answers_503_quickly_and_recovers(
         throwaway_postgres.resume(frozen)
 
     assert frame["type"] == "error" and frame["code"] == "database_unavailable", frame
+    assert messages == {frame["message"]}  # one wording, over HTTP and the socket
     assert socket_seconds < 3.0, socket_seconds
     assert len(outage) >= 12, outage
     assert all(status == 503 for _, status, _, _ in outage), outage

@@ -132,12 +132,18 @@ class ConversationsOut(BaseModel):
 
 
 class Capabilities(BaseModel):
+    """What this server can do, and the limits a client must keep to."""
+
     ai: bool
     ai_provider: str
     stt: bool
-    max_command_chars: int
-    max_audio_bytes: int
-    max_audio_seconds: float
+    max_command_chars: int = Field(description="Longest command, in characters.")
+    max_audio_bytes: int = Field(description="Largest recording, in bytes (HTTP or WebSocket).")
+    max_audio_seconds: float = Field(description="Longest recording, in seconds.")
+    max_frame_bytes: int = Field(
+        description="Largest WebSocket frame, text or binary: send audio in smaller chunks."
+    )
+    max_request_bytes: int = Field(description="Largest HTTP request body (an upload).")
 
 
 class Health(BaseModel):

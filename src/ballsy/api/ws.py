@@ -20,16 +20,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ballsy.api import ws_protocol as proto
 from ballsy.api.deps import user_for_token
+from ballsy.api.errors import to_error
 from ballsy.api.speech import transcribe_for
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import Identity, limit_key, parse_zone
 from ballsy.assistant.pipeline import TurnRequest
-from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.errors import (
     BadRequest,
-    BallsyError,
     Busy,
-    DatabaseUnavailable,
     RateLimited,
     TooLarge,
     Unauthorized,
@@ -181,16 +179,8 @@ class VoiceSocket:
                 elif data is not None:
                     self.services.metrics.ws_messages.labels("in", "binary").inc()
                     self._audio_chunk(data)
-            except BallsyError as exc:
-                await self.send(proto.error(exc))
-            except DATABASE_UNAVAILABLE_ERRORS:
-                await self.send(
-                    proto.error(
-                        DatabaseUnavailable(
-                            "The database is unavailable right now; please try again in a moment."
-                        )
-                    )
-                )
+            except Exception as exc:  # answered with an error frame; the socket stays open
+                await self.send(proto.error(to_error(exc)))
 
     async def _admit(self) -> bool:
         """Per-connection message budget: False drops the frame (after a warning);
@@ -219,9 +209,9 @@ class VoiceSocket:
             case proto.Cancel(turn_id=turn_id):
                 await self._cancel(turn_id)
             case proto.Ping():
-                await self.send({"type": "pong"})
+                await self.send(proto.pong())
             case proto.StatusListening():
-                await self.send({"type": "status_update", "status": "ready"})
+                await self.send(proto.status_ready())
             case proto.AudioStart(mime=mime):
                 self.audio = AudioUtterance(
                     max_bytes=self.settings.stt_max_bytes, content_type=mime
@@ -235,13 +225,13 @@ class VoiceSocket:
         self.timezone = timezone
         if not token:
             self.identity = self._tokenless(timezone)
-            await self.send({"type": "hello", "user_id": None})
+            await self.send(proto.hello(None))
             return
         user_id = await user_for_token(self.services, token)
         if user_id is None:
             raise Unauthorized("The session token is not valid; start a new session.")
         self.identity = Identity.user(user_id, timezone=timezone)
-        await self.send({"type": "hello", "user_id": user_id})
+        await self.send(proto.hello(user_id))
 
     def _tokenless(self, timezone: str | None) -> Identity:
         """This connection's own tokenless scope: a second socket with the same client id
@@ -286,13 +276,14 @@ class VoiceSocket:
                 await previous
         try:
             if utterance is not None:
-                text = await transcribe_for(
+                heard = await transcribe_for(
                     self.services,
                     self.identity,
                     utterance.finish(),
                     content_type=utterance.content_type,
                 )
-                await self.send({"type": "transcript", "text": text})
+                await self.send(proto.transcript(heard))
+                text = heard
             request = TurnRequest(
                 identity=self.identity,
                 text=text,  # type: ignore[arg-type]
@@ -308,22 +299,13 @@ class VoiceSocket:
                     if streaming:
                         await self.send(proto.reply_start(event))
                 elif isinstance(event, TurnEnded):
-                    if streaming:
-                        await self.send(proto.reply_end(event))
-                    await self.send(proto.command_response(event))
-        except BallsyError as exc:
-            await self.send(proto.error(exc))
+                    # Each reply once, in the client's own dialect.
+                    end = proto.reply_end(event) if streaming else proto.command_response(event)
+                    await self.send(end)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("turn failed")
-            await self.send(
-                {
-                    "type": "error",
-                    "code": "internal_error",
-                    "message": "Something went wrong on our side.",
-                }
-            )
+        except Exception as exc:
+            await self.send(proto.error(to_error(exc)))
 
     async def _cancel(self, turn_id: str | None) -> None:
         task = self.turn
