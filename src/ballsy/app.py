@@ -28,6 +28,7 @@ from ballsy.api.ws import SocketHub
 from ballsy.config import Settings
 from ballsy.db import migrate
 from ballsy.db import repositories as repo
+from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.models import utcnow
 from ballsy.logging import configure_logging
 from ballsy.wiring import Overrides, Services, build_services
@@ -145,14 +146,23 @@ async def _warm_up(services: Services) -> None:
 
 
 async def _retention_loop(services: Services) -> None:
-    days = services.settings.history_retention_days
+    settings = services.settings
+    days = settings.history_retention_days
+    # A first run over a long history can outlast the bound put on request statements
+    # (DB_COMMAND_TIMEOUT_SECONDS); it runs on its own short-lived engine, bounded by the
+    # server's statement timeout as before, plus a margin.
+    bound = max(settings.db_command_timeout_seconds, settings.db_statement_timeout_ms / 1000 + 5)
+    retention_settings = settings.model_copy(update={"db_command_timeout_seconds": bound})
     while True:
+        engine = build_engine(retention_settings)
         try:
-            async with services.sessions() as session:
+            async with build_sessionmaker(engine)() as session:
                 removed = await repo.delete_history_before(session, utcnow() - timedelta(days=days))
                 await session.commit()
             if removed:
                 log.info("retention removed old history", extra={"rows": removed})
         except Exception:
             log.exception("retention run failed")
+        finally:
+            await engine.dispose()
         await asyncio.sleep(3600)
