@@ -44,7 +44,7 @@ async def _ballsy_client(ws: Any, turns: int, out: list[float]) -> None:
             message = json.loads(await ws.recv())
             if message["type"] == "reply_delta" and first is None:
                 first = time.perf_counter() - started
-            if message["type"] in ("command_response", "error"):
+            if message["type"] in ("reply_end", "error"):
                 break
         if first is not None:
             out.append(first)

@@ -49,7 +49,7 @@ async def over_socket(port: int, audio: bytes, runs: int) -> tuple[list[float], 
                     if run >= 2 and transcript_at is not None:
                         to_transcript.append(transcript_at)
                         to_reply.append(time.perf_counter() - ended)
-                if message["type"] in ("command_response", "error"):
+                if message["type"] in ("reply_end", "error"):
                     break
     return to_transcript, to_reply
 

@@ -31,6 +31,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "stt_preload": False,
             "log_format": "json",
+            # Starlette's TestClient calls itself "testserver" (its WebSocket URL is fixed).
+            "trusted_hosts": "testserver,127.0.0.1,localhost",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -145,20 +145,25 @@ class ThrowawayPostgres:
     def stop(self, mode: str = "fast") -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop")
 
-    def pids(self) -> list[int]:
+    def server_pids(self) -> list[int]:
         """The postmaster and every process it started (backends, background workers)."""
         postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
-        children: list[int] = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == postmaster:
-                    children.append(int(stat.parent.name))
-        return [postmaster, *children]
+        pids = [postmaster]
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                pids.append(int(proc.name))
+        return pids
 
     def pause(self) -> list[int]:
-        """SIGSTOP the whole server: connections stay open and nothing answers."""
-        pids = self.pids()
+        """Freeze the server (SIGSTOP): connections stay open and nothing answers, as
+        with a hung host or a network partition. Returns the frozen pids for `resume`."""
+        pids = self.server_pids()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP)

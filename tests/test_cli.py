@@ -87,7 +87,9 @@ def test_issue_token_lets_an_existing_user_sign_in(
     from ballsy.config import load_settings
 
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    settings = load_settings(environment="test", rate_limit_enabled=False)
+    settings = load_settings(
+        environment="test", rate_limit_enabled=False, trusted_hosts="testserver"
+    )
     with TestClient(create_app(settings)) as client:
         username = client.post("/api/session").json()["username"]
     missing = runner.invoke(app, ["users", "issue-token", "nobody-here"])

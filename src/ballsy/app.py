@@ -22,10 +22,13 @@ from ballsy import __version__
 from ballsy.api.errors import install_error_handlers
 from ballsy.api.middleware import HttpContextMiddleware
 from ballsy.api.routes import include_routes
+from ballsy.api.routes.health import database_state
+from ballsy.api.site_guard import SiteGuardMiddleware
 from ballsy.api.ws import SocketHub
 from ballsy.config import Settings
 from ballsy.db import migrate
 from ballsy.db import repositories as repo
+from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.models import utcnow
 from ballsy.logging import configure_logging
 from ballsy.wiring import Overrides, Services, build_services
@@ -67,7 +70,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
         if settings.uses_sqlite:
             # The embedded default migrates itself; PostgreSQL is migrated explicitly.
             await asyncio.to_thread(migrate.upgrade_sqlite_if_needed, settings.database_url_value())
-        background: list[asyncio.Task[None]] = []
+        background: list[asyncio.Task[None]] = [asyncio.create_task(_check_schema(app, services))]
         if services.stt.available and settings.stt_preload:
             background.append(asyncio.create_task(_warm_up(services)))
         if settings.history_retention_days:
@@ -89,6 +92,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
         description="A self-hostable voice assistant. Errors are `{code, message}` objects.",
         lifespan=lifespan,
         docs_url=None if settings.is_production else "/docs",
+        # The schema describes every door; production keeps it to itself, as it does /docs.
+        openapi_url=None if settings.is_production else "/openapi.json",
         redoc_url=None,
     )
     app.state.settings = settings
@@ -106,12 +111,30 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             max_age=600,
         )
     app.add_middleware(
+        SiteGuardMiddleware,
+        allowed_hosts=settings.allowed_hosts(),
+        allowed_origins=settings.cors_origins,
+    )
+    app.add_middleware(
         HttpContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         production=settings.is_production,
         metrics=services.metrics,
     )
     return app
+
+
+async def _check_schema(app: FastAPI, services: Services) -> None:
+    """Say once, at start, when the database is not at this release's schema (a
+    PostgreSQL database is migrated by `ballsy db upgrade`, not by the server)."""
+    state = await database_state(services, services.settings.ready_timeout_seconds * 2)
+    if state == "ok":
+        app.state.schema_current = True
+    elif state == "schema_out_of_date":
+        log.error(
+            "the database schema is out of date; run `ballsy db upgrade` "
+            "(every request answers 503 schema_out_of_date until then)"
+        )
 
 
 async def _warm_up(services: Services) -> None:
@@ -125,16 +148,25 @@ async def _warm_up(services: Services) -> None:
 
 
 async def _retention_loop(services: Services) -> None:
-    days = services.settings.history_retention_days
+    settings = services.settings
+    days = settings.history_retention_days
+    # A first run over a long history can outlast the bound put on request statements
+    # (DB_COMMAND_TIMEOUT_SECONDS); it runs on its own short-lived engine, bounded by the
+    # server's statement timeout as before, plus a margin.
+    bound = max(settings.db_command_timeout_seconds, settings.db_statement_timeout_ms / 1000 + 5)
+    retention_settings = settings.model_copy(update={"db_command_timeout_seconds": bound})
     while True:
+        engine = build_engine(retention_settings)
         try:
-            async with services.sessions() as session:
+            async with build_sessionmaker(engine)() as session:
                 removed = await repo.delete_history_before(session, utcnow() - timedelta(days=days))
                 await session.commit()
             if removed:
                 log.info("retention removed old history", extra={"rows": removed})
         except Exception:
             log.exception("retention run failed")
+        finally:
+            await engine.dispose()
         await asyncio.sleep(3600)
 
 

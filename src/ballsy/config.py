@@ -9,6 +9,7 @@ values at startup with one line naming the offending setting.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
+_WILDCARD_ADDRESS = re.compile(r"^(0\.0\.0\.0|::|\[::\])?$")
 
 DEFAULT_PERSONA = (
     "You are Ballsy, a voice assistant with the voice of a witty, warm and honest big brother. "
@@ -49,6 +51,10 @@ class Settings(BaseSettings):
     # Set by Cloud Run; its presence means production.
     k_service: str | None = None
     operator_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Host names the server answers to (the Host header); anything else gets 400, so a
+    # DNS-rebinding page cannot drive a laptop's tokenless API. "*.example.com" matches
+    # subdomains; "*" alone switches the check off. Empty: see `allowed_hosts()`.
+    trusted_hosts: CommaList = Field(default_factory=list)
 
     # --- logging -------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -59,8 +65,12 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     db_pool_size: int = Field(default=3, ge=1, le=50)
     db_max_overflow: int = Field(default=2, ge=0, le=50)
-    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Client-side bounds, so a server that stops answering (paused, partitioned) costs a
+    # request at most about these seconds and a 503, never a hang.
+    db_pool_timeout_seconds: float = Field(default=1.5, gt=0, le=60)
+    db_connect_timeout_seconds: float = Field(default=1.5, gt=0, le=60)
+    # Each statement, timed by the client (asyncpg command_timeout; SQLite's busy timeout).
+    db_command_timeout_seconds: float = Field(default=2.0, gt=0, le=600)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
     ready_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
 
@@ -151,6 +161,13 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("operator_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
@@ -190,6 +207,20 @@ class Settings(BaseSettings):
         return self.environment == "production" or (
             self.environment == "development" and bool(self.k_service)
         )
+
+    def allowed_hosts(self) -> list[str]:
+        """TRUSTED_HOSTS, or by default this machine's names (and HOST when it names one
+        address), plus on Cloud Run the service's own run.app URLs."""
+        if self.trusted_hosts:
+            return list(self.trusted_hosts)
+        hosts = ["localhost", "127.0.0.1", "::1"]
+        # A wildcard listen address names no host a client could use.
+        if not _WILDCARD_ADDRESS.match(self.host) and self.host.lower() not in hosts:
+            hosts.append(self.host.lower())
+        if self.k_service:
+            # {service}-{project number}.{region}.run.app and {service}-{hash}-{region}.a.run.app
+            hosts.append(f"{self.k_service.lower()}-*.run.app")
+        return hosts
 
     @property
     def sqlite_default_path(self) -> Path:
@@ -237,6 +268,11 @@ class Settings(BaseSettings):
         if self.ai_provider == "openai" and not (self.openai_base_url and self.openai_model):
             raise ConfigError(
                 "OPENAI_BASE_URL and OPENAI_MODEL are required when AI_PROVIDER=openai"
+            )
+        if not self.trusted_hosts and not self.k_service:
+            raise ConfigError(
+                "TRUSTED_HOSTS is required in production outside Cloud Run: the host names "
+                "clients use to reach Ballsy (e.g. ballsy.example.com)"
             )
         if self.metrics_enabled and self.metrics_token is None:
             raise ConfigError(

@@ -32,6 +32,13 @@ class BadRequest(BallsyError):
     status = 400
 
 
+class InvalidData(BallsyError):
+    """Well-formed request, but a value that cannot be accepted or stored."""
+
+    code = "bad_request"
+    status = 422
+
+
 class Unauthorized(BallsyError):
     code = "unauthorized"
     status = 401
@@ -85,6 +92,20 @@ class ProviderUnavailable(BallsyError):
 class DatabaseUnavailable(BallsyError):
     code = "database_unavailable"
     status = 503
+
+
+class SchemaOutOfDate(BallsyError):
+    """The database has not been migrated to the schema this release needs."""
+
+    code = "schema_out_of_date"
+    status = 503
+
+
+class InternalError(BallsyError):
+    """Anything unexpected: logged with its traceback, told to the client in general terms."""
+
+    code = "internal_error"
+    status = 500
 
 
 class FeatureUnavailable(BallsyError):

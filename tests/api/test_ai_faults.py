@@ -51,7 +51,7 @@ def _turn(client: TestClient, command: str) -> tuple[list[dict[str, Any]], float
         messages = []
         for _ in range(50):
             messages.append(ws.receive_json())
-            if messages[-1]["type"] in ("command_response", "error"):
+            if messages[-1]["type"] in ("reply_end", "error"):
                 break
         elapsed = time.perf_counter() - started
         ws.send_json({"command": "what is 7 times 8"})

@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from ballsy.db import repositories as repo
+from tests.clients import new_user
 from tests.pg import ThrowawayPostgres
 
 
@@ -53,3 +55,43 @@ def test_ready_turns_503_within_2s_when_postgres_stops_and_recovers(
             break
         time.sleep(0.25)
     assert statuses[-1] == 200, statuses
+
+
+def test_retention_removes_old_turns_at_start(
+    make_client: Callable[..., TestClient], database_url: str
+) -> None:
+    """Retention runs on its own engine (its statements may outlast a request's bound)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from ballsy.db.models import CommandHistory, utcnow
+
+    first = make_client(database_url)
+    user_id, auth = new_user(first)
+    for command in ("hello", "what is 2 plus 2"):
+        assert (
+            first.post("/api/command", json={"command": command}, headers=auth).status_code == 200
+        )
+
+    async def age_one() -> None:
+        services = first.app.state.services  # type: ignore[attr-defined]
+        async with services.sessions() as session:
+            oldest = (await repo.history(session, user_id, limit=10))[-1]
+            await session.execute(
+                update(CommandHistory)
+                .where(CommandHistory.id == oldest.id)
+                .values(created_at=utcnow() - timedelta(days=40))
+            )
+            await session.commit()
+
+    first.portal.call(age_one)  # type: ignore[union-attr]
+    second = make_client(database_url, history_retention_days=30)
+    remaining: list[str] = []
+    for _ in range(100):  # bounded: up to ~10 s for the first retention run
+        history = second.get(f"/api/history/{user_id}", headers=auth).json()["history"]
+        remaining = [h["command"] for h in history]
+        if remaining == ["what is 2 plus 2"]:
+            break
+        time.sleep(0.1)
+    assert remaining == ["what is 2 plus 2"]

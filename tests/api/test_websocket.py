@@ -30,7 +30,7 @@ def _token(auth: dict[str, str]) -> str:
     return auth["Authorization"].split()[1]
 
 
-def test_ai_reply_streams_in_order_then_legacy_response(
+def test_ai_reply_streams_in_order_and_ends_once(
     make_client: Callable[..., TestClient],
 ) -> None:
     llm = ScriptedLLM(Script(chunks=["Rainbows ", "come from ", "light."]))
@@ -57,15 +57,14 @@ def test_ai_reply_streams_in_order_then_legacy_response(
             "family": "chat",
             "model": llm.model,
         }
-        assert ws.receive_json() == {
-            "type": "command_response",
-            "data": {"response": "Rainbows come from light.", "action": None, "data": None},
-        }
-        # A reply Ballsy gives itself names no model.
+        # A reply Ballsy gives itself names no model; each reply comes once (no
+        # command_response repeats it to a streaming client).
         ws.send_json({"type": "command", "command": "hello"})
         assert ws.receive_json()["source"] == "local"
         end = ws.receive_json()
         assert (end["type"], end["family"], end["model"]) == ("reply_end", "greeting", None)
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
     # The persona and the command reached the provider.
     assert llm.calls[0][0].role == "system"
     assert llm.calls[0][-1].content == "tell me a fun fact about rainbows"
@@ -119,10 +118,11 @@ def test_a_new_command_barges_in_on_the_old_reply(make_client: Callable[..., Tes
         for _ in range(80):
             message = ws.receive_json()
             types.append((message["type"], message.get("interrupted")))
-            if message["type"] == "command_response":
+            if message["type"] == "reply_end" and not message["interrupted"]:
                 break
         assert ("reply_end", True) in types
-        assert message["data"]["response"]
+        assert message["response"]
+        assert all(kind != "command_response" for kind, _ in types)
     assert llm.cancelled.is_set()
 
 

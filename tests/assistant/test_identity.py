@@ -24,10 +24,16 @@ def test_token_cache_expires_and_is_bounded() -> None:
 
 
 def test_legacy_callers_are_limited_by_address_not_by_their_id() -> None:
-    one = Identity.legacy("1", "203.0.113.7")
-    other = Identity.legacy("999", "203.0.113.7")
+    one = Identity.legacy("1", "203.0.113.7", connection="a")
+    other = Identity.legacy("999", "203.0.113.7", connection="b")
     assert one.limit_key == other.limit_key == "ip:203.0.113.7"
     assert Identity.user(5).limit_key == "u:5"
+
+
+def test_tokenless_scopes_differ_by_connection_even_with_one_client_id() -> None:
+    one = Identity.legacy("ws:1", "203.0.113.7", connection="first")
+    other = Identity.legacy("ws:1", "203.0.113.7", connection="second")
+    assert one.scope_key != other.scope_key
 
 
 def test_ephemeral_scopes_expire_and_are_bounded() -> None:

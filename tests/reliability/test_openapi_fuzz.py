@@ -48,6 +48,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         stt_preload=False,
         rate_limit_enabled=False,
         log_level="WARNING",
+        trusted_hosts="testserver,localhost,127.0.0.1",
     )
     app = create_app(settings_)
     yield schemathesis.openapi.from_asgi("/openapi.json", app)

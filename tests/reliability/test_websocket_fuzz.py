@@ -85,6 +85,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         rate_limit_enabled=False,
         log_level="WARNING",
         ws_max_frame_bytes=4096,
+        trusted_hosts="testserver",
     )
     with TestClient(create_app(settings_)) as test_client:
         yield test_client

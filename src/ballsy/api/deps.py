@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+import re
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request, Response
 
 from ballsy.api.client_ip import client_ip
+from ballsy.api.schemas import MAX_ID
 from ballsy.assistant.identity import hash_token, limit_key
 from ballsy.db import repositories as repo
 from ballsy.errors import NotFound, Unauthorized
@@ -86,7 +89,10 @@ async def get_caller(request: Request, services: ServicesDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def owned_user_id(user_id: int, caller: CallerDep, services: ServicesDep) -> int:
+PathUserId = Annotated[int, Path(ge=1, le=MAX_ID, description="A user id (a positive BIGINT).")]
+
+
+async def owned_user_id(user_id: PathUserId, caller: CallerDep, services: ServicesDep) -> int:
     """The path's user id, if the caller may act for it; else 401/404 (never their data)."""
     if caller.operator:
         async with services.sessions() as session:
@@ -110,3 +116,37 @@ async def require_user(caller: CallerDep) -> int:
 
 
 CurrentUserId = Annotated[int, Depends(require_user)]
+
+
+# --- the tokenless scope over HTTP --------------------------------------------------------
+
+SCOPE_COOKIE = "ballsy_scope"
+_SCOPE_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def tokenless_scope_id(request: Request, response: Response) -> str:
+    """Which tokenless HTTP client this is, for its short-lived memory (last result,
+    recent turns).
+
+    HTTP has no connection to key on, and the legacy body's `user_id` is 1 for every
+    legacy client, so neither tells two clients at one address apart. A cookie does:
+    the first tokenless answer sets `ballsy_scope` (random, HttpOnly, SameSite=Strict)
+    and a client that sends it back keeps its memory, as a browser does by itself. A
+    client that keeps no cookies gets a fresh scope on each request: no memory, and
+    nothing shared with anyone. The scope is keyed by this id *and* the address, so a
+    copied cookie is worth nothing elsewhere."""
+    supplied = request.cookies.get(SCOPE_COOKIE, "")
+    if _SCOPE_ID.match(supplied):
+        return supplied
+    scope_id = secrets.token_urlsafe(18)
+    services: Services = request.app.state.services
+    response.set_cookie(
+        SCOPE_COOKIE,
+        scope_id,
+        max_age=services.settings.anonymous_scope_ttl_seconds,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.is_production,
+        path="/api",
+    )
+    return scope_id

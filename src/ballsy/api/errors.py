@@ -1,19 +1,25 @@
-"""Errors mapped once to HTTP: `{"code", "message"}` bodies with the right status."""
+"""Errors mapped in one place: to `{"code", "message"}` HTTP responses and to WebSocket
+`error` frames alike. The routes (through FastAPI's handlers), the socket and the
+middleware all ask `to_error` what an exception means for the client."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
-from ballsy.errors import BallsyError
+from ballsy.db.errors import database_error
+from ballsy.errors import BallsyError, InternalError
 
 log = logging.getLogger("ballsy.api")
+
+INTERNAL_MESSAGE = "Something went wrong on our side."
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -27,6 +33,9 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
+# Exceptions raised by the database layer that FastAPI must hand to `to_error`.
+DATABASE_EXCEPTIONS: tuple[type[Exception], ...] = (SQLAlchemyError, TimeoutError, ConnectionError)
+
 
 class ErrorBody(BaseModel):
     """Every error response: a stable code and a message for people."""
@@ -36,18 +45,31 @@ class ErrorBody(BaseModel):
     retry_after: float | None = None
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    retry_after: float | None = None,
-) -> JSONResponse:
-    body: dict[str, object] = {"code": code, "message": message}
-    headers = {}
-    if retry_after is not None:
-        body["retry_after"] = round(retry_after, 3)
-        headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
-    return JSONResponse(body, status_code=status, headers=headers)
+def to_error(exc: BaseException) -> BallsyError:
+    """What `exc` means for the client: itself when it is a BallsyError, a classified
+    database failure, or else an internal error (logged here with its traceback)."""
+    if isinstance(exc, BallsyError):
+        return exc
+    known = database_error(exc) if isinstance(exc, Exception) else None
+    if known is not None:
+        return known
+    log.error("unhandled error", exc_info=exc)
+    return InternalError(INTERNAL_MESSAGE)
+
+
+def error_body(error: BallsyError) -> dict[str, Any]:
+    """The JSON body of an HTTP error response (a WebSocket frame adds its type)."""
+    return error.to_dict()
+
+
+def error_headers(error: BallsyError) -> dict[str, str]:
+    if error.retry_after is None:
+        return {}
+    return {"Retry-After": str(max(1, int(error.retry_after + 0.999)))}
+
+
+def error_response(error: BallsyError) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
@@ -63,28 +85,32 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "Invalid request — " + "; ".join(parts) if parts else "Invalid request."
 
 
+class _HttpError(BallsyError):
+    """A framework HTTP error (404 route, 405 method…) in our shape."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status  # type: ignore[misc]
+        self.code = code  # type: ignore[misc]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BallsyError)
     async def _ballsy(_: Request, exc: BallsyError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+        return error_response(exc)
 
-    for error_type in DATABASE_UNAVAILABLE_ERRORS:
+    for error_type in DATABASE_EXCEPTIONS:
 
         @app.exception_handler(error_type)
         async def _database(_: Request, exc: Exception) -> JSONResponse:
-            log.error("database unavailable", extra={"error": type(exc).__name__})
-            return error_response(
-                503,
-                "database_unavailable",
-                "The database is unavailable right now; please try again in a moment.",
-            )
+            return error_response(to_error(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "bad_request", _describe_validation(exc))
+        return error_response(_HttpError(422, "bad_request", _describe_validation(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, message)
+        return error_response(_HttpError(exc.status_code, code, message))

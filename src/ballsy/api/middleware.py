@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ballsy.api.errors import error_body, to_error
+from ballsy.errors import TooLarge
 from ballsy.logging import request_context
 from ballsy.metrics import Metrics
 
@@ -53,10 +55,9 @@ class HttpContextMiddleware:
         if production:
             headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
         self.security_headers = headers
-        self._too_large = {
-            "code": "too_large",
-            "message": f"The request body is larger than {max_body_bytes} bytes.",
-        }
+        self._too_large = error_body(
+            TooLarge(f"The request body is larger than {max_body_bytes} bytes.")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -102,18 +103,25 @@ class HttpContextMiddleware:
             return
 
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
+            if too_large and not response_started:
+                # The framework answers a body cut off mid-read with its own error (a 400
+                # "error parsing the body"); a body over the limit is a 413, whatever the
+                # route, with or without a Content-Length.
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
@@ -123,22 +131,22 @@ class HttpContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLarge:
-            status = 413
-            if not response_started:
-                await _send_json(send, 413, self._too_large, extra)
-        except Exception:
-            status = 500
-            log.exception("unhandled error")
-            if not response_started:
-                await _send_json(
-                    send,
-                    500,
-                    {"code": "internal_error", "message": "Something went wrong on our side."},
-                    extra,
-                )
-            else:
+            pass
+        except Exception as exc:
+            if too_large:
+                pass
+            elif response_started:
+                status = 500
+                log.exception("unhandled error after the response started")
                 raise
+            else:
+                error = to_error(exc)
+                status = error.status
+                await _send_json(send, error.status, error_body(error), extra)
         finally:
+            if too_large and not response_started:
+                status = 413
+                await _send_json(send, 413, self._too_large, extra)
             self._finish(scope, context, status, started)
 
     def _finish(self, scope: Scope, context: dict[str, Any], status: int, started: float) -> None:

@@ -7,11 +7,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from ballsy.assistant.identity import parse_zone
+from ballsy.assistant.pipeline import CONTROL_CHARACTERS
+
+# Ids are SQL BIGINTs: anything outside that range can name no row, and would overflow
+# the driver (SQLite: a 500) if it reached the database.
+MAX_ID = 2**63 - 1
+MIN_ID = -(2**63)
 
 
 def _check_zone(value: str | None) -> str | None:
     if value is not None and parse_zone(value) is None:
         raise ValueError("must be an IANA time zone name such as Europe/Paris")
+    return value
+
+
+def _plain_text(value: str | None) -> str | None:
+    if value is not None and CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not hold control characters (such as NUL)")
     return value
 
 
@@ -23,14 +35,23 @@ class CommandIn(BaseModel):
         description="What the user said or typed (at most MAX_COMMAND_CHARS, ≤ 1,000).",
     )
     user_id: int | None = Field(
-        default=1, description="Legacy field; ignored when a session token is sent."
+        default=1,
+        ge=MIN_ID,
+        le=MAX_ID,
+        description="Legacy field; ignored when a session token is sent.",
     )
     timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("command")
+    @classmethod
+    def _no_controls(cls, value: str) -> str:
+        _plain_text(value)
+        return value
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
+        return _check_zone(_plain_text(value))
 
 
 class CommandOut(BaseModel):
@@ -85,10 +106,15 @@ class SettingsIn(BaseModel):
     theme: Literal["light", "dark", "system"] | None = None
     timezone: str | None = Field(default=None, max_length=64)
 
+    @field_validator("voice")
+    @classmethod
+    def _plain_voice(cls, value: str | None) -> str | None:
+        return _plain_text(value)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
+        return _check_zone(_plain_text(value))
 
 
 class ConversationOut(BaseModel):
@@ -126,12 +152,18 @@ class ConversationDetail(BaseModel):
 
 
 class Capabilities(BaseModel):
+    """What this server can do, and the limits a client must keep to."""
+
     ai: bool
     ai_provider: str
     stt: bool
-    max_command_chars: int
-    max_audio_bytes: int
-    max_audio_seconds: float
+    max_command_chars: int = Field(description="Longest command, in characters.")
+    max_audio_bytes: int = Field(description="Largest recording, in bytes (HTTP or WebSocket).")
+    max_audio_seconds: float = Field(description="Longest recording, in seconds.")
+    max_frame_bytes: int = Field(
+        description="Largest WebSocket frame, text or binary: send audio in smaller chunks."
+    )
+    max_request_bytes: int = Field(description="Largest HTTP request body (an upload).")
 
 
 class Health(BaseModel):
@@ -140,5 +172,7 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: str
-    db: str
+    db: str = Field(description="ok, unavailable, or schema_out_of_date")
     ai: str | None = None
+    code: str | None = Field(default=None, description="schema_out_of_date when not migrated")
+    message: str | None = None

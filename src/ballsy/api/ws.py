@@ -31,16 +31,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ballsy.api import ws_protocol as proto
 from ballsy.api.deps import user_for_token
+from ballsy.api.errors import to_error
 from ballsy.api.speech import reserve_speech, transcribe_for
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import Identity, parse_zone
 from ballsy.assistant.pipeline import TurnRequest
-from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.errors import (
     BadRequest,
     BallsyError,
     Busy,
-    DatabaseUnavailable,
     RateLimited,
     TooLarge,
     Unauthorized,
@@ -124,7 +123,7 @@ class VoiceSocket:
         self.client_id = client_id
         self.address = address
         self.connection_id = uuid.uuid4().hex
-        self.identity = Identity.legacy(f"ws:{client_id}", address)
+        self.identity = self._tokenless(None)
         self.timezone: str | None = None
         self.turn: asyncio.Task[None] | None = None
         self.turn_id: str | None = None
@@ -219,16 +218,8 @@ class VoiceSocket:
                 elif data is not None:
                     self.services.metrics.ws_messages.labels("in", "binary").inc()
                     await self._audio_chunk(data)
-            except BallsyError as exc:
-                await self.send(proto.error(exc))
-            except DATABASE_UNAVAILABLE_ERRORS:
-                await self.send(
-                    proto.error(
-                        DatabaseUnavailable(
-                            "The database is unavailable right now; please try again in a moment."
-                        )
-                    )
-                )
+            except Exception as exc:  # answered with an error frame; the socket stays open
+                await self.send(proto.error(to_error(exc)))
 
     async def _admit(self) -> bool:
         """The caller's and its address's message budgets: False drops the frame
@@ -256,9 +247,9 @@ class VoiceSocket:
             case proto.Cancel(turn_id=turn_id):
                 await self._cancel(turn_id)
             case proto.Ping():
-                await self.send({"type": "pong"})
+                await self.send(proto.pong())
             case proto.StatusListening():
-                await self.send({"type": "status_update", "status": "ready"})
+                await self.send(proto.status_ready())
             case proto.AudioStart(mime=mime):
                 await self._audio_start(mime)
             case proto.AudioEnd():
@@ -270,8 +261,8 @@ class VoiceSocket:
         self.timezone = timezone
         if not token:
             self._sign_in(None)
-            self.identity = Identity.legacy(f"ws:{self.client_id}", self.address, timezone=timezone)
-            await self.send({"type": "hello", "user_id": None})
+            self.identity = self._tokenless(timezone)
+            await self.send(proto.hello(None))
             return
         user_id = await user_for_token(self.services, token)
         if user_id is None:
@@ -283,7 +274,14 @@ class VoiceSocket:
             await self.close(CLOSE_TRY_AGAIN, "too many connections")
             return
         self.identity = Identity.user(user_id, timezone=timezone, address=self.address)
-        await self.send({"type": "hello", "user_id": user_id})
+        await self.send(proto.hello(user_id))
+
+    def _tokenless(self, timezone: str | None) -> Identity:
+        """This connection's own tokenless scope: a second socket with the same client id
+        from the same address (another tab, another program) shares nothing with it."""
+        return Identity.legacy(
+            f"ws:{self.client_id}", self.address, connection=self.connection_id, timezone=timezone
+        )
 
     def _sign_in(self, user_id: int | None) -> None:
         """Hold a place among `user_id`'s open sockets (RATE_LIMIT_WS_PER_USER), freeing
@@ -340,14 +338,15 @@ class VoiceSocket:
                 pass
         try:
             if recording is not None and recording.utterance is not None:
-                text = await transcribe_for(
+                heard = await transcribe_for(
                     self.services,
                     self.identity,
                     recording.utterance.finish(),
                     content_type=recording.utterance.content_type,
                     reservation=recording.reservation,
                 )
-                await self.send({"type": "transcript", "text": text})
+                await self.send(proto.transcript(heard))
+                text = heard
             request = TurnRequest(
                 identity=self.identity,
                 text=text,  # type: ignore[arg-type]
@@ -363,22 +362,13 @@ class VoiceSocket:
                     if streaming:
                         await self.send(proto.reply_start(event))
                 elif isinstance(event, TurnEnded):
-                    if streaming:
-                        await self.send(proto.reply_end(event))
-                    await self.send(proto.command_response(event))
-        except BallsyError as exc:
-            await self.send(proto.error(exc))
+                    # Each reply once, in the client's own dialect.
+                    end = proto.reply_end(event) if streaming else proto.command_response(event)
+                    await self.send(end)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("turn failed")
-            await self.send(
-                {
-                    "type": "error",
-                    "code": "internal_error",
-                    "message": "Something went wrong on our side.",
-                }
-            )
+        except Exception as exc:
+            await self.send(proto.error(to_error(exc)))
 
     async def _cancel(self, turn_id: str | None) -> None:
         task = self.turn

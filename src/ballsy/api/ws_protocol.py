@@ -1,15 +1,21 @@
 """The WebSocket wire format: parse client frames, build server messages.
 
+Every server message is built here (the socket loop in ws.py only chooses which).
+
 Client -> server (JSON text frames):
   {"type": "hello", "token": str, "timezone": str?}     authenticate this socket
-  {"type": "command", "command": str}                   a turn, streamed back
-  {"command": str}                                      legacy turn (command_response only)
+  {"type": "command", "command": str}                   a turn, streamed back:
+                                                        reply_start, reply_delta*, reply_end
+  {"command": str}                                      legacy turn: command_response only
   {"type": "cancel", "turn_id": str?}                   stop the reply in flight
   {"type": "audio_start", "mime": str?} … binary frames … {"type": "audio_end"}
+                                                        -> transcript, then a streamed turn
   {"type": "ping"}                                      -> {"type": "pong"}
   {"status": "listening"}                               legacy -> status_update
-Server -> client: hello, reply_start, reply_delta, reply_end, command_response,
-transcript, status_update, pong, error {code, message, retry_after?}.
+Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
+transcript, status_update, pong, error {code, message, retry_after?}. A turn is answered
+once: streaming clients get reply_end, legacy clients command_response. Errors carry the
+same code and message as the HTTP error body (`api/errors.to_error` decides both).
 """
 
 from __future__ import annotations
@@ -110,7 +116,27 @@ def dumps(message: dict[str, Any]) -> str:
 
 
 def error(exc: BallsyError) -> dict[str, Any]:
+    """An error frame: the HTTP error body (`{code, message, retry_after?}`) plus its type."""
     return {"type": "error", **exc.to_dict()}
+
+
+def hello(user_id: int | None) -> dict[str, Any]:
+    """The answer to hello: whose socket this now is (None: a tokenless scope)."""
+    return {"type": "hello", "user_id": user_id}
+
+
+def pong() -> dict[str, Any]:
+    return {"type": "pong"}
+
+
+def status_ready() -> dict[str, Any]:
+    """The legacy answer to {"status": "listening"}."""
+    return {"type": "status_update", "status": "ready"}
+
+
+def transcript(text: str) -> dict[str, Any]:
+    """What the server heard in a recorded utterance, before the reply."""
+    return {"type": "transcript", "text": text}
 
 
 def reply_start(event: TurnStarted) -> dict[str, Any]:

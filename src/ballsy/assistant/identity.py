@@ -2,9 +2,10 @@
 
 Anonymous identities are a user row plus an unguessable bearer token; only the
 token's SHA-256 is stored. Legacy clients that send no token are answered in an
-in-memory scope keyed by their client id and network address: it holds the last
-arithmetic result and a few recent turns, expires, is bounded in size, and can
-never reach a real user's data.
+in-memory scope keyed by their door, their connection (a WebSocket, or an HTTP
+client's scope cookie) and network address: it holds the last arithmetic result and
+a few recent turns, expires, is bounded in size, and can never reach a real user's
+data. Two clients at one address never share it, even with the same client id.
 """
 
 from __future__ import annotations
@@ -70,8 +71,16 @@ class Identity:
         return cls(user_id=user_id, timezone=timezone, address=address)
 
     @classmethod
-    def legacy(cls, client_id: str, address: str, *, timezone: str | None = None) -> Identity:
-        return cls(scope_key=f"{client_id[:64]}@{address}", timezone=timezone, address=address)
+    def legacy(
+        cls, client_id: str, address: str, *, connection: str, timezone: str | None = None
+    ) -> Identity:
+        """A tokenless scope: `connection` names the one connection (or HTTP client) it
+        belongs to; the client id alone is chosen by the client and often shared."""
+        return cls(
+            scope_key=f"{client_id[:64]}#{connection[:64]}@{address}",
+            timezone=timezone,
+            address=address,
+        )
 
 
 class TokenCache:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -33,9 +34,9 @@ from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
 from ballsy.commands.hedging import is_uncertain
 from ballsy.commands.router import route
 from ballsy.db import repositories as repo
-from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
+from ballsy.db.errors import database_error
 from ballsy.db.models import utcnow
-from ballsy.errors import BadRequest, DatabaseUnavailable
+from ballsy.errors import BadRequest, InvalidData
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider, ReplyStats
 
@@ -43,6 +44,12 @@ log = logging.getLogger("ballsy.assistant")
 
 Router = Callable[[str, CommandContext], LocalReply | NeedsAI]
 UTC_ZONE = ZoneInfo("UTC")
+# Control characters a command may not hold: NUL and the other C0 controls except tab,
+# line feed and carriage return (which people paste), and DEL. PostgreSQL cannot store
+# NUL in text at all, and none of them means anything to a voice assistant. Refused at
+# the door, before any AI call, rather than silently stripped: the client learns its
+# text was mangled.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,10 @@ class Assistant:
             raise BadRequest(
                 f"The command is too long ({len(cleaned)} characters; "
                 f"the limit is {self.config.max_command_chars})."
+            )
+        if CONTROL_CHARACTERS.search(cleaned):
+            raise InvalidData(
+                "The command holds control characters (such as NUL); send plain text."
             )
         return cleaned
 
@@ -347,12 +358,15 @@ class Assistant:
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
         """A pooled Core connection for a read, without a session's bookkeeping;
-        connection failures surface as `DatabaseUnavailable`."""
+        database failures surface as client errors (see `ballsy.db.errors`)."""
         try:
             async with self.engine.connect() as conn:
                 yield conn
-        except DATABASE_UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        except Exception as exc:
+            known = database_error(exc)
+            if known is None:
+                raise
+            raise known from exc
 
     def _observe_ai(self, stats: ReplyStats, failure: AIError | None) -> None:
         provider = self.llm.name if self.llm else "none"
@@ -384,7 +398,7 @@ class Assistant:
 
 
 class _GuardedSession:
-    """A session whose connection failures surface as `DatabaseUnavailable`."""
+    """A session whose database failures surface as client errors (see `ballsy.db.errors`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -400,16 +414,10 @@ class _GuardedSession:
             await self._session.close()
         except Exception:  # the connection may already be gone
             log.debug("closing a failed session raised", exc_info=True)
-        if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
-            raise _unavailable(exc) from exc
+        known = database_error(exc) if isinstance(exc, Exception) else None
+        if known is not None:
+            raise known from exc
         return False
-
-
-def _unavailable(exc: BaseException) -> DatabaseUnavailable:
-    log.error("database unavailable", extra={"error": type(exc).__name__})
-    return DatabaseUnavailable(
-        "The database is unavailable right now; please try again in a moment."
-    )
 
 
 def _pair_turns(messages: list[tuple[bool, str]]) -> list[tuple[str, str]]:

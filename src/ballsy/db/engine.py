@@ -1,4 +1,14 @@
-"""Async engine and session factory, built from settings (never at import time)."""
+"""Async engine and session factory, built from settings (never at import time).
+
+Every wait on the database is bounded by the client, not only by the server: a server
+that stops answering (paused, partitioned, overloaded) cannot enforce its own
+statement_timeout. Connecting waits DB_CONNECT_TIMEOUT_SECONDS, a pool checkout
+DB_POOL_TIMEOUT_SECONDS, each statement DB_COMMAND_TIMEOUT_SECONDS (asyncpg's
+command_timeout; SQLite's busy timeout). A statement that timed out leaves its
+connection in an unknown state, so that connection is dropped at once (no graceful
+close, no rollback round trip that would wait as long again) and the pool's other
+connections are invalidated with it: the next request reconnects.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +31,7 @@ from ballsy.config import Settings
 from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
 # What a lost or refused database connection raises, whichever driver is in use.
+# (`ballsy.db.errors.database_error` tells these apart from bad data and an old schema.)
 DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     DBAPIError,
     PoolTimeout,
@@ -34,23 +46,30 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     if is_sqlite(async_url):
         prepare_sqlite_file(async_url)
         # WAL lets readers share the file with one writer; the pipeline queues its writes
-        # on an asyncio lock (see Assistant) so they never sleep in SQLite's busy handler.
+        # on an asyncio lock (see Assistant) so they rarely sleep in SQLite's busy handler,
+        # and that handler gives up after DB_COMMAND_TIMEOUT_SECONDS.
         engine = create_async_engine(
             async_url,
             pool_size=4,
             max_overflow=0,
             pool_timeout=settings.db_pool_timeout_seconds,
-            connect_args={"timeout": settings.db_connect_timeout_seconds},
+            connect_args={"timeout": settings.db_command_timeout_seconds},
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        busy_ms = round(settings.db_command_timeout_seconds * 1000)
+
+        def pragmas(dbapi_connection: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, busy_ms)
+
+        event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     connect_args: dict[str, Any] = {
         "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": settings.db_command_timeout_seconds,
         "server_settings": {"application_name": "ballsy"},
     }
     if settings.db_statement_timeout_ms:
         connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
-    return create_async_engine(
+    engine = create_async_engine(
         async_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -61,14 +80,30 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "handle_error", _drop_timed_out_connection)
+    return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _drop_timed_out_connection(context: ExceptionContext) -> None:
+    """A statement timed out by the client: treat it as a lost connection, and close the
+    driver's connection without a goodbye (a graceful close would wait on the silent
+    server for another two seconds)."""
+    if not isinstance(context.original_exception, TimeoutError):
+        return
+    context.is_disconnect = True
+    fairy = context.connection.connection if context.connection is not None else None
+    driver = getattr(getattr(fairy, "dbapi_connection", None), "driver_connection", None)
+    terminate = getattr(driver, "terminate", None)
+    if callable(terminate):
+        terminate()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 

@@ -32,7 +32,14 @@ const api = new Api();
 const state = {
   settings: { voice: "", voice_speed: 180, theme: "system", timezone: browserTimezone() },
   local: localPreferences(),
-  caps: { ai: false, stt: true, max_command_chars: 1000, max_audio_bytes: 10 * 1024 * 1024, max_audio_seconds: 60 },
+  caps: {
+    ai: false,
+    stt: true,
+    max_command_chars: 1000,
+    max_audio_bytes: 10 * 1024 * 1024,
+    max_audio_seconds: 60,
+    max_frame_bytes: MAX_FRAME_BYTES,
+  },
   ready: false, // the identity is known
   listening: null, // the capture in progress: {kind: "browser"|"recorder", …}
   browserRecognitionFailed: false,
@@ -42,7 +49,6 @@ const state = {
   shownConversation: null, // the conversation opened from the list, if any
   turns: new Map(), // turn_id -> {bubble, cancelled, streamed, command}
   activeTurn: null, // the turn_id whose reply is streaming now
-  legacyToSkip: 0, // command_response frames that repeat a reply_end already shown
   rest: new Set(), // REST requests in flight: {cancelled}
 };
 
@@ -282,7 +288,6 @@ function continueTurn(message) {
 }
 
 function endTurn(message) {
-  state.legacyToSkip += 1;
   const turn = state.turns.get(message.turn_id);
   state.turns.delete(message.turn_id);
   if (state.activeTurn === message.turn_id) state.activeTurn = null;
@@ -311,12 +316,9 @@ function endTurn(message) {
   refreshOrb();
 }
 
-/** A server that only speaks the original protocol answers with command_response alone. */
+/** A server that only speaks the original protocol answers with command_response alone
+ * (Ballsy answers a typed command with reply_end only). */
 function legacyResponse(message) {
-  if (state.legacyToSkip > 0) {
-    state.legacyToSkip -= 1;
-    return;
-  }
   const request = state.awaiting.shift();
   const reply = message.data || {};
   const bubble = ui.addBubble("assistant", reply.response || "");
@@ -346,7 +348,6 @@ function socketError(message) {
 function connectionLost() {
   const unanswered = state.awaiting.filter((request) => !request.cancelled);
   state.awaiting = [];
-  state.legacyToSkip = 0;
   if (state.activeTurn !== null) {
     const turn = state.turns.get(state.activeTurn);
     if (turn && turn.bubble) {
@@ -575,12 +576,13 @@ function startRecording(takeOver = null) {
   capture.recorder.start();
 }
 
-/** Send one recorded chunk as binary frames of at most 64 KiB, in order. */
+/** Send one recorded chunk as binary frames no larger than the server takes, in order. */
 async function streamChunk(capture, blob) {
   if (!capture.streaming) return;
   const buffer = await blob.arrayBuffer();
-  for (let offset = 0; offset < buffer.byteLength; offset += MAX_FRAME_BYTES) {
-    const frame = buffer.slice(offset, offset + MAX_FRAME_BYTES);
+  const frameBytes = Math.min(state.caps.max_frame_bytes || MAX_FRAME_BYTES, MAX_FRAME_BYTES);
+  for (let offset = 0; offset < buffer.byteLength; offset += frameBytes) {
+    const frame = buffer.slice(offset, offset + frameBytes);
     if (socket.generation !== capture.generation || !socket.sendBinary(frame)) {
       capture.streaming = false; // the socket dropped: the whole recording goes over HTTP
       return;

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from ballsy.api.deps import Caller, CallerDep, ServicesDep
+from ballsy.api.deps import Caller, CallerDep, ServicesDep, tokenless_scope_id
 from ballsy.api.errors import responses
 from ballsy.api.schemas import CommandIn, CommandOut
 from ballsy.assistant.events import TurnEnded
@@ -20,9 +20,16 @@ router = APIRouter(prefix="/api", tags=["assistant"])
 
 
 async def identity_for(
-    caller: Caller, services: Services, *, legacy_user_id: int | None, timezone: str | None
+    caller: Caller,
+    services: Services,
+    *,
+    legacy_user_id: int | None,
+    timezone: str | None,
+    request: Request,
+    response: Response,
 ) -> Identity:
-    """The caller's identity: token user, operator acting for a user, or legacy scope."""
+    """The caller's identity: token user, operator acting for a user, or a tokenless
+    scope (see `tokenless_scope_id`)."""
     if caller.user_id is not None:
         return Identity.user(caller.user_id, timezone=timezone, address=caller.address)
     if caller.operator and legacy_user_id is not None:
@@ -30,8 +37,9 @@ async def identity_for(
             if await repo.user_by_id(session, legacy_user_id) is None:
                 raise NotFound("No such user.")
         return Identity.user(legacy_user_id, timezone=timezone, address=caller.address)
-    client = str(legacy_user_id if legacy_user_id is not None else "default")
-    return Identity.legacy(f"rest:{client}", caller.address, timezone=timezone)
+    return Identity.legacy(
+        "rest", caller.address, connection=tokenless_scope_id(request, response), timezone=timezone
+    )
 
 
 async def answer(services: Services, identity: Identity, text: str, received: float) -> TurnEnded:
@@ -49,12 +57,19 @@ async def answer(services: Services, identity: Identity, text: str, received: fl
 @router.post(
     "/command", response_model=CommandOut, responses=responses(400, 401, 404, 413, 422, 429, 503)
 )
-async def command(body: CommandIn, caller: CallerDep, services: ServicesDep) -> CommandOut:
+async def command(
+    body: CommandIn, caller: CallerDep, services: ServicesDep, request: Request, response: Response
+) -> CommandOut:
     """Answer one command. With a session token it is the user's own turn (stored);
     without one it runs in a short-lived anonymous scope that touches no user's data."""
     received = time.perf_counter()
     identity = await identity_for(
-        caller, services, legacy_user_id=body.user_id, timezone=body.timezone
+        caller,
+        services,
+        legacy_user_id=body.user_id,
+        timezone=body.timezone,
+        request=request,
+        response=response,
     )
     ended = await answer(services, identity, body.command, received)
     return CommandOut(**ended.legacy())

@@ -1,19 +1,31 @@
-"""Liveness (no I/O) and readiness (a database round trip, bounded in time)."""
+"""Liveness (no I/O) and readiness (a database round trip, bounded in time).
+
+Readiness also needs the database at this release's schema: a PostgreSQL database
+that was never migrated answers queries, but every request would fail. The revision
+is read until it is found current once, then only a round trip is made (a schema
+does not go back by itself), which keeps /ready as cheap as before.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ballsy.api.deps import ServicesDep
 from ballsy.api.schemas import Health, Ready
+from ballsy.db.errors import SCHEMA_MESSAGE
+from ballsy.db.revision import is_current, stored_revision
+from ballsy.wiring import Services
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("ballsy.health")
+
+DatabaseState = Literal["ok", "unavailable", "schema_out_of_date"]
 
 
 @router.get("/health", response_model=Health)
@@ -25,17 +37,26 @@ async def health() -> dict[str, str]:
 @router.get(
     "/ready",
     response_model=Ready,
-    responses={503: {"model": Ready, "description": "database (or required AI) unavailable"}},
+    responses={
+        503: {"model": Ready, "description": "database unavailable or not migrated (or AI)"}
+    },
 )
-async def ready(services: ServicesDep) -> JSONResponse:
-    """Ready when a database round trip succeeds within READY_TIMEOUT_SECONDS."""
+async def ready(request: Request, services: ServicesDep) -> JSONResponse:
+    """Ready when a database round trip succeeds within READY_TIMEOUT_SECONDS and the
+    database is at this release's schema."""
     settings = services.settings
-    db_ok = await _database_answers(services, settings.ready_timeout_seconds)
-    body: dict[str, str] = {
-        "status": "ready" if db_ok else "not ready",
-        "db": "ok" if db_ok else "unavailable",
-    }
-    ok = db_ok
+    state = await database_state(
+        services,
+        settings.ready_timeout_seconds,
+        known_current=getattr(request.app.state, "schema_current", False),
+    )
+    if state == "ok":
+        request.app.state.schema_current = True
+    ok = state == "ok"
+    body: dict[str, str] = {"status": "ready" if ok else "not ready", "db": state}
+    if state == "schema_out_of_date":
+        body["code"] = "schema_out_of_date"
+        body["message"] = SCHEMA_MESSAGE
     if settings.ai_required_for_ready:
         body["ai"] = "ok" if services.llm is not None else "unconfigured"
         ok = ok and services.llm is not None
@@ -44,14 +65,20 @@ async def ready(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-async def _database_answers(services: ServicesDep, limit_seconds: float) -> bool:
-    async def probe() -> None:
+async def database_state(
+    services: Services, limit_seconds: float, *, known_current: bool = False
+) -> DatabaseState:
+    """ "ok", "unavailable" (no answer within `limit_seconds`) or "schema_out_of_date"."""
+
+    async def probe() -> DatabaseState:
         async with services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+            if known_current:
+                await conn.execute(text("SELECT 1"))
+                return "ok"
+            return "ok" if is_current(await stored_revision(conn)) else "schema_out_of_date"
 
     try:
-        await asyncio.wait_for(probe(), limit_seconds)
-        return True
+        return await asyncio.wait_for(probe(), limit_seconds)
     except Exception as exc:  # any failure or the timeout means "not ready"
         log.warning("readiness check failed", extra={"error": type(exc).__name__})
-        return False
+        return "unavailable"

@@ -19,8 +19,14 @@ router = APIRouter(tags=["operations"])
 async def metrics(request: Request, services: ServicesDep) -> Response:
     token = services.settings.metrics_token
     if token is not None:
-        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), token.get_secret_value().encode()):
+        # Only `Bearer <token>`: a bare token (or any other scheme) is refused, so the
+        # token is never accepted from a header meant for something else.
+        scheme, _, supplied = request.headers.get("authorization", "").partition(" ")
+        supplied = supplied.strip()
+        valid = scheme.lower() == "bearer" and bool(supplied)
+        if not (
+            hmac.compare_digest(supplied.encode(), token.get_secret_value().encode()) and valid
+        ):
             raise Unauthorized("Metrics need 'Authorization: Bearer <METRICS_TOKEN>'.")
     services.limiter.export_metrics(services.metrics)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

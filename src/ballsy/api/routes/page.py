@@ -33,6 +33,8 @@ async def capabilities(services: ServicesDep) -> Capabilities:
         max_command_chars=settings.max_command_chars,
         max_audio_bytes=settings.stt_max_bytes,
         max_audio_seconds=settings.stt_max_seconds,
+        max_frame_bytes=settings.ws_max_frame_bytes,
+        max_request_bytes=settings.max_body_bytes,
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from ballsy.api.deps import CallerDep, ServicesDep
 from ballsy.api.errors import responses
 from ballsy.api.routes.command import answer, identity_for
-from ballsy.api.schemas import VoiceOut
+from ballsy.api.schemas import MAX_ID, MIN_ID, VoiceOut
 from ballsy.api.speech import transcribe_for
 from ballsy.errors import TooLarge
 
@@ -25,10 +25,14 @@ _READ_CHUNK = 256 * 1024
 async def voice(
     caller: CallerDep,
     services: ServicesDep,
+    request: Request,
+    response: Response,
     file: Annotated[
         UploadFile, File(description="WAV, WebM/Opus, Ogg or MP3 audio of one command.")
     ],
-    user_id: int | None = Query(default=1, description="Legacy; ignored with a session token."),
+    user_id: int | None = Query(
+        default=1, ge=MIN_ID, le=MAX_ID, description="Legacy; ignored with a session token."
+    ),
     timezone: str | None = Query(default=None, max_length=64),
 ) -> VoiceOut:
     received = time.perf_counter()
@@ -40,7 +44,14 @@ async def voice(
         if size > limit:
             raise TooLarge(f"The audio is larger than {limit // (1024 * 1024)} MB.")
         chunks.append(chunk)
-    identity = await identity_for(caller, services, legacy_user_id=user_id, timezone=timezone)
+    identity = await identity_for(
+        caller,
+        services,
+        legacy_user_id=user_id,
+        timezone=timezone,
+        request=request,
+        response=response,
+    )
     transcript = await transcribe_for(
         services, identity, b"".join(chunks), content_type=file.content_type
     )
