@@ -17,10 +17,9 @@ Two changes from faster-whisper's defaults, both measured by bench/bench_stt.py:
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ctranslate2
 import numpy as np
@@ -61,6 +60,12 @@ class EngineOptions:
     workers: int
     beam_size: int
     min_window_seconds: float
+
+
+class StopFlag(Protocol):
+    """Set by the caller to stop early (a `threading.Event`, or the worker's shared flag)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,7 @@ class WhisperEngine:
             pass
 
     def transcribe(
-        self, samples: npt.NDArray[np.float32], *, cancelled: threading.Event | None = None
+        self, samples: npt.NDArray[np.float32], *, cancelled: StopFlag | None = None
     ) -> EngineResult:
         """Transcribe 16 kHz mono samples; stops between pieces once `cancelled` is set."""
         pieces = speech_pieces(samples)
