@@ -112,7 +112,9 @@ def seed_files(folder: Path) -> dict[str, tuple[Path, str]]:
         rng = random.Random(SEED)
         out.writeframes(
             b"".join(
-                struct.pack("<h", int(4000 * ((i * 440 // 16_000) % 2 - 0.5) + rng.randint(-800, 800)))
+                struct.pack(
+                    "<h", int(4000 * ((i * 440 // 16_000) % 2 - 0.5) + rng.randint(-800, 800))
+                )
                 for i in range(16_000)
             )
         )

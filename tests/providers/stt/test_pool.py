@@ -41,9 +41,7 @@ def _spec(*, memory_mb: int | None = 1536) -> Any:
 def _pool(*, job_timeout_seconds: float = 120, memory_mb: int | None = 1536) -> Any:
     from ballsy.providers.stt.pool import WorkerPool
 
-    return WorkerPool(
-        _spec(memory_mb=memory_mb), size=1, job_timeout_seconds=job_timeout_seconds
-    )
+    return WorkerPool(_spec(memory_mb=memory_mb), size=1, job_timeout_seconds=job_timeout_seconds)
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +156,7 @@ def test_a_job_past_its_deadline_is_killed_and_the_worker_replaced(
         pool.start_all()
         (pid,) = pool.pids()
         started = time.monotonic()
-        with pytest.raises(SttUnavailable, match="longer than 0.5 s") as overran:
+        with pytest.raises(SttUnavailable, match=r"longer than 0\.5 s") as overran:
             pool.run(_job(long_speech_wav.read_bytes()))
         assert overran.value.code == "stt_unavailable"
         assert time.monotonic() - started < 30  # killed, not waited for

@@ -1,9 +1,10 @@
 """Audio decoding for speech-to-text: any container PyAV reads, to 16 kHz mono float32.
 
 WAV, WebM/Opus, Ogg (Opus or Vorbis), MP3 and MP4/AAC (Safari's MediaRecorder) all go
-through the same path. Headers are sanity-checked first (`validate.py`). Limits are enforced as early as possible: the byte limit before
-anything is decoded, the duration limit while decoding, so an overlong stream is refused
-after decoding just past the limit rather than all of it.
+through the same path. Headers are sanity-checked first (`validate.py`). Limits are
+enforced as early as possible: the byte limit before anything is decoded, the duration
+limit while decoding, so an overlong stream is refused after decoding just past the
+limit rather than all of it.
 
 PyAV and NumPy come with the `speech` extra, so they are imported inside the functions:
 importing this module never fails on an install without it.

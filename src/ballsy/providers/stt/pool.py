@@ -46,7 +46,6 @@ from ballsy.providers.stt.base import Transcript
 from ballsy.providers.stt.worker import DECODE_ERROR_CODES, WorkerSpec, serve
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
     from multiprocessing.context import SpawnProcess
     from multiprocessing.sharedctypes import Synchronized
 
@@ -139,9 +138,7 @@ class _Worker:
         if reply.get("kind") == "ready":
             return None
         why = str(reply.get("message", "unknown error"))[:500]
-        return (
-            f"{model} could not be loaded on {options.device} ({options.compute_type}): {why}."
-        )
+        return f"{model} could not be loaded on {options.device} ({options.compute_type}): {why}."
 
     def receive(self, deadline: float) -> dict[str, Any]:
         """The next reply; `_Died` when the process is gone, `_Overran` past `deadline`."""

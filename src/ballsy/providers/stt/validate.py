@@ -39,6 +39,8 @@ _WAV_BITS = {
 }
 _FMT_MIN_SIZE = 16
 _FMT_EXTENSIBLE_SIZE = 40
+# The largest real one is WAVE_FORMAT_EXTENSIBLE's 40 bytes; a few codecs add a little.
+_FMT_MAX_SIZE = 1024
 # Chunks before `fmt ` (LIST, bext, junk...) are skipped, but not without end.
 _MAX_CHUNKS_BEFORE_FMT = 32
 
@@ -62,9 +64,7 @@ def check_wav_header(data: bytes) -> None:
         (tag,) = struct.unpack_from("<H", fmt, 24)
     allowed_bits = _WAV_BITS.get(tag)
     if allowed_bits is None:
-        raise InvalidAudio(
-            _bad_wav(f"names format 0x{tag:04x}, not PCM, float, A-law or µ-law")
-        )
+        raise InvalidAudio(_bad_wav(f"names format 0x{tag:04x}, not PCM, float, A-law or µ-law"))
     if not 1 <= channels <= MAX_CHANNELS:
         raise InvalidAudio(_bad_wav(f"declares {channels} channels (1 to {MAX_CHANNELS})"))
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
@@ -72,7 +72,9 @@ def check_wav_header(data: bytes) -> None:
     if bits not in allowed_bits:
         raise InvalidAudio(_bad_wav(f"declares {bits} bits per sample"))
     if block_align != channels * bits // 8:
-        raise InvalidAudio(_bad_wav(f"declares a block align of {block_align}, which does not match"))
+        raise InvalidAudio(
+            _bad_wav(f"declares a block align of {block_align}, which does not match")
+        )
     if byte_rate != rate * block_align:
         raise InvalidAudio(_bad_wav(f"declares a byte rate of {byte_rate}, which does not match"))
 
@@ -101,8 +103,10 @@ def _fmt_chunk(data: bytes) -> bytes:
         chunk_id, size = header[:4], int.from_bytes(header[4:], "little")
         body = data[offset + 8 : offset + 8 + size]
         if chunk_id == b"fmt ":
-            if size < _FMT_MIN_SIZE or len(body) < _FMT_MIN_SIZE:
+            if size < _FMT_MIN_SIZE or len(body) < size:
                 raise InvalidAudio(_bad_wav("has a cut-short format chunk"))
+            if size > _FMT_MAX_SIZE:
+                raise InvalidAudio(_bad_wav(f"declares a {size}-byte format chunk"))
             return body
         if chunk_id == b"data":
             break
