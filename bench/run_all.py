@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "providers": ("bench.bench_llm_provider_overhead", ["--replies", "60"]),
     "commands": ("bench.bench_commands", ["--rounds", "200"]),
     "speech": ("bench.bench_stt", []),
+    "speech-isolation": ("bench.bench_stt_isolation", ["--rounds", "30"]),
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
     "ratelimit": ("bench.bench_ratelimit", []),
     "import": ("bench.bench_import", []),
