@@ -183,6 +183,50 @@ def test_a_cancelled_job_stops_between_phrases(
     assert audio.word_error_rate([audio.LONG_TEXT], [transcript.text]) > 0.3
 
 
+def _address_space_peak(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmPeak:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmPeak")
+
+
+def test_a_job_that_outgrows_the_memory_cap_fails_alone(
+    seven_times_eight_wav: Path, tmp_path: Path
+) -> None:
+    from ballsy.providers.stt.pool import WorkerPool
+    from ballsy.providers.stt.worker import WorkerSpec
+
+    # A warmed-up worker needs no more address space for a spoken command, but voice
+    # detection over five minutes of audio (10 MB of WAV) needs some 130 MB more. The cap
+    # is set 48 MB above a fresh warm worker's own peak, measured here on this machine.
+    base = _spec(memory_mb=None)
+
+    def warm_pool(cap: int | None) -> WorkerPool:
+        spec = WorkerSpec(engine=base.engine, max_seconds=400, memory_bytes=cap, warm=True)
+        return WorkerPool(spec, size=1, job_timeout_seconds=120)
+
+    probe = warm_pool(None)
+    try:
+        probe.start_all()
+        ready_peak = _address_space_peak(probe.pids()[0])
+    finally:
+        probe.close()
+    minutes = audio.silence_wav(tmp_path / "five-minutes.wav", seconds=300).read_bytes()
+    capped = warm_pool(ready_peak + 48 * 1024 * 1024)
+    try:
+        capped.start_all()
+        (pid,) = capped.pids()
+        with pytest.raises(SttUnavailable, match=r"memory|bad_alloc") as refused:
+            capped.run(_job(minutes))
+        assert refused.value.code == "stt_unavailable"
+        assert capped.replaced == 1
+        assert not _alive(pid)
+        # Its successor, under the same cap, answers an ordinary command.
+        assert "times" in capped.run(_job(seven_times_eight_wav.read_bytes())).text.lower()
+    finally:
+        capped.close()
+
+
 def test_a_worker_that_cannot_fit_the_model_in_its_memory_cap_is_reported() -> None:
     pool = _pool(memory_mb=64)  # far below what importing the speech stack needs
     try:

@@ -181,11 +181,23 @@ class Job:
     content_type: str | None
     _worker: _Worker | None = field(default=None, repr=False)
     _cancelled: bool = False
+    # A cancel racing the job's end must not reach the worker's next job.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def cancel(self) -> None:
-        self._cancelled = True
-        if self._worker is not None:
-            self._worker.cancel.value = 1
+        with self._lock:
+            self._cancelled = True
+            if self._worker is not None:
+                self._worker.cancel.value = 1
+
+    def attach(self, worker: _Worker) -> None:
+        with self._lock:
+            self._worker = worker
+            worker.cancel.value = 1 if self._cancelled else 0
+
+    def detach(self) -> None:
+        with self._lock:
+            self._worker = None
 
 
 class WorkerPool:
@@ -271,8 +283,7 @@ class WorkerPool:
         successor: _Worker | None = worker
         try:
             worker.wait_ready()
-            job._worker = worker
-            worker.cancel.value = 1 if job._cancelled else 0
+            job.attach(worker)
             return self._exchange(worker, job)
         except ProviderUnavailable:
             worker.stop()
@@ -282,6 +293,7 @@ class WorkerPool:
             successor = self._replace(worker, replace.why)
             raise replace.error from None
         finally:
+            job.detach()
             worker.stage = "idle"
             self._checkin(worker, successor)
 

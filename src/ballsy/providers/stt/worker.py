@@ -82,6 +82,10 @@ def serve(conn: Connection, spec: WorkerSpec, cancel: Synchronized[int]) -> None
             job = conn.recv()
         except (EOFError, OSError):
             return  # the server is gone
+        except MemoryError:  # the upload itself did not fit under the cap
+            message = "The upload needed more memory than allowed (STT_WORKER_MEMORY_MB)."
+            _send(conn, _error("invalid_audio", message, exiting=True))
+            return
         if job is None:
             return
         content_type, audio = job
