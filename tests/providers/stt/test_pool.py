@@ -134,6 +134,36 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_next_job_answered(
     assert "times" in transcript.text.lower()
 
 
+def test_a_worker_crashing_while_decoding_costs_that_upload_invalid_audio(
+    runner: ThreadPoolExecutor, seven_times_eight_wav: Path, tmp_path: Path
+) -> None:
+    from ballsy.providers.stt.pool import WorkerPool
+    from ballsy.providers.stt.worker import WorkerSpec
+
+    # Half an hour of MP3 takes seconds to decode: long enough to crash the decoder
+    # mid-way, as the reported WAVs did, with a fault signal.
+    long_mp3 = tmp_path / "half-hour.mp3"
+    audio.ffmpeg(
+        *("-f", "lavfi", "-i", "sine=frequency=300:duration=1800:sample_rate=8000"),
+        *("-ac", "1", "-c:a", "libmp3lame", "-b:a", "8k", str(long_mp3)),
+    )
+    base = _spec()
+    spec = WorkerSpec(engine=base.engine, max_seconds=4000, memory_bytes=None, warm=False)
+    pool = WorkerPool(spec, size=1, job_timeout_seconds=120)
+    try:
+        pool.start_all()
+        future = runner.submit(pool.run, _job(long_mp3.read_bytes(), "audio/mpeg"))
+        (pid,) = _until(lambda: pool.pids_at("decoding") or future.done())
+        os.kill(pid, signal.SIGSEGV)
+        with pytest.raises(InvalidAudio, match="crashed the decoder") as refused:
+            future.result(timeout=60)
+        assert refused.value.status == 422
+        assert pool.replaced == 1
+        assert "times" in pool.run(_job(seven_times_eight_wav.read_bytes())).text.lower()
+    finally:
+        pool.close()
+
+
 def test_a_worker_killed_while_idle_is_replaced_without_blaming_anyone(
     pool: Any, seven_times_eight_wav: Path
 ) -> None:
