@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
+
+from ballsy.providers.stt.options import EngineOptions
+
+__all__ = ["EngineOptions", "EngineResult", "WhisperEngine", "resolve_device", "speech_pieces"]
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +50,6 @@ _CERTAIN_NO_SPEECH = 0.9
 _LIKELY_NO_SPEECH = 0.7
 _UNSURE_LOGPROB = -0.3
 _MAX_COMPRESSION_RATIO = 2.4
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    """How the model is loaded and run; built from settings by `whisper.py`."""
-
-    model_path: Path
-    device: str
-    compute_type: str
-    cpu_threads: int
-    workers: int
-    beam_size: int
-    min_window_seconds: float
 
 
 class StopFlag(Protocol):

@@ -219,7 +219,7 @@ class WorkerPool:
         self.replaced = 0
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="stt-pool")
 
-    # --- state (for /health and tests) -------------------------------------------------
+    # --- state (for readiness and tests) -----------------------------------------------
     @property
     def ready(self) -> bool:
         with self._lock:

@@ -40,7 +40,8 @@ from ballsy.providers.stt.base import SpeechToText, Transcript
 
 if TYPE_CHECKING:
     from ballsy.config import Settings
-    from ballsy.providers.stt.engine import EngineOptions, WhisperEngine
+    from ballsy.providers.stt.engine import WhisperEngine
+    from ballsy.providers.stt.options import EngineOptions
     from ballsy.providers.stt.pool import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class WhisperConfig:
     preload: bool = True
 
     def engine_options(self) -> EngineOptions:
-        from ballsy.providers.stt.engine import EngineOptions
+        from ballsy.providers.stt.options import EngineOptions
 
         return EngineOptions(
             model_path=self.model_path,

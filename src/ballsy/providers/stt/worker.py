@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.sharedctypes import Synchronized
 
-    from ballsy.providers.stt.engine import EngineOptions
+    from ballsy.providers.stt.options import EngineOptions
 
 # Error codes a worker may report for a job; anything else is refused by the server.
 DECODE_ERROR_CODES = frozenset({"invalid_audio", "audio_too_long"})
