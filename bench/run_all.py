@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "commands": ("bench.bench_commands", ["--rounds", "200"]),
     "cli": ("bench.bench_cli", ["--runs", "20"]),
     "speech": ("bench.bench_stt", []),
+    "speech-isolation": ("bench.bench_stt_isolation", ["--rounds", "30"]),
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
     "ratelimit": ("bench.bench_ratelimit", []),
     "import": ("bench.bench_import", []),

@@ -6,9 +6,12 @@ so the tests show exactly what was said. Also used by bench/bench_stt.py.
 
 from __future__ import annotations
 
+import math
 import os
+import random
 import re
 import shutil
+import struct
 import subprocess
 import wave
 from collections.abc import Sequence
@@ -209,3 +212,32 @@ def corrupt_audio() -> bytes:
 def split_chunks(data: bytes, *, size: int) -> list[bytes]:
     """Cut bytes at fixed offsets, as MediaRecorder's timeslice does, ignoring structure."""
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def tone_with_noise_wav(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    frequency: float = 300.0,
+    pulse_hz: float = 4.0,
+    seed: int = 0,
+) -> Path:
+    """A tone pulsing at a syllable-like rate over white noise: sound, but no speech.
+
+    Voice activity detection lets it through, and with these defaults Whisper tiny.en
+    used to hear "Thank you." in it (and the assistant answered "You're welcome!").
+    """
+    rng = random.Random(seed)
+    rate = 16_000
+    frames = bytearray()
+    for i in range(int(rate * seconds)):
+        t = i / rate
+        envelope = 0.5 + 0.5 * math.sin(2 * math.pi * pulse_hz * t)
+        sample = 0.6 * envelope * math.sin(2 * math.pi * frequency * t) + rng.gauss(0, 0.05)
+        frames += struct.pack("<h", max(-32767, min(32767, int(sample * 32767))))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(bytes(frames))
+    return path

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     stt_beam_size: int = Field(default=2, ge=1, le=10)
     # Whisper pads every input to 30 s; short commands are encoded in a window this small.
     stt_min_window_seconds: float = Field(default=15.0, ge=5, le=30)
+    # Untrusted audio is decoded and recognised in worker processes (one per concurrent
+    # transcription): a job past this deadline is killed and its worker replaced...
+    stt_job_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # ...and each worker's address space is capped at this (CPU only; 0 = no cap).
+    stt_worker_memory_mb: int = Field(default=1536, ge=0, le=1_048_576)
 
     # --- rate limits ---------------------------------------------------------
     rate_limit_enabled: bool = True

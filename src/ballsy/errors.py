@@ -89,6 +89,13 @@ class ProviderUnavailable(BallsyError):
     status = 503
 
 
+class SttUnavailable(BallsyError):
+    """Speech recognition failed on the server's side (a worker crashed or ran out of time)."""
+
+    code = "stt_unavailable"
+    status = 503
+
+
 class DatabaseUnavailable(BallsyError):
     code = "database_unavailable"
     status = 503

