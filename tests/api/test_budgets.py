@@ -271,14 +271,14 @@ def test_a_long_streamed_recording_is_paid_in_seconds_not_messages(
     chunks = [os.urandom(700) for _ in range(100)]
     with client.websocket_connect("/ws/voice/1", headers=from_address("10.0.0.1")) as ws:
         stream_recording(ws, chunks)
-        messages = receive_until(ws, {"command_response", "error"})
+        messages = receive_until(ws, {"reply_end", "error"})
         assert [m for m in messages if m["type"] == "error"] == []
         assert any(m["type"] == "transcript" for m in messages)
         assert stt.recordings == [(b"".join(chunks), "audio/webm;codecs=opus")]
         # 25 s were charged (60 reserved, 35 returned): 75 s left, enough to start one
         # more (25 s again: 50 left) and then no other, whatever the message budget says.
         stream_recording(ws, chunks[:4])
-        assert receive_until(ws, {"command_response", "error"})[-1]["type"] == "command_response"
+        assert receive_until(ws, {"reply_end", "error"})[-1]["type"] == "reply_end"
         ws.send_json({"type": "audio_start", "mime": "audio/webm"})
         refused = ws.receive_json()
         assert refused["code"] == "rate_limited" and "speech" in refused["message"]
@@ -306,7 +306,7 @@ def test_a_refused_frame_fails_the_whole_recording(make_client: ClientFactory) -
         assert ws.receive_json() == {"type": "pong"}
         # A recording within its limits still goes through afterwards.
         stream_recording(ws, [b"x"] * 10)
-        assert receive_until(ws, {"command_response", "error"})[-1]["type"] == "command_response"
+        assert receive_until(ws, {"reply_end", "error"})[-1]["type"] == "reply_end"
     assert [audio for audio, _ in stt.recordings] == [b"x" * 10]
 
 
@@ -325,5 +325,5 @@ def test_a_recording_abandoned_by_a_dropped_socket_gives_its_reservation_back(
             assert ws.receive_json() == {"type": "pong"}  # the recording was admitted
     with client.websocket_connect("/ws/voice/1", headers=from_address("10.0.0.1")) as ws:
         stream_recording(ws, [b"x" * 100])
-        assert receive_until(ws, {"command_response", "error"})[-1]["type"] == "command_response"
+        assert receive_until(ws, {"reply_end", "error"})[-1]["type"] == "reply_end"
     assert len(stt.recordings) == 1  # the abandoned ones never reached the model

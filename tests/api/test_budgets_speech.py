@@ -45,7 +45,7 @@ def test_a_25_second_recording_in_quarter_second_chunks_is_transcribed_whole(
         for _ in range(200):
             message = ws.receive_json()
             messages.append(message)
-            if message["type"] in {"command_response", "error"}:
+            if message["type"] in {"reply_end", "error"}:
                 break
     assert [m for m in messages if m["type"] == "error"] == []
     transcript = next(m["text"] for m in messages if m["type"] == "transcript")

@@ -93,7 +93,7 @@ def ws_voice(ws: ClientConnection, data: bytes, content_type: str) -> dict[str, 
         message = json.loads(ws.recv(timeout=_TURN_TIMEOUT))
         if message["type"] == "transcript":
             transcript = message["text"]
-        if message["type"] in {"error", "command_response"}:
+        if message["type"] in {"error", "reply_end"}:
             return {**message, "transcript": transcript}
     raise AssertionError("the turn never ended")
 
@@ -113,8 +113,8 @@ def assert_command_answered(client: httpx.Client, ws: ClientConnection, wav: byt
     assert status == 200, body
     assert "56" in body["response"]
     reply = ws_voice(ws, wav, "audio/wav")
-    assert reply["type"] == "command_response", reply
-    assert "56" in reply["data"]["response"]
+    assert reply["type"] == "reply_end", reply
+    assert "56" in reply["response"]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def _both_doors(
         code = body.get("code", f"uncoded {status}")
         yield "http", code if 400 <= status < 600 and status != 500 else f"{status} {code}"
     reply = ws_voice(ws, case.data, case.content_type)
-    if reply["type"] == "command_response":
+    if reply["type"] == "reply_end":
         yield "ws", "transcript"
     else:
         yield "ws", str(reply.get("code"))

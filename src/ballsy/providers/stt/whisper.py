@@ -246,9 +246,15 @@ class WhisperSpeechToText(SpeechToText):
         """Stop the worker processes (in a thread: a polite stop waits a moment)."""
         if self._pool is not None:
             await asyncio.to_thread(self._pool.close)
+            # A fresh, unstarted pool: an app whose lifespan runs again (an embedding
+            # program, the in-process API fuzz) starts workers anew instead of finding
+            # the closed pool refusing every job.
+            self._pool = self._new_pool(self.config)
         if self._start_task is not None:
             await asyncio.gather(self._start_task, return_exceptions=True)
-        self._engine = None
+            self._start_task = None
+        if self._pool is None:
+            self._engine = None
 
     # --- transcription ---------------------------------------------------------
     async def transcribe(self, audio: bytes, *, content_type: str | None = None) -> Transcript:
