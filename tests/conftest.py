@@ -20,6 +20,9 @@ from tests import pg
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Under CI=true a skip fails the run unless tests/ci_skips.py allows it.
+pytest_plugins = ["tests.ci_skips"]
+
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
