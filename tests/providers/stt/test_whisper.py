@@ -274,8 +274,9 @@ async def test_from_settings_loads_the_embedded_model_lazily_without_blocking(
     ticking.cancel()
 
     assert stt.ready
-    # The loop kept turning while the model loaded in a thread.
-    assert ticks >= elapsed / 0.01 * 0.3
+    # The loop kept turning while the model loaded in a thread (a blocked loop ticks once;
+    # no ratio to the wall time, which a busy machine stretches).
+    assert ticks >= 3, (ticks, elapsed)
     transcript = await stt.transcribe(seven_times_eight_wav.read_bytes())
     assert "times" in transcript.text
     await stt.aclose()
