@@ -57,6 +57,7 @@ def _pytest(tmp_path: Path, files: dict[str, str], *, ci: str | None) -> tuple[i
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     if ci is not None:
         env["CI"] = ci
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugins under test: fast start
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "src")])
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.ci_skips", "-p", "no:cacheprovider", "-rA"],
