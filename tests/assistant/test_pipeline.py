@@ -8,6 +8,7 @@ the database is real (SQLite, and PostgreSQL where the test takes `database_url`
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ class Rig:
 
     async def new_user(self) -> int:
         async with self.sessions() as session:
-            user = await repo.create_anonymous_user(session, token_hash=f"{id(session):064x}")
+            user = await repo.create_anonymous_user(session, token_hash=secrets.token_hex(32))
             await session.commit()
             return user.id
 
