@@ -20,6 +20,10 @@ from tests import pg
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Under CI=true a skip fails the run unless tests/ci_skips.py allows it; the coverage
+# threshold applies to whole-suite runs only (tests/coverage_gate.py).
+pytest_plugins = ["tests.ci_skips", "tests.coverage_gate"]
+
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:

@@ -26,6 +26,9 @@ class Script:
     delay: float = 0.0
     fail_with: AIErrorKind | None = None
     fail_after: int = 0  # chunks yielded before failing
+    # Chunks yielded before the reply stalls until cancelled (None: never stalls); the
+    # provider's `holding` event says the stall has begun, so a test can cancel then.
+    hold_after: int | None = None
 
 
 class ScriptedLLM(LLMProvider):
@@ -36,6 +39,7 @@ class ScriptedLLM(LLMProvider):
         self.script = script or Script()
         self.calls: list[list[ChatMessage]] = []
         self.cancelled = asyncio.Event()
+        self.holding = asyncio.Event()
         self.completed = 0
 
     async def stream(  # type: ignore[override]
@@ -45,6 +49,8 @@ class ScriptedLLM(LLMProvider):
         stats.attempts = 1
         try:
             for index, chunk in enumerate(self.script.chunks):
+                if index == self.script.hold_after:
+                    await self._stall()
                 if self.script.fail_with and index == self.script.fail_after:
                     raise AIError(self.script.fail_with, "scripted failure")
                 if self.script.delay:
@@ -52,6 +58,10 @@ class ScriptedLLM(LLMProvider):
                 if stats.time_to_first_token_s is None:
                     stats.time_to_first_token_s = 0.001
                 yield chunk
+            if self.script.hold_after is not None and self.script.hold_after >= len(
+                self.script.chunks
+            ):
+                await self._stall()
             if self.script.fail_with and self.script.fail_after >= len(self.script.chunks):
                 raise AIError(self.script.fail_with, "scripted failure")
             stats.input_tokens, stats.output_tokens = 10, len(self.script.chunks)
@@ -59,3 +69,8 @@ class ScriptedLLM(LLMProvider):
         except (asyncio.CancelledError, GeneratorExit):
             self.cancelled.set()
             raise
+
+    async def _stall(self) -> None:
+        """Wait for ever, as a provider whose reply stopped coming: only cancelling ends it."""
+        self.holding.set()
+        await asyncio.Event().wait()

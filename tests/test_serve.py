@@ -31,7 +31,8 @@ def test_serve_is_healthy_fast_and_stops_gracefully(tmp_path: Path) -> None:
         # The event loop's thread only: the speech model loads in a worker thread.
         cpu = cpu_seconds(server.proc.pid, main_thread_only=True)
         assert cpu < 2.0, f"{cpu:.2f}s of CPU before the first healthy response"
-        assert elapsed < 10.0, f"first healthy response after {elapsed:.2f}s"
+        # Wall time only catches a hang; the CPU bound above is the real check.
+        assert elapsed < 60.0, f"first healthy response after {elapsed:.2f}s"
         assert (tmp_path / "data" / "ballsy.db").exists()
 
         async def hold_socket_through_sigterm() -> tuple[int | None, float]:

@@ -87,11 +87,6 @@ class Metrics:
             ["budget"],
             registry=r,
         )
-        self.db_pool_timeouts = Counter(
-            "ballsy_db_pool_timeouts_total",
-            "Times a request waited too long for a database connection.",
-            registry=r,
-        )
 
     def watch_pool(self, stats: Callable[[], dict[str, float]]) -> None:
         """Export the database pool's live numbers (in use, idle, overflow, size)."""

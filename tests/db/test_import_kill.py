@@ -88,6 +88,22 @@ def _count_and_recorded(url: str) -> tuple[int, int]:
     return int(count), int(recorded)
 
 
+def _until_no_other_session(url: str, seconds: float = 30) -> None:
+    """Wait until no session but this one is connected to the database: no importer process
+    or worker can still be writing."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            others = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]  # type: ignore[index]
+            if others == 0:
+                return
+            assert time.monotonic() < deadline, f"{others} session(s) still connected"
+            time.sleep(0.05)  # poll interval
+
+
 def _recorded_per_table(url: str) -> dict[str, int]:
     """Rows the committed batch records account for, per table (placeholders included)."""
     with psycopg.connect(url) as conn:
@@ -138,7 +154,7 @@ async def test_killed_import_resumes_to_identical_checksums(
     assert 3 * BATCH <= count < total
     assert count % BATCH == 0
     assert recorded == count
-    await asyncio.sleep(1.0)
+    await asyncio.to_thread(_until_no_other_session, postgres_url)
     assert await asyncio.to_thread(_count_and_recorded, postgres_url) == (count, recorded)
     committed_before = await asyncio.to_thread(_recorded_per_table, postgres_url)
     # The indexes were deferred for loading: still recorded, to be re-created by the re-run.

@@ -19,6 +19,13 @@ from tests.pg import ThrowawayPostgres
 COMMANDS = ["hello", "what is 7 times 8", "what time is it", "how are you"]
 
 
+def _until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not seen within {seconds} s: {what}"
+        time.sleep(0.05)  # poll interval
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_postgres_outage_mid_load(
@@ -60,18 +67,18 @@ def test_postgres_outage_mid_load(
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(worker, i) for i in range(4)]
-        time.sleep(1.5)
-        phase["name"] = "outage"
-        throwaway_postgres.stop("immediate")
-        time.sleep(2.0)
-        throwaway_postgres.start()
-        throwaway_postgres.wait_until_up()
-        time.sleep(0.5)
-        phase["name"] = "after"
-        recovered_by = time.monotonic() + 15
-        while time.monotonic() < recovered_by and by_phase["after"][200] < 40:
-            time.sleep(0.1)
-        phase["name"] = "done"
+        try:
+            # Each phase lasts until what it is for has been seen (bounded), not a set time.
+            _until(lambda: by_phase["before"][200] >= 8, "turns answered before the outage")
+            phase["name"] = "outage"
+            throwaway_postgres.stop("immediate")
+            _until(lambda: by_phase["outage"][503] >= 4, "turns refused during the outage")
+            throwaway_postgres.start()
+            throwaway_postgres.wait_until_up()
+            phase["name"] = "after"
+            _until(lambda: by_phase["after"][200] >= 40, "turns answered after the outage")
+        finally:
+            phase["name"] = "done"  # the workers stop, even when a phase never came
         for future in futures:
             future.result(timeout=30)
 

@@ -30,6 +30,7 @@ def test_designed_concurrency_with_the_pool_bounded(
     statuses: Counter[int] = Counter()
     peak = {"connections": 0}
     done = threading.Event()
+    counting = threading.Lock()
 
     def sample_connections() -> None:
         with psycopg.connect(postgres_server, autocommit=True) as conn:
@@ -46,7 +47,8 @@ def test_designed_concurrency_with_the_pool_bounded(
         for turn in range(TURNS_PER_CLIENT):
             command = ["hello", "what is 12 times 12", "what time is it"][turn % 3]
             response = client.post("/api/command", json={"command": command}, headers=auth)
-            statuses[response.status_code] += 1
+            with counting:  # `+=` on a Counter is not atomic across threads
+                statuses[response.status_code] += 1
 
     sampler = threading.Thread(target=sample_connections)
     sampler.start()

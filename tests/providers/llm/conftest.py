@@ -2,7 +2,7 @@
 
 `case` runs a test once per provider: the real `google-genai` SDK against `FakeGemini`
 and the OpenAI-compatible provider against `FakeOpenAI`. Timeouts are short so every
-fault test finishes in well under a second.
+fault test finishes in about a second.
 """
 
 from __future__ import annotations
@@ -25,7 +25,18 @@ OPENAI_KEY = "sk-test-openai-key-0123456789abcdef"
 GEMINI_MODEL = "gemini-2.5-flash-lite"
 OPENAI_MODEL = "llama3.2:3b"
 
+# Fast retries, so fault tests end quickly; timeouts with room for a busy machine, so a
+# reply that succeeds never times out. Tests of the timeouts themselves pass `SHORT`.
 FAST = StreamLimits(
+    connect_timeout_s=3.0,
+    first_token_timeout_s=3.0,
+    total_timeout_s=10.0,
+    max_retries=2,
+    backoff_base_s=0.02,
+    backoff_max_s=0.05,
+)
+# For tests that make a timeout fire: each fake stall they script lasts far longer (5-10 s).
+SHORT = StreamLimits(
     connect_timeout_s=1.0,
     first_token_timeout_s=0.4,
     total_timeout_s=2.0,

@@ -10,10 +10,12 @@ import pytest
 from ballsy.providers.llm.base import AIError, ChatMessage, GenerationParams, ReplyStats
 from ballsy.providers.llm.streaming import StreamLimits
 from tests.fakes import Drop, Fail, Raw, Reply
-from tests.providers.llm.conftest import FAST, Case
+from tests.providers.llm.conftest import FAST, SHORT, Case
 
 MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "Tell me a joke.")]
-SLACK_S = 0.35  # scheduling slack on a busy 2-core machine
+# Scheduling slack on a busy 2-core machine: generous, yet below every wait a missing bound
+# would cause (the fakes' 10 s stalls, a 60 s Retry-After).
+SLACK_S = 3.0
 
 
 async def run(
@@ -107,11 +109,11 @@ async def test_unreachable_server_is_unavailable(case: Case) -> None:
 async def test_stall_before_first_token_times_out_without_retry(case: Case, stall: str) -> None:
     step = Reply(head_delay=10) if stall == "before_headers" else Reply(first_delay=10)
     case.fake.script(step, step, step)
-    got, stats, elapsed, error = await run(case)
+    got, stats, elapsed, error = await run(case, limits=SHORT)
     assert error is not None and error.kind == "timeout"
     assert got == []
     assert len(case.fake.requests) == 1  # a stall is not cured by asking again
-    assert FAST.first_token_timeout_s <= elapsed < FAST.first_token_timeout_s + SLACK_S
+    assert SHORT.first_token_timeout_s <= elapsed < SHORT.first_token_timeout_s + SLACK_S
     assert stats.time_to_first_token_s is None and stats.total_s is not None
     assert await case.fake.await_disconnect(0.5)
 

@@ -18,7 +18,7 @@ from ballsy.providers.llm.base import (
 )
 from tests.fakes import Drop, Fail, Raw, Reply
 from tests.fakes._server import Step
-from tests.providers.llm.conftest import Case
+from tests.providers.llm.conftest import SHORT, Case
 
 MESSAGES = [ChatMessage("system", "persona"), ChatMessage("user", "hi")]
 WRONG_KEY = "sk-wrong-AIzaSy-this-must-not-leak-42"
@@ -39,9 +39,10 @@ def scenarios(key: str) -> list[tuple[str, list[Step]]]:
     ]
 
 
-async def consume(provider: LLMProvider) -> None:
+async def consume(provider: LLMProvider, first_chunk: asyncio.Event | None = None) -> None:
     async for _chunk in provider.stream(MESSAGES, GenerationParams(), ReplyStats()):
-        pass
+        if first_chunk is not None:
+            first_chunk.set()
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ async def test_key_never_leaks(case: Case, every_log: pytest.LogCaptureFixture) 
     redactions = 0
     for wrong_key in (False, True):
         key = WRONG_KEY if wrong_key else case.key
-        provider = case.make(api_key=key)
+        provider = case.make(api_key=key, limits=SHORT)  # the stall scenario times out
         texts.append(repr(provider))
         for _name, steps in scenarios(key):
             case.fake.reset()
@@ -74,8 +75,13 @@ async def test_key_never_leaks(case: Case, every_log: pytest.LogCaptureFixture) 
                 redactions += "[redacted]" in exc.message
         # and a reply cancelled half-way
         case.fake.script(Reply(chunks=["x"] * 50, chunk_delay=0.01))
-        task = asyncio.create_task(consume(provider))
-        await asyncio.sleep(0.05)
+        first_chunk = asyncio.Event()
+        task = asyncio.create_task(consume(provider, first_chunk))
+        # Cancel once the first chunk is in (or the wrong key was refused).
+        chunk_in = asyncio.create_task(first_chunk.wait())
+        done, _ = await asyncio.wait({task, chunk_in}, timeout=30, return_when="FIRST_COMPLETED")
+        assert done, "neither a chunk nor a refusal came"
+        chunk_in.cancel()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, AIError):
             await task

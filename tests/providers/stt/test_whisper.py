@@ -290,8 +290,9 @@ async def test_from_settings_loads_the_embedded_model_lazily_without_blocking(
     ticking.cancel()
 
     assert stt.ready
-    # The loop kept turning while the model loaded in a thread.
-    assert ticks >= elapsed / 0.01 * 0.3
+    # The loop kept turning while the model loaded in a thread (a blocked loop ticks once;
+    # no ratio to the wall time, which a busy machine stretches).
+    assert ticks >= 3, (ticks, elapsed)
     transcript = await stt.transcribe(seven_times_eight_wav.read_bytes())
     assert "times" in transcript.text
     await stt.aclose()
@@ -388,37 +389,56 @@ def test_warming_the_model_is_cheap(whisper_engine: Any) -> None:
     assert time.process_time() - started < 5
 
 
+# Any attempt to reach the network (name lookups, connections, datagrams) is recorded
+# and refused by an audit hook, in every thread, before Ballsy is imported.
 _OFFLINE_PROBE = """
-import asyncio, socket, sys
-try:
-    socket.create_connection(("pypi.org", 443), timeout=2)
-    sys.exit("the network is reachable: this probe proves nothing")
-except OSError:
-    pass
+import asyncio, sys
+
+attempts = []
+NETWORK = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
+           "socket.gethostbyname_ex", "socket.gethostbyaddr", "socket.sendto",
+           "socket.sendmsg", "urllib.Request"}
+
+def no_network(event, args):
+    if event in NETWORK:
+        attempts.append(f"{event} {args!r:.200}")
+        raise OSError(f"network use refused in this probe: {event}")
+
+sys.addaudithook(no_network)
 from ballsy.config import Settings
 from ballsy.providers.stt.whisper import WhisperSpeechToText
 
 stt = WhisperSpeechToText.from_settings(Settings(_env_file=None, stt_device="cpu"))
 asyncio.run(stt.warm_up())
 print("ready" if stt.ready else "not ready")
+for attempt in attempts:
+    print("network attempt:", attempt)
 """
 
 
-@speech
-def test_the_embedded_model_loads_without_any_network() -> None:
+def _without_network_namespace() -> list[str]:
+    """`unshare -rn` (a private user and network namespace, no interfaces) where this
+    machine permits one; else nothing, and the probe's audit hook alone keeps it offline."""
     import shutil
     import subprocess
 
     unshare = shutil.which("unshare")
     if unshare is None or subprocess.run([unshare, "-rn", "true"]).returncode != 0:
-        pytest.skip("cannot make a network namespace here (unshare -rn is not permitted)")
+        return []
+    return [unshare, "-rn"]
+
+
+@speech
+def test_the_embedded_model_loads_without_any_network() -> None:
+    import subprocess
+
     src = str(Path(__file__).resolve().parents[3] / "src")
     probe = subprocess.run(
-        [unshare, "-rn", sys.executable, "-c", _OFFLINE_PROBE],
+        [*_without_network_namespace(), sys.executable, "-c", _OFFLINE_PROBE],
         env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == "ready"
+    assert probe.stdout.splitlines() == ["ready"], probe.stdout

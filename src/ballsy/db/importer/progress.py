@@ -35,7 +35,6 @@ class TerminalProgress:
         self.interactive = stream.isatty() if interactive is None else interactive
         self._started = time.monotonic()
         self._total = 0
-        self._done_before: dict[str, int] = {}
         self._read: dict[str, int] = {}
         self._last_draw = 0.0
 

@@ -102,15 +102,6 @@ class SourceDb:
         finally:
             self._conn.text_factory = str
 
-    def read_batch(self, table: str, *, after_id: int | None, limit: int) -> list[tuple[Any, ...]]:
-        """Up to `limit` rows with id above `after_id`, in id order, in the spec's columns."""
-        if table not in self.columns:
-            return []
-        sql = f"SELECT {self._select[table]} FROM {_quote(table)}"  # noqa: S608  # nosec B608
-        if after_id is None:
-            return self.query(f"{sql} ORDER BY id LIMIT ?", (limit,))
-        return self.query(f"{sql} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
-
     def read_range(self, table: str, first_id: int, last_id: int) -> list[tuple[Any, ...]]:
         """The rows with `first_id <= id <= last_id`, in id order, in the spec's columns."""
         if table not in self.columns:
