@@ -44,6 +44,11 @@ class Unauthorized(BallsyError):
     status = 401
 
 
+class Forbidden(BallsyError):
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(BallsyError):
     code = "not_found"
     status = 404
