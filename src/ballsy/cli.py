@@ -136,7 +136,7 @@ def db_import_sqlite(
 ) -> None:
     """Import a prototype (voice_assistant.db) or Ballsy SQLite database into PostgreSQL:
     verified, resumable, idempotent. Exit 0 verified, 1 mismatch, 2 failed."""
-    from ballsy.db.importer.cli import main as importer_main
+    from ballsy.importer.cli import main as importer_main
 
     argv = [str(source)]
     if to:

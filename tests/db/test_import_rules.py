@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from ballsy.db.importer import plan as plan_module
-from ballsy.db.importer.checksum import (
+from ballsy.importer import plan as plan_module
+from ballsy.importer.checksum import (
     bucket_query,
     buckets,
     differing,
     table_checksum,
     tuples_digest,
 )
-from ballsy.db.importer.copy_format import reference_encoder, row_encoder
-from ballsy.db.importer.errors import SourceInvalid
-from ballsy.db.importer.plan import build_plan
-from ballsy.db.importer.report import compress_ids
-from ballsy.db.importer.rules import (
+from ballsy.importer.copy_format import reference_encoder, row_encoder
+from ballsy.importer.errors import SourceInvalid
+from ballsy.importer.plan import build_plan
+from ballsy.importer.report import compress_ids
+from ballsy.importer.rules import (
     INT4_MAX,
     INT4_MIN,
     UNKNOWN_TIME,
@@ -30,8 +30,8 @@ from ballsy.db.importer.rules import (
     text_or_rule,
     timestamp_or_none,
 )
-from ballsy.db.importer.source import SourceDb
-from ballsy.db.importer.tables import MESSAGES, TABLES, USERS, TableSpec
+from ballsy.importer.source import SourceDb
+from ballsy.importer.tables import MESSAGES, TABLES, USERS, TableSpec
 from tests.db.legacy_factory import build_legacy_db
 
 
@@ -294,9 +294,9 @@ def test_import_workers_start_without_sqlalchemy_or_the_coordinator() -> None:
     import sys
 
     code = (
-        "import sys, ballsy.db.importer.workers; "
-        "print(*(m for m in ('sqlalchemy', 'alembic', 'ballsy.db.importer.run', "
-        "'ballsy.db.importer.cli') if m in sys.modules))"
+        "import sys, ballsy.importer.workers; "
+        "print(*(m for m in ('sqlalchemy', 'alembic', 'ballsy.importer.run', "
+        "'ballsy.importer.cli') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

@@ -1,4 +1,4 @@
-"""`python -m ballsy.db.importer SOURCE.db --to URL [--dry-run] [--batch-size N] [--migrate]`.
+"""`python -m ballsy.importer SOURCE.db --to URL [--dry-run] [--batch-size N] [--migrate]`.
 
 Exit status: 0 verified (or dry run done), 1 verification mismatch, 2 the import could not
 start or finish (the message says why), 130/143 interrupted by SIGINT/SIGTERM (every
@@ -14,11 +14,11 @@ import signal
 import sys
 from pathlib import Path
 
-from ballsy.db.importer.errors import ImportFailed
-from ballsy.db.importer.progress import TerminalProgress
-from ballsy.db.importer.report import ImportReport, format_report
-from ballsy.db.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
 from ballsy.errors import BallsyError
+from ballsy.importer.errors import ImportFailed
+from ballsy.importer.progress import TerminalProgress
+from ballsy.importer.report import ImportReport, format_report
+from ballsy.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -27,7 +27,7 @@ EXIT_FAILED = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ballsy.db.importer",
+        prog="python -m ballsy.importer",
         description="Import a prototype or Ballsy SQLite database into PostgreSQL, verified.",
     )
     parser.add_argument("source", type=Path, help="the SQLite file (e.g. voice_assistant.db)")

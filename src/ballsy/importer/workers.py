@@ -23,15 +23,15 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from ballsy.db.importer import target
-from ballsy.db.importer.checksum import stream_digest, tuples_digest
-from ballsy.db.importer.convert import CONVERTERS
-from ballsy.db.importer.copy_format import copy_data, row_encoder
-from ballsy.db.importer.errors import ImportFailed
-from ballsy.db.importer.plan import Plan
-from ballsy.db.importer.rules import Repair, RepairLog
-from ballsy.db.importer.source import SourceDb
-from ballsy.db.importer.tables import TABLES, TableSpec
+from ballsy.importer import target
+from ballsy.importer.checksum import stream_digest, tuples_digest
+from ballsy.importer.convert import CONVERTERS
+from ballsy.importer.copy_format import copy_data, row_encoder
+from ballsy.importer.errors import ImportFailed, ImportRejected
+from ballsy.importer.plan import Plan
+from ballsy.importer.rules import Repair, RepairLog
+from ballsy.importer.source import SourceDb
+from ballsy.importer.tables import TableSpec
 
 _PR_SET_PDEATHSIG = 1
 
@@ -65,15 +65,16 @@ class WorkerSettings:
     fingerprint: str
     dry_run: bool
     parent_pid: int
+    specs: tuple[TableSpec, ...]  # derived from the models by the coordinator
 
 
 class _Worker:
     def __init__(self, settings: WorkerSettings, plan: Plan) -> None:
         self.settings = settings
         self.plan = plan
-        self.source = SourceDb(settings.source_path)
-        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
-        self.encoders = {spec.name: row_encoder(spec) for spec in TABLES}
+        self.source = SourceDb(settings.source_path, settings.specs)
+        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in settings.specs}
+        self.encoders = {spec.name: row_encoder(spec) for spec in settings.specs}
         self.loop = asyncio.new_event_loop()
         self.conn: Any = None
 
@@ -82,7 +83,7 @@ class _Worker:
         raw = self.source.read_range(job.table, job.first_id, job.last_id)
         log = RepairLog()
         convert = CONVERTERS[job.table](
-            self.plan, log, has=lambda column: self.source.has(job.table, column)
+            spec, self.plan, log, has=lambda column: self.source.has(job.table, column)
         )
         rows = convert(raw)
         encode = self.encoders[job.table]
@@ -131,10 +132,16 @@ class _Worker:
                 data=data,
                 rows=rows,
             )
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+            raise ImportRejected(
+                f"PostgreSQL refused {spec.name} ids {job.first_id}–{job.last_id}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         except asyncpg.PostgresError as exc:
             raise ImportFailed(
                 f"writing {spec.name} ids {job.first_id}–{job.last_id} failed, and that batch "
-                f"was rolled back: {type(exc).__name__}: {exc}"
+                f"was rolled back: {type(exc).__name__}: {exc}. Committed batches are kept; "
+                "run the same command again to resume"
             ) from None
 
 

@@ -1,8 +1,8 @@
-"""`python -m ballsy.db.importer`: see `ballsy.db.importer.cli`."""
+"""`python -m ballsy.importer`: see `ballsy.importer.cli`."""
 
 import sys
 
-from ballsy.db.importer.cli import main
+from ballsy.importer.cli import main
 
 # Guarded: worker processes import this module under another name and must not run it.
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ballsy.db.importer.tables import Kind, TableSpec
+from ballsy.importer.tables import Kind, TableSpec
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
 TRAILER = struct.pack(">h", -1)

@@ -73,11 +73,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ballsy.db.importer.cli import main
-    from ballsy.db.importer.errors import ImportFailed
-    from ballsy.db.importer.progress import Progress, SilentProgress, TerminalProgress
-    from ballsy.db.importer.report import ImportReport, TableResult, format_report
-    from ballsy.db.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+    from ballsy.importer.cli import main
+    from ballsy.importer.errors import ImportFailed
+    from ballsy.importer.progress import Progress, SilentProgress, TerminalProgress
+    from ballsy.importer.report import ImportReport, TableResult, format_report
+    from ballsy.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
 
 # Where each public name lives. They load on first use, so that a worker process, which
 # imports only `workers` and what it needs, does not load the CLI, the coordinator and

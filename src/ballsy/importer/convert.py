@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ballsy.db.importer.plan import Plan
-from ballsy.db.importer.rules import (
+from ballsy.importer.plan import Plan
+from ballsy.importer.rules import (
     INT4_MAX,
     INT4_MIN,
     UNKNOWN_TIME,
@@ -24,8 +24,9 @@ from ballsy.db.importer.rules import (
     is_json_text,
     text_or_rule,
     timestamp_or_none,
+    truncate_text,
 )
-from ballsy.db.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, VARCHAR_LIMITS
+from ballsy.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, TableSpec
 
 Row = tuple[Any, ...]
 _fromisoformat = datetime.fromisoformat
@@ -37,9 +38,11 @@ Converter = Callable[[Sequence[Row]], list[Row]]
 class _Fixer:
     """Column rules for one table; the fast path of each is a type check and a return."""
 
-    def __init__(self, table: str, log: RepairLog) -> None:
-        self.table = table
+    def __init__(self, spec: TableSpec, log: RepairLog) -> None:
+        self.table = spec.name
         self.log = log
+        self.max_chars = {c.name: c.max_chars for c in spec.columns if c.max_chars}
+        self.limit_chars = {c.name: c.limit_chars for c in spec.columns if c.limit_chars}
 
     def text(self, row_id: int, column: str, value: Any, *, required: bool = False) -> Any:
         if type(value) is str and "\x00" not in value:
@@ -51,10 +54,18 @@ class _Fixer:
         if text is None and required:
             self.log.add(self.table, row_id, "null_text_emptied", column)
             return ""
-        limit = VARCHAR_LIMITS.get((self.table, column))
-        if text is not None and limit is not None and len(text) > limit:
+        if text is None:
+            return None
+        limit = self.max_chars.get(column)
+        if limit is not None and len(text) > limit:
             self.log.add(self.table, row_id, "too_long_cleared", column, f"{len(text)} > {limit}")
             return None
+        limit = self.limit_chars.get(column)
+        if limit is not None and len(text) > limit:
+            self.log.add(
+                self.table, row_id, "too_long_truncated", column, f"{len(text):,} > {limit:,}"
+            )
+            return truncate_text(text, limit)
         return text
 
     def timestamp(self, row_id: int, column: str, value: Any, *, required: bool) -> Any:
@@ -132,8 +143,10 @@ def _has_any(has: Callable[[str], bool], *columns: str) -> bool:
     return any(has(column) for column in columns)
 
 
-def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("users", log)
+def users_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     duplicate_tokens = plan.duplicate_token_ids
     overrides = plan.username_overrides
     placeholder_missing = not has("is_placeholder")
@@ -171,8 +184,10 @@ def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -
     return convert
 
 
-def conversations_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("conversations", log)
+def conversations_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     orphans = plan.orphan_user_ids
 
     def convert(rows: Sequence[Row]) -> list[Row]:
@@ -195,11 +210,14 @@ def conversations_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], 
     return convert
 
 
-def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("messages", log)
+def messages_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     orphans = plan.orphan_conversation_ids
     interrupted_missing = not has("interrupted")
     extras = _has_any(has, "turn_id", "interrupted")
+    content_limit = spec.column("content").limit_chars or float("inf")
 
     def conversation_ref(rid: int, value: Any) -> int:
         conv_id = int4_or_none(value)
@@ -222,7 +240,7 @@ def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
                 if type(is_user) is int
                 else fix.boolean(rid, "is_user", is_user, missing=False),
                 content
-                if type(content) is str and "\x00" not in content
+                if type(content) is str and "\x00" not in content and len(content) <= content_limit
                 else fix.text(rid, "content", content, required=True),
                 fix.timestamp(rid, "created_at", created, required=True),
                 fix.text(rid, "turn_id", turn_id) if extras else None,
@@ -244,8 +262,10 @@ def _setting_text(fix: _Fixer, rid: int, column: str, value: Any) -> str:
     return str(text)
 
 
-def settings_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("settings", log)
+def settings_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     dropped = plan.dropped_settings_ids
 
     def speed(rid: int, value: Any) -> int:
@@ -273,9 +293,9 @@ def settings_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
 
 
 def command_history_converter(
-    plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
 ) -> Converter:
-    fix = _Fixer("command_history", log)
+    fix = _Fixer(spec, log)
     duplicate_turns = plan.duplicate_turn_ids
     orphans = plan.orphan_user_ids
     interrupted_missing = not has("interrupted")
@@ -296,8 +316,10 @@ def command_history_converter(
             return user_id
         return _user_ref(fix, plan, rid, user_id)
 
+    limits = {c.name: c.limit_chars or c.max_chars or float("inf") for c in spec.columns}
+
     def text(rid: int, column: str, value: Any, required: bool = False) -> Any:
-        if type(value) is str and "\x00" not in value:
+        if type(value) is str and "\x00" not in value and len(value) <= limits[column]:
             return value
         return fix.text(rid, column, value, required=required)
 
