@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ballsy.db import migrate, postgres_schema, sqlite_schema
-from ballsy.importer import target
 from ballsy.db.models import Base
 from ballsy.db.url import to_async_url
+from ballsy.importer import target
 from tests import pg
 
 

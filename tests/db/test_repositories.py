@@ -161,9 +161,7 @@ def test_history_reads_are_bounded_in_bytes_and_per_value(
             assert all(e.result == "r" * REPLY_MAX_CHARS for e in newest)  # at the limit: whole
             # Alone in a read, the oversized turn comes back cut, marked, within the limits.
             async with sessions() as session:
-                await session.execute(
-                    delete(CommandHistory).where(CommandHistory.command != huge)
-                )
+                await session.execute(delete(CommandHistory).where(CommandHistory.command != huge))
                 await session.commit()
                 (only,) = await repo.history(session, user.id, limit=10)
             assert len(only.command) == COMMAND_MAX_CHARS
