@@ -166,7 +166,7 @@ class RateLimitBucket(Base):
 
     __tablename__ = "rate_limit_buckets"
     # Throttling state, not user data: the SQLite importer leaves it out.
-    __table_args__ = {"info": {"imported": False}}
+    __table_args__ = {"info": {"imported": False}}  # noqa: RUF012  # SQLAlchemy reads it
 
     bucket_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)

