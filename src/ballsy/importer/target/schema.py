@@ -24,17 +24,15 @@ async def current_revision(conn: asyncpg.Connection) -> str | None:
 async def ensure_migrated(conn: asyncpg.Connection, raw_url: str, *, upgrade: bool) -> None:
     """Raise `TargetNotMigrated` unless the target is at head (upgrading it if asked).
 
-    An empty target gets the head schema's DDL (`postgres_schema`) in one transaction;
-    any other goes through Alembic's migrations."""
-    from ballsy.db import postgres_schema
-    from ballsy.db.migrate import HEAD
+    An empty target gets the head schema's DDL (`ballsy.db.head_schema`) in one
+    transaction; any other goes through Alembic's migrations."""
+    from ballsy.db.head_schema import REVISION as HEAD
 
     current = await current_revision(conn)
     if current == HEAD:
         return
     if upgrade:
-        fresh = current is None and postgres_schema.REVISION == HEAD
-        if fresh and await create_head_schema(conn):
+        if current is None and await create_head_schema(conn):
             return
         from ballsy.db import migrate  # Alembic: only the coordinator, only here
 
@@ -52,7 +50,7 @@ async def create_head_schema(conn: asyncpg.Connection) -> bool:
     transaction; False, changing nothing, when it holds one (the migrations' job then).
     Two imports starting at once take turns on a transaction lock: the second finds
     the tables."""
-    from ballsy.db import postgres_schema
+    from ballsy.db import head_schema
 
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK_KEY)
@@ -61,9 +59,9 @@ async def create_head_schema(conn: asyncpg.Connection) -> bool:
         )
         if tables:
             return False
-        for statement in postgres_schema.STATEMENTS:
+        for statement in head_schema.POSTGRES:
             await conn.execute(statement)
         await conn.execute(
-            "INSERT INTO alembic_version (version_num) VALUES ($1)", postgres_schema.REVISION
+            "INSERT INTO alembic_version (version_num) VALUES ($1)", head_schema.REVISION
         )
     return True
