@@ -24,22 +24,24 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 HEAD = head_schema.REVISION
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Config:
     from alembic.config import Config
 
     prepare_sqlite_file(to_async_url(database_url))
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir))
     # ConfigParser interpolates '%': escape it so URL-encoded passwords survive.
     rendered = to_async_url(database_url).render_as_string(hide_password=False)
     config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(
+    database_url: str, revision: str = "head", *, migrations_dir: Path = MIGRATIONS_DIR
+) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), revision)
+    command.upgrade(alembic_config(database_url, migrations_dir), revision)
 
 
 def downgrade(database_url: str, revision: str = "-1") -> None:
@@ -48,10 +50,11 @@ def downgrade(database_url: str, revision: str = "-1") -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def head_revision() -> str | None:
+def head_revision(migrations_dir: Path = MIGRATIONS_DIR) -> str | None:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    config = alembic_config("sqlite://", migrations_dir)
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def current_revision_sync(connection: object) -> str | None:

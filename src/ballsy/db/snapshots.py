@@ -42,11 +42,11 @@ from __future__ import annotations
 '''
 
 
-def sqlite_statements() -> list[str]:
+def sqlite_statements(migrations: Path = migrate.MIGRATIONS_DIR) -> list[str]:
     """The statements SQLite stores for a database the migrations built, in order."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "head.db"
-        migrate.upgrade(f"sqlite:///{path}")
+        migrate.upgrade(f"sqlite:///{path}", migrations_dir=migrations)
         with sqlite3.connect(path) as conn:
             rows = conn.execute(
                 "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
@@ -54,11 +54,11 @@ def sqlite_statements() -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def postgres_statements() -> list[str]:
+def postgres_statements(migrations: Path = migrate.MIGRATIONS_DIR) -> list[str]:
     """Alembic's offline PostgreSQL DDL for the migrations, statement by statement."""
     from alembic import command
 
-    config = migrate.alembic_config("postgresql://snapshot@localhost/snapshot")
+    config = migrate.alembic_config("postgresql://snapshot@localhost/snapshot", migrations)
     output = io.StringIO()
     config.output_buffer = output
     command.upgrade(config, "head", sql=True)
@@ -72,9 +72,9 @@ def postgres_statements() -> list[str]:
     return statements
 
 
-def render() -> str:
-    """The text of `head_schema.py`."""
-    revision = migrate.head_revision()
+def render(migrations: Path = migrate.MIGRATIONS_DIR) -> str:
+    """The text of `head_schema.py` for the migrations in `migrations`."""
+    revision = migrate.head_revision(migrations)
 
     def block(name: str, statements: list[str]) -> str:
         items = "".join(f"    {json.dumps(statement)},\n" for statement in statements)
@@ -84,9 +84,9 @@ def render() -> str:
         _HEADER
         + "# The migration these statements are the head of.\n"
         + f"REVISION = {json.dumps(revision)}\n\n"
-        + block("SQLITE", sqlite_statements())
+        + block("SQLITE", sqlite_statements(migrations))
         + "\n"
-        + block("POSTGRES", postgres_statements())
+        + block("POSTGRES", postgres_statements(migrations))
     )
 
 

@@ -26,7 +26,7 @@ from ballsy.importer.rules import (
     timestamp_or_none,
     truncate_text,
 )
-from ballsy.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, TableSpec
+from ballsy.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, Column, Kind, TableSpec
 
 Row = tuple[Any, ...]
 _fromisoformat = datetime.fromisoformat
@@ -373,6 +373,7 @@ def command_history_converter(
     return convert
 
 
+# The table rules above, and the columns each handles, in the order it takes them.
 CONVERTERS: dict[str, Callable[..., Converter]] = {
     "users": users_converter,
     "conversations": conversations_converter,
@@ -380,3 +381,127 @@ CONVERTERS: dict[str, Callable[..., Converter]] = {
     "settings": settings_converter,
     "command_history": command_history_converter,
 }
+RULE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": (
+        "id",
+        "username",
+        "created_at",
+        "token_hash",
+        "token_issued_at",
+        "last_seen_at",
+        "last_result",
+        "is_placeholder",
+    ),
+    "conversations": ("id", "user_id", "started_at", "last_activity_at"),
+    "messages": (
+        "id",
+        "conversation_id",
+        "is_user",
+        "content",
+        "created_at",
+        "turn_id",
+        "interrupted",
+    ),
+    "settings": ("id", "user_id", "voice", "voice_speed", "theme", "timezone"),
+    "command_history": (
+        "id",
+        "user_id",
+        "command",
+        "result",
+        "created_at",
+        "turn_id",
+        "source",
+        "family",
+        "action",
+        "action_data",
+        "interrupted",
+        "first_text_ms",
+        "total_ms",
+    ),
+}
+
+# A required column the source lacks (or holds NULL in), with no default in the models.
+_STAND_IN: dict[Kind, Any] = {
+    "int": 0,
+    "float": 0.0,
+    "bool": False,
+    "text": "",
+    "json": None,
+    "ts": UNKNOWN_TIME,
+}
+
+
+def column_converter(
+    spec: TableSpec, column: Column, log: RepairLog, *, missing: bool
+) -> Callable[[int, Any], Any]:
+    """`(row id, value) -> value` for a column no table rule handles (a column or table
+    the models gained): the kind's conversions and repairs, the models' default where
+    the source has no such column (`missing`)."""
+    fix = _Fixer(spec, log)
+    name, required = column.name, column.required
+    fallback = column.default if column.default is not None else None
+    if fallback is None and required:
+        fallback = _STAND_IN[column.kind]
+    if missing:
+        return lambda rid, value: fallback
+
+    def defaulted(rid: int, value: Any) -> Any:
+        if value is None and required:
+            log.add(spec.name, rid, "null_value_defaulted", name)
+            return fallback
+        return value
+
+    if column.kind == "text":
+        return lambda rid, value: defaulted(rid, fix.text(rid, name, value))
+    if column.kind == "json":
+        return lambda rid, value: defaulted(rid, fix.json(rid, name, value))
+    if column.kind == "ts":
+        return lambda rid, value: fix.timestamp(rid, name, value, required=required)
+    if column.kind == "bool":
+        return lambda rid, value: (
+            None if value is None and not required else fix.boolean(rid, name, value, missing=False)
+        )
+
+    def number(rid: int, value: Any) -> Any:
+        parsed: Any = fix.number(rid, name, value)
+        if parsed is not None and column.kind == "int":
+            parsed = int4_or_none(parsed)
+            if parsed is None:
+                log.add(spec.name, rid, "bad_number_cleared", name)
+        return defaulted(rid, parsed)
+
+    return number
+
+
+def build_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    """The converter of `spec`'s rows (in the spec's column order): the table's rule for
+    the columns it knows (`RULE_COLUMNS`), and `column_converter` for every other column,
+    so a column or table added to the models is imported without a new rule."""
+    names = spec.column_names
+    known = RULE_COLUMNS.get(spec.name, ())
+    rule = CONVERTERS[spec.name](spec, plan, log, has=has) if known else None
+    if rule is not None and names == known:
+        return rule  # the usual case: the table's own rule, at full speed
+    others = [
+        (index, column_converter(spec, column, log, missing=not has(column.name)))
+        for index, column in enumerate(spec.columns)
+        if column.name not in known
+    ]
+    picks = [names.index(name) for name in known] if rule is not None else []
+
+    def convert(rows: Sequence[Row]) -> list[Row]:
+        by_id: dict[Any, Row] = {}
+        if rule is not None:
+            by_id = {row[0]: row for row in rule([tuple(r[i] for i in picks) for r in rows])}
+        out = []
+        for raw in rows:
+            if rule is not None and raw[0] not in by_id:
+                continue  # the rule dropped it (a duplicate settings row)
+            ruled = dict(zip(known, by_id[raw[0]], strict=True)) if rule is not None else {}
+            extra = {names[i]: convert_one(raw[0], raw[i]) for i, convert_one in others}
+            out.append(tuple(ruled[n] if n in ruled else extra[n] for n in names))
+        return out
+
+    return convert

@@ -44,6 +44,7 @@ class Column:
     required: bool  # NOT NULL in the target
     max_chars: int | None = None  # a `String(n)` column's length, which PostgreSQL enforces
     limit_chars: int | None = None  # the product's limit (`info["max_chars"]`): cut beyond
+    default: Any = None  # the models' scalar default, for a source without the column
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,11 @@ def _kind(table: str, column: Any) -> Kind:
     raise TypeError(f"{table}.{column.name}: the importer has no rule for {sql_type!r}")
 
 
+def _scalar_default(column: Any) -> Any:
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
+
+
 def table_spec(table: Table) -> TableSpec:
     """The spec of one model table."""
     from sqlalchemy import String
@@ -99,6 +105,7 @@ def table_spec(table: Table) -> TableSpec:
                 required=not column.nullable,
                 max_chars=length,
                 limit_chars=column.info.get("max_chars"),
+                default=_scalar_default(column),
             )
         )
     references = tuple(

@@ -25,7 +25,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from ballsy.importer import target
 from ballsy.importer.checksum import stream_digest, tuples_digest
-from ballsy.importer.convert import CONVERTERS
+from ballsy.importer.convert import build_converter
 from ballsy.importer.copy_format import batch_encoder, copy_data
 from ballsy.importer.errors import ImportFailed, ImportRejected
 from ballsy.importer.plan import Plan
@@ -82,7 +82,7 @@ class _Worker:
         spec = self.specs[job.table]
         raw = self.source.read_range(job.table, job.first_id, job.last_id)
         log = RepairLog()
-        convert = CONVERTERS[job.table](
+        convert = build_converter(
             spec, self.plan, log, has=lambda column: self.source.has(job.table, column)
         )
         rows = convert(raw)
