@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from tests import pg  # noqa: E402
 from tests.db.legacy_factory import build_legacy_db  # noqa: E402
 
-from ballsy.importer.run import DEFAULT_BATCH_SIZE  # noqa: E402
+from ballsy.importer.options import DEFAULT_BATCH_SIZE  # noqa: E402
 from bench.common import compile_bytecode, machine  # noqa: E402
 
 TABLES = ("users", "conversations", "messages", "settings", "command_history")

@@ -302,3 +302,14 @@ def test_import_workers_start_without_sqlalchemy_or_the_coordinator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_one_command_line_serves_both_entry_points() -> None:
+    """`ballsy db import-sqlite` registers the importer's own command, which `python -m
+    ballsy.importer` runs too: one parser, one set of options."""
+    from ballsy import cli
+    from ballsy.importer import cli as importer_cli
+
+    (registered,) = [c for c in cli.db_app.registered_commands if c.name == "import-sqlite"]
+    assert registered.callback is importer_cli.import_sqlite_command
+    assert importer_cli.main(["--help"]) == 0

@@ -75,9 +75,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ballsy.importer.cli import main
     from ballsy.importer.errors import ImportFailed
+    from ballsy.importer.options import DEFAULT_BATCH_SIZE
     from ballsy.importer.progress import Progress, SilentProgress, TerminalProgress
     from ballsy.importer.report import ImportReport, TableResult, format_report
-    from ballsy.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+    from ballsy.importer.run import import_sqlite
 
 # Where each public name lives. They load on first use, so that a worker process, which
 # imports only `workers` and what it needs, does not load the CLI, the coordinator and
@@ -91,7 +92,7 @@ _HOMES = {
     "ImportReport": "report",
     "TableResult": "report",
     "format_report": "report",
-    "DEFAULT_BATCH_SIZE": "run",
+    "DEFAULT_BATCH_SIZE": "options",
     "import_sqlite": "run",
 }
 

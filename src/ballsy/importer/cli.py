@@ -1,8 +1,11 @@
-"""`python -m ballsy.importer SOURCE.db --to URL [--dry-run] [--batch-size N] [--migrate]`.
+"""The import's one command line: `ballsy db import-sqlite SOURCE.db [--to URL] …`.
 
-Exit status: 0 verified (or dry run done), 1 verification mismatch, 2 the import could not
-start or finish (the message says why), 130/143 interrupted by SIGINT/SIGTERM (every
-committed batch is kept; the same command resumes).
+Defined once, here, as a Typer command; `ballsy db import-sqlite` registers it
+(`ballsy.cli`) and `python -m ballsy.importer` runs the same command (`main`). Exit
+status: 0 verified (or dry run done), 1 verification mismatch, 2 the import could not
+start or finish (the message says why; an import PostgreSQL refused is undone first),
+130/143 interrupted by SIGINT/SIGTERM (every committed batch is kept; the same command
+resumes). Only Typer loads with this module: the import itself loads when it runs.
 """
 
 from __future__ import annotations
@@ -13,45 +16,44 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
-from ballsy.errors import BallsyError
-from ballsy.importer.errors import ImportFailed
-from ballsy.importer.progress import TerminalProgress
-from ballsy.importer.report import ImportReport, format_report
-from ballsy.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+import typer
+
+from ballsy.importer.options import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+
+if TYPE_CHECKING:
+    from ballsy.importer.report import ImportReport
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_FAILED = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ballsy.importer",
-        description="Import a prototype or Ballsy SQLite database into PostgreSQL, verified.",
+def import_sqlite_command(
+    source: Annotated[Path, typer.Argument(help="The SQLite file (e.g. voice_assistant.db).")],
+    to: Annotated[
+        str | None, typer.Option(help="Target PostgreSQL URL (default: DATABASE_URL).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Read and check; write nothing.")] = False,
+    batch_size: Annotated[
+        int,
+        typer.Option(help=f"Rows per transaction (at most {MAX_BATCH_SIZE:,})."),
+    ] = DEFAULT_BATCH_SIZE,
+    migrate: Annotated[
+        bool, typer.Option(help="Upgrade the target to the latest migration first if needed.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes converting and copying (default: CPUs, 2-4).")
+    ] = None,
+    report_json: Annotated[Path | None, typer.Option(help="Also write the report here.")] = None,
+) -> None:
+    """Import a prototype (voice_assistant.db) or Ballsy SQLite database into PostgreSQL:
+    verified, resumable, idempotent. Exit 0 verified, 1 mismatch, 2 failed."""
+    options = argparse.Namespace(
+        dry_run=dry_run, batch_size=batch_size, migrate=migrate, workers=workers
     )
-    parser.add_argument("source", type=Path, help="the SQLite file (e.g. voice_assistant.db)")
-    parser.add_argument("--to", dest="target", help="target PostgreSQL URL (default: DATABASE_URL)")
-    parser.add_argument("--dry-run", action="store_true", help="read and check; write nothing")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=DEFAULT_BATCH_SIZE,
-        help=f"rows per transaction (default {DEFAULT_BATCH_SIZE})",
-    )
-    parser.add_argument(
-        "--migrate",
-        action="store_true",
-        help="upgrade the target to Ballsy's migration head first if needed",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="processes converting and copying batches (default: CPUs, 2-4)",
-    )
-    parser.add_argument("--report-json", type=Path, help="also write the full report here")
-    return parser
+    raise typer.Exit(run(source, to, options, report_json))
 
 
 def _default_target() -> str:
@@ -61,18 +63,21 @@ def _default_target() -> str:
 
 
 async def _run_interruptible(
-    source: Path, target: str, args: argparse.Namespace
+    source: Path, target: str, options: argparse.Namespace
 ) -> tuple[ImportReport | None, int | None]:
     """Run the import; on SIGINT/SIGTERM cancel it (rolling back the open batch)."""
+    from ballsy.importer.progress import TerminalProgress
+    from ballsy.importer.run import import_sqlite
+
     loop = asyncio.get_running_loop()
     task = asyncio.create_task(
         import_sqlite(
             source,
             target,
-            dry_run=args.dry_run,
-            batch_size=args.batch_size,
-            migrate=args.migrate,
-            workers=args.workers,
+            dry_run=options.dry_run,
+            batch_size=options.batch_size,
+            migrate=options.migrate,
+            workers=options.workers,
             progress=TerminalProgress(sys.stderr),
         )
     )
@@ -95,16 +100,17 @@ async def _run_interruptible(
             loop.remove_signal_handler(signum)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the importer as a command; return the exit status."""
-    args = build_parser().parse_args(argv)
+def run(
+    source: Path, target: str | None, options: argparse.Namespace, report_json: Path | None
+) -> int:
+    """Run the import and print its report; the exit status."""
+    from ballsy.errors import BallsyError
+    from ballsy.importer.report import format_report
+
     try:
-        target = args.target or _default_target()
-        report, signum = asyncio.run(_run_interruptible(args.source, target, args))
-    except ImportFailed as exc:
-        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
-        return EXIT_FAILED
-    except BallsyError as exc:
+        url = target or _default_target()
+        report, signum = asyncio.run(_run_interruptible(source, url, options))
+    except BallsyError as exc:  # the importer's own errors included
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
     if report is None:
@@ -116,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 128 + int(signum or signal.SIGTERM)
     print(format_report(report))
-    if args.report_json:
-        args.report_json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    if report_json:
+        report_json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     if not report.ok:
         print(
             "error [import_verification_failed]: the target does not match the source; "
@@ -125,4 +131,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_MISMATCH
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ballsy.importer ARGS`: the `ballsy db import-sqlite` command, run with
+    `argv` (default: the process's arguments); the exit status."""
+    app = typer.Typer(add_completion=False)
+    app.command()(import_sqlite_command)
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="python -m ballsy.importer", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED if exc.code else EXIT_OK
     return EXIT_OK

@@ -17,6 +17,12 @@ from ballsy.importer import target
 from ballsy.importer.checksum import Bucket, buckets, differing, table_checksum, tuples_digest
 from ballsy.importer.copy_format import batch_encoder, copy_data
 from ballsy.importer.errors import ImportFailed, ImportRejected
+from ballsy.importer.options import (
+    DEFAULT_BATCH_SIZE,
+    MAX_BATCH_SIZE,
+    MAX_WORKERS,
+    default_workers,
+)
 from ballsy.importer.plan import Plan, build_plan
 from ballsy.importer.progress import Progress, SilentProgress
 from ballsy.importer.report import ImportReport, TableResult
@@ -26,16 +32,8 @@ from ballsy.importer.tables import TableSpec, foreign_keys, load_order, model_sp
 from ballsy.importer.workers import BatchJob, WorkerPool, WorkerSettings
 from ballsy.redaction import redact_url
 
-DEFAULT_BATCH_SIZE = 20_000
-MAX_BATCH_SIZE = 100_000
-MAX_WORKERS = 16
 # Batches in flight per worker: enough to keep each busy, few enough to stop quickly.
 _IN_FLIGHT_PER_WORKER = 2
-
-
-def default_workers() -> int:
-    """Worker processes by default: the CPUs, at least 2 and at most 4."""
-    return max(2, min(4, os.cpu_count() or 2))
 
 
 @dataclass(slots=True)
