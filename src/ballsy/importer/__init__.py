@@ -1,5 +1,8 @@
 """Import a SQLite Ballsy database into PostgreSQL: verified, resumable and fast.
 
+The tables, their columns and foreign keys come from the SQLAlchemy models (see
+`tables`); the command line is `ballsy db import-sqlite` (see `cli`).
+
 Sources: the prototype's `voice_assistant.db` (legacy schema: `timestamp` columns, 0/1 or
 text booleans, no Ballsy extras) and Ballsy's own SQLite schema (the target's columns).
 Target: a PostgreSQL database at Ballsy's migration head (`--migrate` upgrades it) with no
@@ -14,7 +17,10 @@ of the range in `ballsy_import.batches`: a killed import leaves whole batches on
 re-run writes only the ranges not recorded (a completed one writes nothing). Where the
 role may (superuser, or `cloudsqlsuperuser` on Cloud SQL), the COPY skips PostgreSQL's
 per-row foreign-key triggers, since the plan has resolved every reference, and every
-table loads at once, largest first; every foreign key is then checked once after loading.
+table loads at once, largest first.
+The foreign keys are then dropped (recorded in `ballsy_import.deferred_foreign_keys`)
+and each re-added, which makes PostgreSQL check it over every row, once both its tables
+are loaded: the catalog never shows a foreign key as validated over rows nobody checked.
 Otherwise tables load in foreign-key order, each once the tables it references are
 complete. Into an empty target, the tables load without their indexes (all but the
 primary keys that foreign keys refer to): they are dropped and recorded in
@@ -62,6 +68,17 @@ Repair rules (each reported with table, row id, column and rule name):
 - `too_long_cleared`, `duplicate_unique_cleared`, `bad_json_cleared`, `bad_number_cleared`:
   an optional value longer than its column, a repeated `token_hash` or `turn_id` (the
   lowest id keeps it), invalid `action_data` JSON, or a non-numeric latency becomes NULL.
+- `too_long_truncated`: text longer than the product's limit for its column (the models'
+  `info["max_chars"]`: a command 1,000 characters, a reply or message 32,000) is cut to
+  that length, ending with " [… cut by the SQLite import from N characters]".
+- `null_value_defaulted`: a NULL in a NOT NULL column no table rule handles (one the
+  models gained) takes the models' default.
+
+Refused before anything is written (exit 2, the target untouched): ids that repeat or are
+not integers PostgreSQL can hold, since ids are kept. A source table may be a view; it is
+read like a table, and a table is verified only when every one of its source rows was read.
+If PostgreSQL refuses rows anyway, the import is undone (`ImportRejected`): its rows and
+records are deleted and the indexes and foreign keys it dropped re-created.
 
 Imported users have no bearer token (`token_hash` NULL) unless the source is Ballsy's
 own schema, whose token hashes are carried over so existing browsers stay signed in.

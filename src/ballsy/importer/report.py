@@ -52,8 +52,8 @@ class ImportReport:
     # Per foreign key ("messages.conversation_id"), rows pointing at no parent row.
     dangling_references: dict[str, int] = field(default_factory=dict)
     # False when the role could skip PostgreSQL's per-row foreign-key triggers during COPY
-    # (each reference is then checked once, when both its tables are loaded, in
-    # `dangling_references`).
+    # (the foreign keys are then dropped and re-added once both their tables are loaded,
+    # PostgreSQL checking every row; what does not resolve is in `dangling_references`).
     foreign_keys_checked_per_row: bool = True
 
     @property
@@ -149,7 +149,7 @@ def format_report(report: ImportReport) -> str:
         how = (
             "per row while copying, and"
             if report.foreign_keys_checked_per_row
-            else ("once after loading (per-row triggers skipped):")
+            else ("when re-added after loading (PostgreSQL checking every row):")
         )
         lines += [
             f"Foreign keys ({len(report.dangling_references)}) checked {how} {verdict}.",

@@ -144,10 +144,12 @@ async def defer_foreign_keys(conn: asyncpg.Connection, tables: list[str]) -> int
     return len(found)
 
 
-async def restore_foreign_keys(conn: asyncpg.Connection, table: str, parent: str) -> bool:
+async def restore_foreign_keys(
+    conn: asyncpg.Connection, table: str, parent: str
+) -> bool | None:
     """Re-add the recorded foreign keys from `table` to `parent`, each validated by
-    PostgreSQL over every row; False (leaving it recorded and absent) when rows of
-    `table` point at no `parent` row."""
+    PostgreSQL over every row: True when re-added, None when none was recorded, False
+    (leaving it recorded and absent) when rows of `table` point at no `parent` row."""
     pending = await conn.fetch(
         f"SELECT constraint_name, restore_sql FROM {STATE_SCHEMA}.deferred_foreign_keys "  # noqa: S608  # nosec B608
         "WHERE table_name = $1 AND parent_name = $2 ORDER BY constraint_name",
@@ -165,7 +167,7 @@ async def restore_foreign_keys(conn: asyncpg.Connection, table: str, parent: str
                 )
         except asyncpg.ForeignKeyViolationError:
             return False
-    return True
+    return True if pending else None
 
 
 async def deferred_foreign_keys(conn: asyncpg.Connection) -> int:

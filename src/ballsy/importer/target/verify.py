@@ -44,11 +44,11 @@ async def check_foreign_key(raw_url: str, table: str, column: str, parent: str) 
     On a connection of its own."""
     conn = await connect(raw_url)
     try:
-        if await restore_foreign_keys(conn, table, parent):
-            # Back (or never dropped, and so checked row by row): PostgreSQL vouches for it;
-            # the count reads 0 unless the constraint is missing altogether.
-            return await dangling_count(conn, table, column, parent)
-        return max(1, await dangling_count(conn, table, column, parent))
+        restored = await restore_foreign_keys(conn, table, parent)
+        if restored:
+            return 0  # PostgreSQL has just checked every row, adding the constraint back
+        # Not dropped by the import (checked row by row), or refused: count.
+        return await dangling_count(conn, table, column, parent)
     finally:
         await conn.close()
 
