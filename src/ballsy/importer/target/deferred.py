@@ -144,9 +144,7 @@ async def defer_foreign_keys(conn: asyncpg.Connection, tables: list[str]) -> int
     return len(found)
 
 
-async def restore_foreign_keys(
-    conn: asyncpg.Connection, table: str, parent: str
-) -> bool | None:
+async def restore_foreign_keys(conn: asyncpg.Connection, table: str, parent: str) -> bool | None:
     """Re-add the recorded foreign keys from `table` to `parent`, each validated by
     PostgreSQL over every row: True when re-added, None when none was recorded, False
     (leaving it recorded and absent) when rows of `table` point at no `parent` row."""
