@@ -313,3 +313,24 @@ def test_one_command_line_serves_both_entry_points() -> None:
     (registered,) = [c for c in cli.db_app.registered_commands if c.name == "import-sqlite"]
     assert registered.callback is importer_cli.import_sqlite_command
     assert importer_cli.main(["--help"]) == 0
+
+
+def test_the_specs_reach_the_workers_without_sqlalchemy() -> None:
+    """The coordinator derives the specs from the models and pickles them to the workers;
+    unpickling them must not load SQLAlchemy there (its import costs each worker about
+    half a CPU-second)."""
+    import pickle
+    import subprocess
+    import sys
+
+    from ballsy.importer.tables import model_specs
+
+    data = pickle.dumps(model_specs())
+    code = (
+        "import pickle, sys; specs = pickle.loads(sys.stdin.buffer.read()); "
+        "print(len(specs), 'sqlalchemy' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True
+    )
+    assert result.stdout.decode().split() == [str(len(model_specs())), "False"]

@@ -87,7 +87,8 @@ def _kind(table: str, column: Any) -> Kind:
 
 def _scalar_default(column: Any) -> Any:
     default = column.default
-    return default.arg if default is not None and default.is_scalar else None
+    value = default.arg if default is not None and default.is_scalar else None
+    return value if value is None or type(value) in (bool, int, float, str) else None
 
 
 def table_spec(table: Table) -> TableSpec:
@@ -97,11 +98,14 @@ def table_spec(table: Table) -> TableSpec:
     columns = []
     for column in table.columns:
         length = column.type.length if isinstance(column.type, String) else None
+        # Plain `str`s throughout (SQLAlchemy's names are a `str` subclass): the specs are
+        # pickled to the workers, which would otherwise load SQLAlchemy to unpickle them.
+        name = str(column.name)
         columns.append(
             Column(
-                name=column.name,
-                kind=_kind(table.name, column),
-                sources=(column.name, *LEGACY_NAMES.get((table.name, column.name), ())),
+                name=name,
+                kind=_kind(str(table.name), column),
+                sources=(name, *LEGACY_NAMES.get((str(table.name), name), ())),
                 required=not column.nullable,
                 max_chars=length,
                 limit_chars=column.info.get("max_chars"),
@@ -109,10 +113,10 @@ def table_spec(table: Table) -> TableSpec:
             )
         )
     references = tuple(
-        (next(iter(fk.columns)).name, fk.referred_table.name)
+        (str(next(iter(fk.columns)).name), str(fk.referred_table.name))
         for fk in sorted(table.foreign_key_constraints, key=lambda fk: str(fk.name))
     )
-    return TableSpec(table.name, tuple(columns), references)
+    return TableSpec(str(table.name), tuple(columns), references)
 
 
 def specs_from_metadata(metadata: MetaData) -> tuple[TableSpec, ...]:
