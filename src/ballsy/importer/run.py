@@ -27,9 +27,9 @@ from ballsy.importer.plan import Plan, build_plan
 from ballsy.importer.progress import Progress, SilentProgress
 from ballsy.importer.report import ImportReport, TableResult
 from ballsy.importer.rules import RepairLog
-from ballsy.importer.source import SourceDb
+from ballsy.importer.source import SourceDb, check_is_sqlite
 from ballsy.importer.tables import TableSpec, foreign_keys, load_order, model_specs
-from ballsy.importer.workers import BatchJob, WorkerPool, WorkerSettings
+from ballsy.importer.workers import BatchJob, WorkerPlan, WorkerPool, WorkerSettings
 from ballsy.redaction import redact_url
 
 # Batches in flight per worker: enough to keep each busy, few enough to stop quickly.
@@ -88,21 +88,23 @@ async def import_sqlite(
         raise ImportFailed(f"--workers must be between 1 and {MAX_WORKERS}")
     started = time.monotonic()
     progress = progress or SilentProgress()
-    specs = tuple(model_specs() if specs is None else specs)
-    names = [spec.name for spec in specs]
     async with contextlib.AsyncExitStack() as resources:
+        # The workers start first: their interpreters boot while this process loads the
+        # models (for the specs), reads the file and connects; the specs, the source's
+        # fingerprint and the plan reach them later, with `hand_plan`.
+        check_is_sqlite(source)
+        pool = WorkerPool(
+            WorkerSettings(source, target.asyncpg_dsn(target_url), dry_run, os.getpid()),
+            workers,
+        )
+        resources.push_async_callback(pool.close)
+        specs = tuple(model_specs() if specs is None else specs)
+        names = [spec.name for spec in specs]
         db = await asyncio.to_thread(SourceDb, source, specs)
         resources.callback(db.close)
         fingerprint = await asyncio.to_thread(db.fingerprint)
         conn = await target.connect(target_url)
         resources.push_async_callback(conn.close)
-        pool = WorkerPool(
-            WorkerSettings(
-                source, target.asyncpg_dsn(target_url), fingerprint, dry_run, os.getpid(), specs
-            ),
-            workers,
-        )
-        resources.push_async_callback(pool.close)
         try:
             # The plan's queries, the batch layout and the target's preparation (migrations
             # included) run side by side.
@@ -143,7 +145,7 @@ async def import_sqlite(
             digests={spec.name: {} for spec in specs},
         )
         progress.begin(total_rows=sum(counts.values()))
-        pool.hand_plan(plan)
+        pool.hand_plan(WorkerPlan(specs, fingerprint, plan))
         _digest_outside_buckets(run)
         checks: dict[str, asyncio.Task[Any]] = {}
         resources.push_async_callback(_cancel, checks)

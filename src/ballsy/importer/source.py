@@ -37,7 +37,7 @@ class SourceDb:
         self.path = path
         # Default: Ballsy's models (which loads SQLAlchemy; workers are handed the specs).
         self.specs = tuple(model_specs() if specs is None else specs)
-        _check_is_sqlite(path)
+        check_is_sqlite(path)
         uri = f"{path.resolve().as_uri()}?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -199,7 +199,7 @@ class SourceDb:
         return digest.hexdigest()
 
 
-def _check_is_sqlite(path: Path) -> None:
+def check_is_sqlite(path: Path) -> None:
     try:
         with path.open("rb") as handle:
             header = handle.read(len(_SQLITE_MAGIC))

@@ -58,23 +58,31 @@ class BatchOutcome:
 
 @dataclass(slots=True)
 class WorkerSettings:
-    """What every worker needs; sent once, when the worker starts (the plan comes later)."""
+    """What every worker needs to start; sent when it starts (the plan comes later)."""
 
     source_path: Path
     target_dsn: str  # from `target.asyncpg_dsn`
-    fingerprint: str
     dry_run: bool
     parent_pid: int
+
+
+@dataclass(slots=True)
+class WorkerPlan:
+    """What every worker needs for its batches; sent once the coordinator has it."""
+
     specs: tuple[TableSpec, ...]  # derived from the models by the coordinator
+    fingerprint: str
+    plan: Plan
 
 
 class _Worker:
-    def __init__(self, settings: WorkerSettings, plan: Plan) -> None:
+    def __init__(self, settings: WorkerSettings, handed: WorkerPlan) -> None:
         self.settings = settings
-        self.plan = plan
-        self.source = SourceDb(settings.source_path, settings.specs)
-        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in settings.specs}
-        self.encoders = {spec.name: batch_encoder(spec) for spec in settings.specs}
+        self.plan = handed.plan
+        self.fingerprint = handed.fingerprint
+        self.source = SourceDb(settings.source_path, handed.specs)
+        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in handed.specs}
+        self.encoders = {spec.name: batch_encoder(spec) for spec in handed.specs}
         self.loop = asyncio.new_event_loop()
         self.conn: Any = None
 
@@ -127,7 +135,7 @@ class _Worker:
                 self.conn,
                 spec=spec,
                 stream=job.table,
-                fingerprint=self.settings.fingerprint,
+                fingerprint=self.fingerprint,
                 id_range=(job.first_id, job.last_id),
                 data=data,
                 rows=rows,
@@ -169,9 +177,9 @@ class WorkerPool:
         for _ in range(workers):  # the pool starts one process per task submitted
             self._pool.submit(int)
 
-    def hand_plan(self, plan: Plan) -> None:
+    def hand_plan(self, handed: WorkerPlan) -> None:
         for _ in range(self._workers):
-            self._plans.put(plan)
+            self._plans.put(handed)
         self._plan_handed = True
 
     async def run(self, job: BatchJob) -> BatchOutcome:
@@ -198,7 +206,7 @@ _worker: _Worker | None = None
 
 def start_worker(settings: WorkerSettings, plans: Any) -> None:
     """Process-pool initializer: die with the parent, ignore Ctrl-C, open the source, wait
-    for the plan (`plans`: a queue holding one per worker)."""
+    for the plan (`plans`: a queue holding a `WorkerPlan` per worker)."""
     global _worker
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -208,9 +216,9 @@ def start_worker(settings: WorkerSettings, plans: Any) -> None:
     # The coordinator handles SIGINT/SIGTERM; workers finish (or lose) their one batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    plan = plans.get()
-    if plan is not None:
-        _worker = _Worker(settings, plan)
+    handed = plans.get()
+    if handed is not None:
+        _worker = _Worker(settings, handed)
 
 
 def run_job(job: BatchJob) -> BatchOutcome:
