@@ -56,7 +56,7 @@ Repair rules (each reported with table, row id, column and rule name):
 - `duplicate_settings_dropped`: one settings row per user; the lowest id (the row the
   prototype read) is kept, the others are not imported and are listed.
 - `bad_setting_defaulted`: a NULL or unusable `voice`, `voice_speed` or `theme` takes the
-  default (Daniel, 180, light).
+  models' default (Daniel, 180, light).
 - `null_text_emptied`: a NULL `messages.content` or `command_history.command` becomes "".
 - `null_timestamp_epoch` / `bad_timestamp_epoch`: a missing or unreadable required
   timestamp becomes 1970-01-01T00:00:00Z; `bad_timestamp_cleared`: an unreadable optional

@@ -26,7 +26,7 @@ from ballsy.importer.rules import (
     timestamp_or_none,
     truncate_text,
 )
-from ballsy.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, Column, Kind, TableSpec
+from ballsy.importer.tables import Column, Kind, TableSpec
 
 Row = tuple[Any, ...]
 _fromisoformat = datetime.fromisoformat
@@ -254,11 +254,11 @@ def messages_converter(
     return convert
 
 
-def _setting_text(fix: _Fixer, rid: int, column: str, value: Any) -> str:
+def _setting_text(fix: _Fixer, spec: TableSpec, rid: int, column: str, value: Any) -> str:
     text = fix.text(rid, column, value)
     if text is None:
         fix.log.add("settings", rid, "bad_setting_defaulted", column)
-        return SETTINGS_DEFAULTS[column]
+        return str(spec.column(column).default)  # the models' default
     return str(text)
 
 
@@ -268,11 +268,13 @@ def settings_converter(
     fix = _Fixer(spec, log)
     dropped = plan.dropped_settings_ids
 
+    default_speed = int(spec.column("voice_speed").default)  # the models' default
+
     def speed(rid: int, value: Any) -> int:
         parsed = int4_or_none(value)
         if parsed is None:
             log.add("settings", rid, "bad_setting_defaulted", "voice_speed")
-            return DEFAULT_VOICE_SPEED
+            return default_speed
         return parsed
 
     def convert(rows: Sequence[Row]) -> list[Row]:
@@ -280,9 +282,9 @@ def settings_converter(
             (
                 rid,
                 _user_ref(fix, plan, rid, user_id),
-                _setting_text(fix, rid, "voice", voice),
+                _setting_text(fix, spec, rid, "voice", voice),
                 speed(rid, voice_speed),
-                _setting_text(fix, rid, "theme", theme),
+                _setting_text(fix, spec, rid, "theme", theme),
                 fix.text(rid, "timezone", timezone),
             )
             for rid, user_id, voice, voice_speed, theme, timezone in rows

@@ -119,6 +119,9 @@ async def import_sqlite(
         except BaseExceptionGroup as group_error:
             raise _first_error(group_error) from None
         plan, (counts, ranges), committed = planned.result(), laid_out.result(), prepared.result()
+        if not dry_run:
+            # Only now that the plan holds: a refused source leaves no trace in the target.
+            await target.prepare_state(conn)
         report = ImportReport(
             source=str(source), schema_kind=db.kind, target=redact_url(target_url), dry_run=dry_run
         )
@@ -277,9 +280,7 @@ async def _prepare_target(
         await target.check_can_import(conn, fingerprint, names)
         return {}
     await target.take_lock(conn)
-    committed = await target.check_can_import(conn, fingerprint, names)
-    await target.prepare_state(conn)
-    return committed
+    return await target.check_can_import(conn, fingerprint, names)
 
 
 def _digest_outside_buckets(run: _Run) -> None:

@@ -168,10 +168,6 @@ def __getattr__(name: str) -> Any:
     if name == "TABLES":
         return specs
     for spec in specs:
-        if spec.name.upper() == name or (name == "SETTINGS" and spec.name == "settings"):
+        if spec.name.upper() == name:
             return spec
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-DEFAULT_VOICE_SPEED = 180
-SETTINGS_DEFAULTS = {"voice": "Daniel", "theme": "light"}
