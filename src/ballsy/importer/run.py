@@ -112,7 +112,9 @@ async def import_sqlite(
                 planned = group.create_task(
                     asyncio.to_thread(_plan_on_own_connection, source, specs)
                 )
-                laid_out = group.create_task(asyncio.to_thread(_layout, db, batch_size))
+                laid_out = group.create_task(
+                    asyncio.to_thread(_layout_on_own_connection, source, specs, batch_size)
+                )
                 prepared = group.create_task(
                     _prepare_target(conn, target_url, fingerprint, dry_run, migrate, names)
                 )
@@ -257,12 +259,20 @@ def _plan_on_own_connection(source: Path, specs: Sequence[TableSpec]) -> Plan:
         db.close()
 
 
-def _layout(
-    db: SourceDb, batch_size: int
+def _layout_on_own_connection(
+    source: Path, specs: Sequence[TableSpec], batch_size: int
 ) -> tuple[dict[str, int], dict[str, list[tuple[int, int]]]]:
-    """The file's row counts and batch id ranges."""
-    counts = {spec.name: db.count(spec.name) for spec in db.specs}
-    ranges = {spec.name: db.batch_ranges(spec.name, batch_size) for spec in db.specs}
+    """The file's row counts and batch id ranges.
+
+    Like the plan, on a connection of its own: when the target's preparation fails, the
+    import returns while these threads may still run (a thread cannot be cancelled), and
+    closing a SQLite connection another thread is using would crash the process."""
+    db = SourceDb(source, specs)
+    try:
+        counts = {spec.name: db.count(spec.name) for spec in db.specs}
+        ranges = {spec.name: db.batch_ranges(spec.name, batch_size) for spec in db.specs}
+    finally:
+        db.close()
     return counts, ranges
 
 
