@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test check bench install system-deps infra-tools clean help
+.PHONY: run test check bench snapshots install system-deps infra-tools clean help
 
 help:
 	@echo "make run    - serve Ballsy at http://127.0.0.1:8080 (SQLite, embedded speech model)"
 	@echo "make test   - run the whole test suite (installs what it needs)"
 	@echo "make check  - ruff format check, ruff lint, mypy, bandit, import rules"
 	@echo "make bench  - run every benchmark and write docs/benchmarks.md"
+	@echo "make snapshots - regenerate src/ballsy/db/head_schema.py after adding a migration"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,9 @@ check: $(STAMP)
 bench: $(STAMP)
 	./scripts/system-deps.sh --bench
 	$(BIN)/python -m bench.run_all
+
+snapshots: $(STAMP)
+	$(BIN)/python -m ballsy.db.snapshots
 
 clean:
 	rm -rf $(VENV) .venv-infra .mypy_cache .ruff_cache .pytest_cache .hypothesis data

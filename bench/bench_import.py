@@ -1,7 +1,7 @@
 """Benchmark: Ballsy's SQLite importer against pgloader, same file, same server, one run.
 
 Generates a prototype database of at least one million rows (tests/db/legacy_factory.py),
-then imports it twice into fresh PostgreSQL databases: with `python -m ballsy.db.importer
+then imports it twice into fresh PostgreSQL databases: with `python -m ballsy.importer
 --migrate` (which creates the schema, imports, moves sequences and verifies counts and
 checksums) and with `pgloader` (which creates its own schema and does not verify). Both
 run as separate processes and are timed wall-clock, end to end. It does this for two files:
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from tests import pg  # noqa: E402
 from tests.db.legacy_factory import build_legacy_db  # noqa: E402
 
-from ballsy.db.importer.run import DEFAULT_BATCH_SIZE  # noqa: E402
+from ballsy.importer.options import DEFAULT_BATCH_SIZE  # noqa: E402
 from bench.common import compile_bytecode, machine  # noqa: E402
 
 TABLES = ("users", "conversations", "messages", "settings", "command_history")
@@ -70,7 +70,7 @@ def run_ballsy(source: Path, batch_size: int | None, workers: int | None, workdi
             [
                 sys.executable,
                 "-m",
-                "ballsy.db.importer",
+                "ballsy.importer",
                 str(source),
                 "--to",
                 url,

@@ -22,7 +22,7 @@ NOT_ON_THE_START_PATH = (
     "ctranslate2",
     "alembic",
     "httpx",
-    "ballsy.db.importer",
+    "ballsy.importer",
     "ballsy.providers.llm.gemini",
     "ballsy.providers.llm.openai_compat",
 )

@@ -26,6 +26,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from ballsy import __version__
 from ballsy.cli_errors import CliError, describe
 from ballsy.config import ConfigError, Settings, load_settings
+from ballsy.importer.cli import import_sqlite_command
 
 # Set by `_settings()`, so a failure can be described with where the database is.
 _loaded: Settings | None = None
@@ -267,38 +268,8 @@ def db_current(as_json: JsonFlag = False) -> None:
         typer.echo(f"current: {current or 'none'}  head: {head}{behind}")
 
 
-@db_app.command("import-sqlite")
-def db_import_sqlite(
-    source: Annotated[Path, typer.Argument(help="The SQLite file (e.g. voice_assistant.db).")],
-    to: Annotated[
-        str | None, typer.Option(help="Target PostgreSQL URL (default: DATABASE_URL).")
-    ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Read and check; write nothing.")] = False,
-    batch_size: Annotated[int | None, typer.Option(help="Rows per transaction.")] = None,
-    migrate: Annotated[
-        bool, typer.Option(help="Upgrade the target to the latest migration.")
-    ] = False,
-    workers: Annotated[int | None, typer.Option(help="Processes converting and copying.")] = None,
-    report_json: Annotated[Path | None, typer.Option(help="Also write the report here.")] = None,
-) -> None:
-    """Import a prototype (voice_assistant.db) or Ballsy SQLite database into PostgreSQL:
-    verified, resumable, idempotent. Exit 0 verified, 1 mismatch, 2 failed."""
-    from ballsy.db.importer.cli import main as importer_main
-
-    argv = [str(source)]
-    if to:
-        argv += ["--to", to]
-    if dry_run:
-        argv.append("--dry-run")
-    if batch_size is not None:
-        argv += ["--batch-size", str(batch_size)]
-    if migrate:
-        argv.append("--migrate")
-    if workers is not None:
-        argv += ["--workers", str(workers)]
-    if report_json is not None:
-        argv += ["--report-json", str(report_json)]
-    raise typer.Exit(importer_main(argv))
+# The importer's command, defined once in its package (`python -m ballsy.importer` runs it too).
+db_app.command("import-sqlite")(import_sqlite_command)
 
 
 @config_app.command(

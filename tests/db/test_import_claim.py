@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ballsy.db import migrate
-from ballsy.db.importer import import_sqlite
+from ballsy.importer import import_sqlite
 from tests.db.legacy_factory import build_legacy_db
 
 pytestmark = pytest.mark.postgres

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from ballsy.db import migrate
-from ballsy.db.importer import import_sqlite
+from ballsy.importer import import_sqlite
 from tests import pg
 from tests.db.legacy_factory import LegacyFacts, build_legacy_db
 
@@ -41,7 +41,7 @@ def _start(source: Path, url: str, *extra: str) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "ballsy.db.importer",
+            "ballsy.importer",
             str(source),
             "--to",
             url,
@@ -172,7 +172,7 @@ async def test_killed_import_resumes_to_identical_checksums(
         [
             sys.executable,
             "-m",
-            "ballsy.db.importer",
+            "ballsy.importer",
             str(big_legacy.path),
             "--to",
             postgres_url,

@@ -14,15 +14,15 @@ import psycopg
 import pytest
 
 from ballsy.db import migrate
-from ballsy.db.importer import ImportReport, import_sqlite, main, target
-from ballsy.db.importer.errors import (
+from ballsy.importer import ImportReport, import_sqlite, main, target
+from ballsy.importer.errors import (
     SourceInvalid,
     TargetNotEmpty,
     TargetNotMigrated,
     TargetUnsupported,
 )
-from ballsy.db.importer.rules import timestamp_or_none
-from ballsy.db.importer.tables import TABLES
+from ballsy.importer.rules import timestamp_or_none
+from ballsy.importer.tables import TABLES
 from tests import pg
 from tests.db.legacy_factory import LegacyFacts, build_ballsy_db, build_legacy_db
 

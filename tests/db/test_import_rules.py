@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from ballsy.db.importer import plan as plan_module
-from ballsy.db.importer.checksum import (
+from ballsy.importer import plan as plan_module
+from ballsy.importer.checksum import (
     bucket_query,
     buckets,
     differing,
     table_checksum,
     tuples_digest,
 )
-from ballsy.db.importer.copy_format import reference_encoder, row_encoder
-from ballsy.db.importer.errors import SourceInvalid
-from ballsy.db.importer.plan import build_plan
-from ballsy.db.importer.report import compress_ids
-from ballsy.db.importer.rules import (
+from ballsy.importer.copy_format import reference_encoder, row_encoder
+from ballsy.importer.errors import SourceInvalid
+from ballsy.importer.plan import build_plan
+from ballsy.importer.report import compress_ids
+from ballsy.importer.rules import (
     INT4_MAX,
     INT4_MIN,
     UNKNOWN_TIME,
@@ -30,8 +30,8 @@ from ballsy.db.importer.rules import (
     text_or_rule,
     timestamp_or_none,
 )
-from ballsy.db.importer.source import SourceDb
-from ballsy.db.importer.tables import MESSAGES, TABLES, USERS, TableSpec
+from ballsy.importer.source import SourceDb
+from ballsy.importer.tables import MESSAGES, TABLES, USERS, TableSpec
 from tests.db.legacy_factory import build_legacy_db
 
 
@@ -294,11 +294,43 @@ def test_import_workers_start_without_sqlalchemy_or_the_coordinator() -> None:
     import sys
 
     code = (
-        "import sys, ballsy.db.importer.workers; "
-        "print(*(m for m in ('sqlalchemy', 'alembic', 'ballsy.db.importer.run', "
-        "'ballsy.db.importer.cli') if m in sys.modules))"
+        "import sys, ballsy.importer.workers; "
+        "print(*(m for m in ('sqlalchemy', 'alembic', 'ballsy.importer.run', "
+        "'ballsy.importer.cli') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_one_command_line_serves_both_entry_points() -> None:
+    """`ballsy db import-sqlite` registers the importer's own command, which `python -m
+    ballsy.importer` runs too: one parser, one set of options."""
+    from ballsy import cli
+    from ballsy.importer import cli as importer_cli
+
+    (registered,) = [c for c in cli.db_app.registered_commands if c.name == "import-sqlite"]
+    assert registered.callback is importer_cli.import_sqlite_command
+    assert importer_cli.main(["--help"]) == 0
+
+
+def test_the_specs_reach_the_workers_without_sqlalchemy() -> None:
+    """The coordinator derives the specs from the models and pickles them to the workers;
+    unpickling them must not load SQLAlchemy there (its import costs each worker about
+    half a CPU-second)."""
+    import pickle
+    import subprocess
+    import sys
+
+    from ballsy.importer.tables import model_specs
+
+    data = pickle.dumps(model_specs())
+    code = (
+        "import pickle, sys; specs = pickle.loads(sys.stdin.buffer.read()); "
+        "print(len(specs), 'sqlalchemy' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True
+    )
+    assert result.stdout.decode().split() == [str(len(model_specs())), "False"]

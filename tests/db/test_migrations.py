@@ -16,10 +16,10 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ballsy.db import migrate, postgres_schema, sqlite_schema
-from ballsy.db.importer import target
+from ballsy.db import head_schema, migrate, snapshots
 from ballsy.db.models import Base
 from ballsy.db.url import to_async_url
+from ballsy.importer import target
 from tests import pg
 
 
@@ -42,7 +42,16 @@ async def _tables_and_diff(url: str) -> tuple[set[str], list[object]]:
 
 
 def test_head_constant_matches_alembic() -> None:
-    assert migrate.head_revision() == migrate.HEAD
+    assert migrate.head_revision() == migrate.HEAD == head_schema.REVISION
+
+
+def test_the_checked_in_snapshots_are_what_the_generator_writes() -> None:
+    """head_schema.py is generated from the migrations, never edited: after a migration
+    is added, `python -m ballsy.db.snapshots` rewrites it, and until then this fails."""
+    assert snapshots.TARGET.read_text(encoding="utf-8") == snapshots.render(), (
+        "ballsy/db/head_schema.py is stale: run `python -m ballsy.db.snapshots`"
+    )
+    assert snapshots.main(["--check"]) == 0
 
 
 def test_sqlite_current_check(sqlite_url: str) -> None:
@@ -89,9 +98,10 @@ def test_new_sqlite_schema_is_exactly_what_the_migrations_build(tmp_path: Path) 
     expected_objects, expected_version = _sqlite_master(migrated)
     expected_ddl = "\n".join(repr(o[4]) for o in expected_objects if o[4] is not None)
     assert _sqlite_master(created) == (expected_objects, expected_version), (
-        "ballsy/db/sqlite_schema.py is out of date; the migrations now build:\n" + expected_ddl
+        "ballsy/db/head_schema.py is out of date (run `python -m ballsy.db.snapshots`); the "
+        "migrations now build:\n" + expected_ddl
     )
-    assert sqlite_schema.REVISION == migrate.HEAD
+    assert head_schema.REVISION == migrate.HEAD
     assert migrate.sqlite_is_current(created)
     _, diff = asyncio.run(_tables_and_diff(created))
     assert diff == []
@@ -161,7 +171,7 @@ def test_new_postgres_schema_is_exactly_what_the_migrations_build() -> None:
                 await conn.close()
 
         assert asyncio.run(create()) == (True, False)
-        assert postgres_schema.REVISION == migrate.HEAD
+        assert head_schema.REVISION == migrate.HEAD
         expected = _postgres_catalog(migrated)
         assert expected["columns"] and expected["version"] == [(migrate.HEAD,)]
         offline = subprocess.run(
@@ -171,7 +181,8 @@ def test_new_postgres_schema_is_exactly_what_the_migrations_build() -> None:
             check=False,
         ).stdout
         assert _postgres_catalog(created) == expected, (
-            "ballsy/db/postgres_schema.py is out of date; the migrations now emit:\n" + offline
+            "ballsy/db/head_schema.py is out of date (run `python -m ballsy.db.snapshots`); "
+            "the migrations now emit:\n" + offline
         )
         # Alembic can walk down from it and up again: the version stamp is right.
         migrate.downgrade(created, "base")

@@ -6,13 +6,19 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ballsy.config import Settings
 from ballsy.db import migrate
 from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
-from ballsy.db.models import CommandHistory, Conversation, Message
+from ballsy.db.models import (
+    COMMAND_MAX_CHARS,
+    REPLY_MAX_CHARS,
+    CommandHistory,
+    Conversation,
+    Message,
+)
 
 GAP = timedelta(minutes=30)
 
@@ -112,6 +118,56 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
                 )
                 assert history == 2 and left == 4
                 assert conversations_left == 4
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_history_reads_are_bounded_in_bytes_and_per_value(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    """A 3 MB command (an older import's) comes back cut at the column's limit, and many
+    long replies stop at the byte budget instead of filling the response."""
+    migrate.upgrade(database_url)
+
+    async def scenario() -> None:
+        engine = build_engine(make_settings(), url=database_url)
+        sessions = build_sessionmaker(engine)
+        start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        try:
+            async with sessions() as session:
+                user = await repo.create_anonymous_user(session, token_hash="h" * 64)
+                huge = "é" * 3_000_000
+                session.add(
+                    CommandHistory(user_id=user.id, command=huge, result=huge, created_at=start)
+                )
+                for n in range(60):
+                    session.add(
+                        CommandHistory(
+                            user_id=user.id,
+                            command=f"command {n}",
+                            result="r" * REPLY_MAX_CHARS,
+                            created_at=start + timedelta(seconds=n + 1),
+                        )
+                    )
+                await session.commit()
+            async with sessions() as session:
+                newest = await repo.history(session, user.id, limit=200)
+            size = sum(len(e.command.encode()) + len((e.result or "").encode()) for e in newest)
+            assert 0 < size <= repo.HISTORY_MAX_BYTES
+            assert 1 < len(newest) < 61  # stopped by bytes, not by the limit of 200
+            assert [e.command for e in newest[:2]] == ["command 59", "command 58"]
+            assert all(e.result == "r" * REPLY_MAX_CHARS for e in newest)  # at the limit: whole
+            # Alone in a read, the oversized turn comes back cut, marked, within the limits.
+            async with sessions() as session:
+                await session.execute(delete(CommandHistory).where(CommandHistory.command != huge))
+                await session.commit()
+                (only,) = await repo.history(session, user.id, limit=10)
+            assert len(only.command) == COMMAND_MAX_CHARS
+            assert only.command.endswith(repo.CUT_MARKER) and only.command.startswith("éé")
+            assert only.result is not None and len(only.result) == REPLY_MAX_CHARS
+            assert only.result.endswith(repo.CUT_MARKER)
         finally:
             await engine.dispose()
 

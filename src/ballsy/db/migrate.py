@@ -3,7 +3,7 @@
 These functions are synchronous (Alembic's command API is); async callers run them
 with `asyncio.to_thread`. Alembic is imported only when a migration really runs, so
 a server whose embedded database is already current starts without paying for it, and
-a new embedded database is created from the schema's DDL (see sqlite_schema) without it.
+a new embedded database is created from the schema's DDL (see head_schema) without it.
 """
 
 from __future__ import annotations
@@ -12,33 +12,36 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ballsy.db import sqlite_schema
+from ballsy.db import head_schema
 from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# The newest revision; tests/db/test_migrations.py checks it equals Alembic's head.
-HEAD = "0002"
+# The newest revision, written once: by `python -m ballsy.db.snapshots` into head_schema
+# (tests/db/test_migrations.py checks it equals Alembic's head).
+HEAD = head_schema.REVISION
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> Config:
     from alembic.config import Config
 
     prepare_sqlite_file(to_async_url(database_url))
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir))
     # ConfigParser interpolates '%': escape it so URL-encoded passwords survive.
     rendered = to_async_url(database_url).render_as_string(hide_password=False)
     config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(
+    database_url: str, revision: str = "head", *, migrations_dir: Path = MIGRATIONS_DIR
+) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), revision)
+    command.upgrade(alembic_config(database_url, migrations_dir), revision)
 
 
 def downgrade(database_url: str, revision: str = "-1") -> None:
@@ -47,10 +50,11 @@ def downgrade(database_url: str, revision: str = "-1") -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def head_revision() -> str | None:
+def head_revision(migrations_dir: Path = MIGRATIONS_DIR) -> str | None:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    config = alembic_config("sqlite://", migrations_dir)
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def current_revision_sync(connection: object) -> str | None:
@@ -89,7 +93,7 @@ def create_sqlite_schema(database_url: str) -> bool:
     then the migrations' job) or is not a usable SQLite file.
     """
     path = _sqlite_file(database_url)
-    if path is None or sqlite_schema.REVISION != HEAD:
+    if path is None:
         return False
     prepare_sqlite_file(to_async_url(database_url))
     try:
@@ -103,7 +107,7 @@ def create_sqlite_schema(database_url: str) -> bool:
         if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None:
             conn.execute("ROLLBACK")
             return False
-        for statement in sqlite_schema.STATEMENTS:
+        for statement in head_schema.SQLITE:
             conn.execute(statement)
         conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (HEAD,))
         conn.execute("COMMIT")

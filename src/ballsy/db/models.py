@@ -35,6 +35,15 @@ NAMING_CONVENTION = {
 }
 
 
+# The product's limits on stored text, which TEXT columns do not enforce: a command is at
+# most 1,000 characters (the ceiling of MAX_COMMAND_CHARS); a reply at most 32,000 (the
+# AI's ceiling of 8,192 output tokens at about four characters each). A column carries
+# its limit in `info["max_chars"]`: the importer cuts longer text (reporting each row),
+# and history reads return at most that much of each value.
+COMMAND_MAX_CHARS = 1000
+REPLY_MAX_CHARS = 32_000
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -108,7 +117,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     is_user: Mapped[bool] = mapped_column(Boolean)
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, info={"max_chars": REPLY_MAX_CHARS})
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     turn_id: Mapped[str | None] = mapped_column(String(36))
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -133,8 +142,8 @@ class CommandHistory(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    command: Mapped[str] = mapped_column(Text)
-    result: Mapped[str | None] = mapped_column(Text)
+    command: Mapped[str] = mapped_column(Text, info={"max_chars": COMMAND_MAX_CHARS})
+    result: Mapped[str | None] = mapped_column(Text, info={"max_chars": REPLY_MAX_CHARS})
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     turn_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     source: Mapped[str | None] = mapped_column(String(16))  # "local" or "ai"
@@ -156,6 +165,8 @@ class RateLimitBucket(Base):
     """
 
     __tablename__ = "rate_limit_buckets"
+    # Throttling state, not user data: the SQLite importer leaves it out.
+    __table_args__ = {"info": {"imported": False}}  # noqa: RUF012  # SQLAlchemy reads it
 
     bucket_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)

@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from ballsy.db.models import CommandHistory, Conversation, Message, User, UserSettings, utcnow
+from ballsy.db.models import (
+    COMMAND_MAX_CHARS,
+    REPLY_MAX_CHARS,
+    CommandHistory,
+    Conversation,
+    Message,
+    User,
+    UserSettings,
+    utcnow,
+)
 
 SETTINGS_FIELDS = ("voice", "voice_speed", "theme", "timezone")
 
@@ -407,15 +416,70 @@ async def record_turn(
     await conn.execute(update(User).where(User.id == turn.user_id).values(**values))
 
 
-async def history(session: AsyncSession, user_id: int, *, limit: int) -> list[CommandHistory]:
-    """Newest first."""
-    result = await session.execute(
-        select(CommandHistory)
-        .where(CommandHistory.user_id == user_id)
-        .order_by(CommandHistory.id.desc())
-        .limit(limit)
+# A history read returns at most this much text (UTF-8 bytes of commands and results):
+# rows past it are left for a smaller `limit`. Each value is also cut, in the database,
+# at its column's limit, so an oversized row (an older import's) is never read whole.
+HISTORY_MAX_BYTES = 256 * 1024
+# Ends a value that was longer than its column's limit.
+CUT_MARKER = " […]"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    id: int
+    user_id: int
+    command: str
+    result: str | None
+    created_at: datetime
+
+
+def _cut(column: Any, limit: int) -> Any:
+    # One character more than the limit: enough to tell whether the value was longer.
+    return func.substr(column, 1, limit + 1)
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(CUT_MARKER)] + CUT_MARKER
+
+
+_HISTORY = (
+    select(
+        CommandHistory.id,
+        CommandHistory.user_id,
+        _cut(CommandHistory.command, COMMAND_MAX_CHARS),
+        _cut(CommandHistory.result, REPLY_MAX_CHARS),
+        CommandHistory.created_at,
     )
-    return list(result.scalars().all())
+    .where(CommandHistory.user_id == bindparam("user_id"))
+    .order_by(CommandHistory.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def history(session: AsyncSession, user_id: int, *, limit: int) -> list[HistoryEntry]:
+    """Newest first: at most `limit` turns and HISTORY_MAX_BYTES of text (at least one
+    turn), each command and result at most its column's limit (cut ones end in
+    CUT_MARKER)."""
+    found: list[HistoryEntry] = []
+    size = 0
+    # Streamed: a read that stops at the byte budget leaves the remaining rows unfetched.
+    rows = await session.stream(_HISTORY, {"user_id": user_id, "limit": limit})
+    try:
+        async for row_id, owner, command, result, created_at in rows:
+            entry = HistoryEntry(
+                row_id,
+                owner,
+                _fit(command, COMMAND_MAX_CHARS),
+                None if result is None else _fit(result, REPLY_MAX_CHARS),
+                created_at,
+            )
+            size += len(entry.command.encode()) + len((entry.result or "").encode())
+            if found and size > HISTORY_MAX_BYTES:
+                break
+            found.append(entry)
+    finally:
+        await rows.close()
+    return found
 
 
 async def delete_history_before(session: AsyncSession, cutoff: datetime) -> int:

@@ -1,4 +1,7 @@
-"""`GET /api/history/{user_id}`: the caller's own turns, newest first."""
+"""`GET /api/history/{user_id}`: the caller's own turns, newest first.
+
+Bounded in bytes as well as rows: at most `repositories.HISTORY_MAX_BYTES` of text, each
+command and result cut at its column's limit (see `repositories.history`)."""
 
 from __future__ import annotations
 

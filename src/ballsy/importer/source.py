@@ -9,15 +9,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ballsy.db.importer.errors import SourceInvalid
-from ballsy.db.importer.rules import decode_text_leniently
-from ballsy.db.importer.tables import TABLES, TableSpec
+from ballsy.importer.errors import SourceInvalid
+from ballsy.importer.rules import decode_text_leniently
+from ballsy.importer.tables import TableSpec, model_specs
 
 # `# nosec B608` below: SQL text is built only from the importer's fixed table and
-# column names (tables.TABLES and constants), never from the source file's contents;
+# column names (the table specs and constants), never from the source file's contents;
 # every value travels as a bound parameter.
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -28,23 +29,27 @@ def _quote(name: str) -> str:
 
 
 class SourceDb:
-    """A SQLite database in the prototype's schema or in Ballsy's own."""
+    """A SQLite database in the prototype's schema or in Ballsy's own, read through
+    `specs`. A table may also be a view (a hand-repaired file's `users` can be one): it
+    is read like a table."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, specs: Sequence[TableSpec] | None = None) -> None:
         self.path = path
-        _check_is_sqlite(path)
+        # Default: Ballsy's models (which loads SQLAlchemy; workers are handed the specs).
+        self.specs = tuple(model_specs() if specs is None else specs)
+        check_is_sqlite(path)
         uri = f"{path.resolve().as_uri()}?mode=ro"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self.columns = self._read_columns()
         except sqlite3.Error as exc:
             raise SourceInvalid(f"{path} could not be read as SQLite: {exc}") from exc
-        if not any(spec.name in self.columns for spec in TABLES):
+        if not any(spec.name in self.columns for spec in self.specs):
+            names = ", ".join(spec.name for spec in self.specs)
             raise SourceInvalid(
-                f"{path} holds none of the tables users, conversations, messages, settings, "
-                "command_history: it is not a Ballsy or prototype database"
+                f"{path} holds none of the tables {names}: it is not a Ballsy or prototype database"
             )
-        self._select = {spec.name: self._select_list(spec) for spec in TABLES}
+        self._select = {spec.name: self._select_list(spec) for spec in self.specs}
 
     def close(self) -> None:
         self._conn.close()
@@ -61,6 +66,28 @@ class SourceDb:
             return False
         return column is None or column in self.columns[table]
 
+    def is_rowid_table(self, table: str) -> bool:
+        """Whether `table` is a table whose `id` is its rowid (`id INTEGER PRIMARY KEY`):
+        then every id is a distinct integer, as SQLite guarantees."""
+        kind = self._conn.execute(
+            "SELECT type FROM sqlite_master WHERE lower(name) = ?", (table,)
+        ).fetchone()
+        if kind is None or kind[0] != "table":
+            return False
+        info = self._conn.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+        keys = [row for row in info if row[5]]
+        if (
+            len(keys) != 1
+            or str(keys[0][1]).lower() != "id"
+            or str(keys[0][2]).upper() != "INTEGER"
+        ):
+            return False
+        try:  # a WITHOUT ROWID table has no rowid to select
+            self._conn.execute(f"SELECT rowid FROM {_quote(table)} LIMIT 0")  # noqa: S608  # nosec B608
+        except sqlite3.OperationalError:
+            return False
+        return True
+
     def source_column(self, table: str, candidates: tuple[str, ...]) -> str | None:
         """The first of `candidates` the source table has."""
         present = self.columns.get(table, ())
@@ -69,7 +96,9 @@ class SourceDb:
     def _read_columns(self) -> dict[str, tuple[str, ...]]:
         names = [
             row[0]
-            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            )
         ]
         columns: dict[str, tuple[str, ...]] = {}
         for name in names:
@@ -152,16 +181,16 @@ class SourceDb:
         """
         digest = hashlib.sha256()
         for (sql,) in self._conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            "SELECT sql FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
         ):
             digest.update(str(sql).encode("utf-8", "replace"))
-        for spec in TABLES:
+        for spec in self.specs:
             low, high = self.id_range(spec.name)
             digest.update(f"|{spec.name}:{self.count(spec.name)}:{low}:{high}".encode())
         return digest.hexdigest()
 
 
-def _check_is_sqlite(path: Path) -> None:
+def check_is_sqlite(path: Path) -> None:
     try:
         with path.open("rb") as handle:
             header = handle.read(len(_SQLITE_MAGIC))

@@ -40,3 +40,10 @@ class ImportInProgress(ImportFailed):
     """Another import into the same target is running."""
 
     code = "import_in_progress"
+
+
+class ImportRejected(ImportFailed):
+    """PostgreSQL refused some of the rows (a constraint or a value): running the import
+    again would fail the same way, so the import undoes what it wrote (see `run`)."""
+
+    code = "import_rejected"

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ballsy.db.importer.plan import Plan
-from ballsy.db.importer.rules import (
+from ballsy.importer.plan import Plan
+from ballsy.importer.rules import (
     INT4_MAX,
     INT4_MIN,
     UNKNOWN_TIME,
@@ -24,8 +24,9 @@ from ballsy.db.importer.rules import (
     is_json_text,
     text_or_rule,
     timestamp_or_none,
+    truncate_text,
 )
-from ballsy.db.importer.tables import DEFAULT_VOICE_SPEED, SETTINGS_DEFAULTS, VARCHAR_LIMITS
+from ballsy.importer.tables import Column, Kind, TableSpec
 
 Row = tuple[Any, ...]
 _fromisoformat = datetime.fromisoformat
@@ -37,9 +38,11 @@ Converter = Callable[[Sequence[Row]], list[Row]]
 class _Fixer:
     """Column rules for one table; the fast path of each is a type check and a return."""
 
-    def __init__(self, table: str, log: RepairLog) -> None:
-        self.table = table
+    def __init__(self, spec: TableSpec, log: RepairLog) -> None:
+        self.table = spec.name
         self.log = log
+        self.max_chars = {c.name: c.max_chars for c in spec.columns if c.max_chars}
+        self.limit_chars = {c.name: c.limit_chars for c in spec.columns if c.limit_chars}
 
     def text(self, row_id: int, column: str, value: Any, *, required: bool = False) -> Any:
         if type(value) is str and "\x00" not in value:
@@ -51,10 +54,18 @@ class _Fixer:
         if text is None and required:
             self.log.add(self.table, row_id, "null_text_emptied", column)
             return ""
-        limit = VARCHAR_LIMITS.get((self.table, column))
-        if text is not None and limit is not None and len(text) > limit:
+        if text is None:
+            return None
+        limit = self.max_chars.get(column)
+        if limit is not None and len(text) > limit:
             self.log.add(self.table, row_id, "too_long_cleared", column, f"{len(text)} > {limit}")
             return None
+        limit = self.limit_chars.get(column)
+        if limit is not None and len(text) > limit:
+            self.log.add(
+                self.table, row_id, "too_long_truncated", column, f"{len(text):,} > {limit:,}"
+            )
+            return truncate_text(text, limit)
         return text
 
     def timestamp(self, row_id: int, column: str, value: Any, *, required: bool) -> Any:
@@ -132,8 +143,10 @@ def _has_any(has: Callable[[str], bool], *columns: str) -> bool:
     return any(has(column) for column in columns)
 
 
-def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("users", log)
+def users_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     duplicate_tokens = plan.duplicate_token_ids
     overrides = plan.username_overrides
     placeholder_missing = not has("is_placeholder")
@@ -171,8 +184,10 @@ def users_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -
     return convert
 
 
-def conversations_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("conversations", log)
+def conversations_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     orphans = plan.orphan_user_ids
 
     def convert(rows: Sequence[Row]) -> list[Row]:
@@ -195,11 +210,14 @@ def conversations_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], 
     return convert
 
 
-def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("messages", log)
+def messages_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     orphans = plan.orphan_conversation_ids
     interrupted_missing = not has("interrupted")
     extras = _has_any(has, "turn_id", "interrupted")
+    content_limit = spec.column("content").limit_chars or float("inf")
 
     def conversation_ref(rid: int, value: Any) -> int:
         conv_id = int4_or_none(value)
@@ -222,7 +240,7 @@ def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
                 if type(is_user) is int
                 else fix.boolean(rid, "is_user", is_user, missing=False),
                 content
-                if type(content) is str and "\x00" not in content
+                if type(content) is str and "\x00" not in content and len(content) <= content_limit
                 else fix.text(rid, "content", content, required=True),
                 fix.timestamp(rid, "created_at", created, required=True),
                 fix.text(rid, "turn_id", turn_id) if extras else None,
@@ -236,23 +254,27 @@ def messages_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
     return convert
 
 
-def _setting_text(fix: _Fixer, rid: int, column: str, value: Any) -> str:
+def _setting_text(fix: _Fixer, spec: TableSpec, rid: int, column: str, value: Any) -> str:
     text = fix.text(rid, column, value)
     if text is None:
         fix.log.add("settings", rid, "bad_setting_defaulted", column)
-        return SETTINGS_DEFAULTS[column]
+        return str(spec.column(column).default)  # the models' default
     return str(text)
 
 
-def settings_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]) -> Converter:
-    fix = _Fixer("settings", log)
+def settings_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    fix = _Fixer(spec, log)
     dropped = plan.dropped_settings_ids
+
+    default_speed = int(spec.column("voice_speed").default)  # the models' default
 
     def speed(rid: int, value: Any) -> int:
         parsed = int4_or_none(value)
         if parsed is None:
             log.add("settings", rid, "bad_setting_defaulted", "voice_speed")
-            return DEFAULT_VOICE_SPEED
+            return default_speed
         return parsed
 
     def convert(rows: Sequence[Row]) -> list[Row]:
@@ -260,9 +282,9 @@ def settings_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
             (
                 rid,
                 _user_ref(fix, plan, rid, user_id),
-                _setting_text(fix, rid, "voice", voice),
+                _setting_text(fix, spec, rid, "voice", voice),
                 speed(rid, voice_speed),
-                _setting_text(fix, rid, "theme", theme),
+                _setting_text(fix, spec, rid, "theme", theme),
                 fix.text(rid, "timezone", timezone),
             )
             for rid, user_id, voice, voice_speed, theme, timezone in rows
@@ -273,9 +295,9 @@ def settings_converter(plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
 
 
 def command_history_converter(
-    plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
 ) -> Converter:
-    fix = _Fixer("command_history", log)
+    fix = _Fixer(spec, log)
     duplicate_turns = plan.duplicate_turn_ids
     orphans = plan.orphan_user_ids
     interrupted_missing = not has("interrupted")
@@ -296,8 +318,10 @@ def command_history_converter(
             return user_id
         return _user_ref(fix, plan, rid, user_id)
 
+    limits = {c.name: c.limit_chars or c.max_chars or float("inf") for c in spec.columns}
+
     def text(rid: int, column: str, value: Any, required: bool = False) -> Any:
-        if type(value) is str and "\x00" not in value:
+        if type(value) is str and "\x00" not in value and len(value) <= limits[column]:
             return value
         return fix.text(rid, column, value, required=required)
 
@@ -351,6 +375,7 @@ def command_history_converter(
     return convert
 
 
+# The table rules above, and the columns each handles, in the order it takes them.
 CONVERTERS: dict[str, Callable[..., Converter]] = {
     "users": users_converter,
     "conversations": conversations_converter,
@@ -358,3 +383,127 @@ CONVERTERS: dict[str, Callable[..., Converter]] = {
     "settings": settings_converter,
     "command_history": command_history_converter,
 }
+RULE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": (
+        "id",
+        "username",
+        "created_at",
+        "token_hash",
+        "token_issued_at",
+        "last_seen_at",
+        "last_result",
+        "is_placeholder",
+    ),
+    "conversations": ("id", "user_id", "started_at", "last_activity_at"),
+    "messages": (
+        "id",
+        "conversation_id",
+        "is_user",
+        "content",
+        "created_at",
+        "turn_id",
+        "interrupted",
+    ),
+    "settings": ("id", "user_id", "voice", "voice_speed", "theme", "timezone"),
+    "command_history": (
+        "id",
+        "user_id",
+        "command",
+        "result",
+        "created_at",
+        "turn_id",
+        "source",
+        "family",
+        "action",
+        "action_data",
+        "interrupted",
+        "first_text_ms",
+        "total_ms",
+    ),
+}
+
+# A required column the source lacks (or holds NULL in), with no default in the models.
+_STAND_IN: dict[Kind, Any] = {
+    "int": 0,
+    "float": 0.0,
+    "bool": False,
+    "text": "",
+    "json": None,
+    "ts": UNKNOWN_TIME,
+}
+
+
+def column_converter(
+    spec: TableSpec, column: Column, log: RepairLog, *, missing: bool
+) -> Callable[[int, Any], Any]:
+    """`(row id, value) -> value` for a column no table rule handles (a column or table
+    the models gained): the kind's conversions and repairs, the models' default where
+    the source has no such column (`missing`)."""
+    fix = _Fixer(spec, log)
+    name, required = column.name, column.required
+    fallback = column.default if column.default is not None else None
+    if fallback is None and required:
+        fallback = _STAND_IN[column.kind]
+    if missing:
+        return lambda rid, value: fallback
+
+    def defaulted(rid: int, value: Any) -> Any:
+        if value is None and required:
+            log.add(spec.name, rid, "null_value_defaulted", name)
+            return fallback
+        return value
+
+    if column.kind == "text":
+        return lambda rid, value: defaulted(rid, fix.text(rid, name, value))
+    if column.kind == "json":
+        return lambda rid, value: defaulted(rid, fix.json(rid, name, value))
+    if column.kind == "ts":
+        return lambda rid, value: fix.timestamp(rid, name, value, required=required)
+    if column.kind == "bool":
+        return lambda rid, value: (
+            None if value is None and not required else fix.boolean(rid, name, value, missing=False)
+        )
+
+    def number(rid: int, value: Any) -> Any:
+        parsed: Any = fix.number(rid, name, value)
+        if parsed is not None and column.kind == "int":
+            parsed = int4_or_none(parsed)
+            if parsed is None:
+                log.add(spec.name, rid, "bad_number_cleared", name)
+        return defaulted(rid, parsed)
+
+    return number
+
+
+def build_converter(
+    spec: TableSpec, plan: Plan, log: RepairLog, *, has: Callable[[str], bool]
+) -> Converter:
+    """The converter of `spec`'s rows (in the spec's column order): the table's rule for
+    the columns it knows (`RULE_COLUMNS`), and `column_converter` for every other column,
+    so a column or table added to the models is imported without a new rule."""
+    names = spec.column_names
+    known = RULE_COLUMNS.get(spec.name, ())
+    rule = CONVERTERS[spec.name](spec, plan, log, has=has) if known else None
+    if rule is not None and names == known:
+        return rule  # the usual case: the table's own rule, at full speed
+    others = [
+        (index, column_converter(spec, column, log, missing=not has(column.name)))
+        for index, column in enumerate(spec.columns)
+        if column.name not in known
+    ]
+    picks = [names.index(name) for name in known] if rule is not None else []
+
+    def convert(rows: Sequence[Row]) -> list[Row]:
+        by_id: dict[Any, Row] = {}
+        if rule is not None:
+            by_id = {row[0]: row for row in rule([tuple(r[i] for i in picks) for r in rows])}
+        out = []
+        for raw in rows:
+            if rule is not None and raw[0] not in by_id:
+                continue  # the rule dropped it (a duplicate settings row)
+            ruled = dict(zip(known, by_id[raw[0]], strict=True)) if rule is not None else {}
+            extra = {names[i]: convert_one(raw[0], raw[i]) for i, convert_one in others}
+            out.append(tuple(ruled[n] if n in ruled else extra[n] for n in names))
+        return out
+
+    return convert

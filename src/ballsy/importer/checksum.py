@@ -23,9 +23,9 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ballsy.db.importer.copy_format import copy_data
-from ballsy.db.importer.rules import INT4_MAX, INT4_MIN
-from ballsy.db.importer.tables import TableSpec
+from ballsy.importer.copy_format import copy_data
+from ballsy.importer.rules import INT4_MAX, INT4_MIN
+from ballsy.importer.tables import TableSpec
 
 # An inclusive id range.
 Bucket = tuple[int, int]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ballsy.db.importer.rules import Repair
+from ballsy.importer.rules import Repair
 
 
 @dataclass(slots=True)
@@ -16,6 +16,9 @@ class TableResult:
     name: str
     source_rows: int
     expected_rows: int = 0
+    # Rows the batches read from the source: every one of `source_rows`, or the table
+    # cannot be verified (nothing can vouch for rows that were never read).
+    read_rows: int = 0
     # MD5 hex of the table's bucket digests (see `checksum`): the source side's and the
     # target's; and the id ranges whose digests differ.
     expected_checksum: str = ""
@@ -30,7 +33,8 @@ class TableResult:
         if self.target_rows is None:
             return None
         return (
-            self.target_rows == self.expected_rows
+            self.read_rows == self.source_rows
+            and self.target_rows == self.expected_rows
             and self.target_checksum == self.expected_checksum
             and not self.mismatched_ranges
         )
@@ -48,8 +52,8 @@ class ImportReport:
     # Per foreign key ("messages.conversation_id"), rows pointing at no parent row.
     dangling_references: dict[str, int] = field(default_factory=dict)
     # False when the role could skip PostgreSQL's per-row foreign-key triggers during COPY
-    # (each reference is then checked once, when both its tables are loaded, in
-    # `dangling_references`).
+    # (the foreign keys are then dropped and re-added once both their tables are loaded,
+    # PostgreSQL checking every row; what does not resolve is in `dangling_references`).
     foreign_keys_checked_per_row: bool = True
 
     @property
@@ -125,6 +129,8 @@ def format_report(report: ImportReport) -> str:
         )
     lines.append("")
     for t in report.tables:
+        if t.read_rows != t.source_rows and t.target_rows is not None:
+            lines += [f"{t.name}: {t.read_rows:,} of its {t.source_rows:,} rows were read.", ""]
         if t.mismatched_ranges:
             ranges = ", ".join(f"{low}–{high}" for low, high in t.mismatched_ranges)
             lines += [f"{t.name}: the content differs in ids {ranges}.", ""]
@@ -143,7 +149,7 @@ def format_report(report: ImportReport) -> str:
         how = (
             "per row while copying, and"
             if report.foreign_keys_checked_per_row
-            else ("once after loading (per-row triggers skipped):")
+            else ("when re-added after loading (PostgreSQL checking every row):")
         )
         lines += [
             f"Foreign keys ({len(report.dangling_references)}) checked {how} {verdict}.",

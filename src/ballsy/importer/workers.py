@@ -23,15 +23,15 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from ballsy.db.importer import target
-from ballsy.db.importer.checksum import stream_digest, tuples_digest
-from ballsy.db.importer.convert import CONVERTERS
-from ballsy.db.importer.copy_format import copy_data, row_encoder
-from ballsy.db.importer.errors import ImportFailed
-from ballsy.db.importer.plan import Plan
-from ballsy.db.importer.rules import Repair, RepairLog
-from ballsy.db.importer.source import SourceDb
-from ballsy.db.importer.tables import TABLES, TableSpec
+from ballsy.importer import target
+from ballsy.importer.checksum import stream_digest, tuples_digest
+from ballsy.importer.convert import build_converter
+from ballsy.importer.copy_format import batch_encoder, copy_data
+from ballsy.importer.errors import ImportFailed, ImportRejected
+from ballsy.importer.plan import Plan
+from ballsy.importer.rules import Repair, RepairLog
+from ballsy.importer.source import SourceDb
+from ballsy.importer.tables import TableSpec
 
 _PR_SET_PDEATHSIG = 1
 
@@ -58,22 +58,31 @@ class BatchOutcome:
 
 @dataclass(slots=True)
 class WorkerSettings:
-    """What every worker needs; sent once, when the worker starts (the plan comes later)."""
+    """What every worker needs to start; sent when it starts (the plan comes later)."""
 
     source_path: Path
     target_dsn: str  # from `target.asyncpg_dsn`
-    fingerprint: str
     dry_run: bool
     parent_pid: int
 
 
+@dataclass(slots=True)
+class WorkerPlan:
+    """What every worker needs for its batches; sent once the coordinator has it."""
+
+    specs: tuple[TableSpec, ...]  # derived from the models by the coordinator
+    fingerprint: str
+    plan: Plan
+
+
 class _Worker:
-    def __init__(self, settings: WorkerSettings, plan: Plan) -> None:
+    def __init__(self, settings: WorkerSettings, handed: WorkerPlan) -> None:
         self.settings = settings
-        self.plan = plan
-        self.source = SourceDb(settings.source_path)
-        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in TABLES}
-        self.encoders = {spec.name: row_encoder(spec) for spec in TABLES}
+        self.plan = handed.plan
+        self.fingerprint = handed.fingerprint
+        self.source = SourceDb(settings.source_path, handed.specs)
+        self.specs: dict[str, TableSpec] = {spec.name: spec for spec in handed.specs}
+        self.encoders = {spec.name: batch_encoder(spec) for spec in handed.specs}
         self.loop = asyncio.new_event_loop()
         self.conn: Any = None
 
@@ -81,12 +90,12 @@ class _Worker:
         spec = self.specs[job.table]
         raw = self.source.read_range(job.table, job.first_id, job.last_id)
         log = RepairLog()
-        convert = CONVERTERS[job.table](
-            self.plan, log, has=lambda column: self.source.has(job.table, column)
+        convert = build_converter(
+            spec, self.plan, log, has=lambda column: self.source.has(job.table, column)
         )
         rows = convert(raw)
         encode = self.encoders[job.table]
-        tuples = list(map(encode, rows))
+        tuples = encode(rows)
         data = copy_data(tuples)
         # The bytes that are copied are the bytes that are hashed: one MD5 for the batch.
         placeholders = [
@@ -98,7 +107,7 @@ class _Worker:
             merged = sorted(
                 [
                     *zip((row[0] for row in rows), tuples, strict=True),
-                    *((p[0], encode(p)) for p in placeholders),
+                    *zip((p[0] for p in placeholders), encode(placeholders), strict=True),
                 ]
             )
             digest = tuples_digest(data for _, data in merged)
@@ -126,15 +135,21 @@ class _Worker:
                 self.conn,
                 spec=spec,
                 stream=job.table,
-                fingerprint=self.settings.fingerprint,
+                fingerprint=self.fingerprint,
                 id_range=(job.first_id, job.last_id),
                 data=data,
                 rows=rows,
             )
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+            raise ImportRejected(
+                f"PostgreSQL refused {spec.name} ids {job.first_id}–{job.last_id}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         except asyncpg.PostgresError as exc:
             raise ImportFailed(
                 f"writing {spec.name} ids {job.first_id}–{job.last_id} failed, and that batch "
-                f"was rolled back: {type(exc).__name__}: {exc}"
+                f"was rolled back: {type(exc).__name__}: {exc}. Committed batches are kept; "
+                "run the same command again to resume"
             ) from None
 
 
@@ -162,9 +177,9 @@ class WorkerPool:
         for _ in range(workers):  # the pool starts one process per task submitted
             self._pool.submit(int)
 
-    def hand_plan(self, plan: Plan) -> None:
+    def hand_plan(self, handed: WorkerPlan) -> None:
         for _ in range(self._workers):
-            self._plans.put(plan)
+            self._plans.put(handed)
         self._plan_handed = True
 
     async def run(self, job: BatchJob) -> BatchOutcome:
@@ -191,7 +206,7 @@ _worker: _Worker | None = None
 
 def start_worker(settings: WorkerSettings, plans: Any) -> None:
     """Process-pool initializer: die with the parent, ignore Ctrl-C, open the source, wait
-    for the plan (`plans`: a queue holding one per worker)."""
+    for the plan (`plans`: a queue holding a `WorkerPlan` per worker)."""
     global _worker
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -201,9 +216,9 @@ def start_worker(settings: WorkerSettings, plans: Any) -> None:
     # The coordinator handles SIGINT/SIGTERM; workers finish (or lose) their one batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    plan = plans.get()
-    if plan is not None:
-        _worker = _Worker(settings, plan)
+    handed = plans.get()
+    if handed is not None:
+        _worker = _Worker(settings, handed)
 
 
 def run_job(job: BatchJob) -> BatchOutcome:

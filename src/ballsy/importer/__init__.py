@@ -1,5 +1,8 @@
 """Import a SQLite Ballsy database into PostgreSQL: verified, resumable and fast.
 
+The tables, their columns and foreign keys come from the SQLAlchemy models (see
+`tables`); the command line is `ballsy db import-sqlite` (see `cli`).
+
 Sources: the prototype's `voice_assistant.db` (legacy schema: `timestamp` columns, 0/1 or
 text booleans, no Ballsy extras) and Ballsy's own SQLite schema (the target's columns).
 Target: a PostgreSQL database at Ballsy's migration head (`--migrate` upgrades it) with no
@@ -14,7 +17,10 @@ of the range in `ballsy_import.batches`: a killed import leaves whole batches on
 re-run writes only the ranges not recorded (a completed one writes nothing). Where the
 role may (superuser, or `cloudsqlsuperuser` on Cloud SQL), the COPY skips PostgreSQL's
 per-row foreign-key triggers, since the plan has resolved every reference, and every
-table loads at once, largest first; every foreign key is then checked once after loading.
+table loads at once, largest first.
+The foreign keys are then dropped (recorded in `ballsy_import.deferred_foreign_keys`)
+and each re-added, which makes PostgreSQL check it over every row, once both its tables
+are loaded: the catalog never shows a foreign key as validated over rows nobody checked.
 Otherwise tables load in foreign-key order, each once the tables it references are
 complete. Into an empty target, the tables load without their indexes (all but the
 primary keys that foreign keys refer to): they are dropped and recorded in
@@ -50,7 +56,7 @@ Repair rules (each reported with table, row id, column and rule name):
 - `duplicate_settings_dropped`: one settings row per user; the lowest id (the row the
   prototype read) is kept, the others are not imported and are listed.
 - `bad_setting_defaulted`: a NULL or unusable `voice`, `voice_speed` or `theme` takes the
-  default (Daniel, 180, light).
+  models' default (Daniel, 180, light).
 - `null_text_emptied`: a NULL `messages.content` or `command_history.command` becomes "".
 - `null_timestamp_epoch` / `bad_timestamp_epoch`: a missing or unreadable required
   timestamp becomes 1970-01-01T00:00:00Z; `bad_timestamp_cleared`: an unreadable optional
@@ -62,6 +68,17 @@ Repair rules (each reported with table, row id, column and rule name):
 - `too_long_cleared`, `duplicate_unique_cleared`, `bad_json_cleared`, `bad_number_cleared`:
   an optional value longer than its column, a repeated `token_hash` or `turn_id` (the
   lowest id keeps it), invalid `action_data` JSON, or a non-numeric latency becomes NULL.
+- `too_long_truncated`: text longer than the product's limit for its column (the models'
+  `info["max_chars"]`: a command 1,000 characters, a reply or message 32,000) is cut to
+  that length, ending with " [… cut by the SQLite import from N characters]".
+- `null_value_defaulted`: a NULL in a NOT NULL column no table rule handles (one the
+  models gained) takes the models' default.
+
+Refused before anything is written (exit 2, the target untouched): ids that repeat or are
+not integers PostgreSQL can hold, since ids are kept. A source table may be a view; it is
+read like a table, and a table is verified only when every one of its source rows was read.
+If PostgreSQL refuses rows anyway, the import is undone (`ImportRejected`): its rows and
+records are deleted and the indexes and foreign keys it dropped re-created.
 
 Imported users have no bearer token (`token_hash` NULL) unless the source is Ballsy's
 own schema, whose token hashes are carried over so existing browsers stay signed in.
@@ -73,11 +90,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ballsy.db.importer.cli import main
-    from ballsy.db.importer.errors import ImportFailed
-    from ballsy.db.importer.progress import Progress, SilentProgress, TerminalProgress
-    from ballsy.db.importer.report import ImportReport, TableResult, format_report
-    from ballsy.db.importer.run import DEFAULT_BATCH_SIZE, import_sqlite
+    from ballsy.importer.cli import main
+    from ballsy.importer.errors import ImportFailed
+    from ballsy.importer.options import DEFAULT_BATCH_SIZE
+    from ballsy.importer.progress import Progress, SilentProgress, TerminalProgress
+    from ballsy.importer.report import ImportReport, TableResult, format_report
+    from ballsy.importer.run import import_sqlite
 
 # Where each public name lives. They load on first use, so that a worker process, which
 # imports only `workers` and what it needs, does not load the CLI, the coordinator and
@@ -91,7 +109,7 @@ _HOMES = {
     "ImportReport": "report",
     "TableResult": "report",
     "format_report": "report",
-    "DEFAULT_BATCH_SIZE": "run",
+    "DEFAULT_BATCH_SIZE": "options",
     "import_sqlite": "run",
 }
 

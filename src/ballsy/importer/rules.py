@@ -162,3 +162,11 @@ def is_json_text(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, ending with a marker that says it was cut and how
+    long it was (rule `too_long_truncated`): the product's limits hold for imported rows
+    too, so no read returns more than a column's limit."""
+    marker = f" [… cut by the SQLite import from {len(text):,} characters]"
+    return text[: max(0, limit - len(marker))] + marker[:limit]

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ballsy.db.importer.errors import SourceInvalid
-from ballsy.db.importer.rules import (
+from ballsy.importer.errors import SourceInvalid
+from ballsy.importer.rules import (
     INT4_MAX,
     INT4_MIN,
     UNKNOWN_TIME,
@@ -22,14 +22,12 @@ from ballsy.db.importer.rules import (
     text_or_rule,
     timestamp_or_none,
 )
-from ballsy.db.importer.source import SourceDb
-from ballsy.db.importer.tables import TABLES
+from ballsy.importer.source import SourceDb
 
 # `# nosec B608` below: SQL text is built only from the importer's fixed table and
-# column names (tables.TABLES and constants), never from the source file's contents;
+# column names (the table specs and constants), never from the source file's contents;
 # every value travels as a bound parameter.
 
-USERNAME_LIMIT = 150
 UNKNOWN_USERNAME = "legacy-orphan-unknown"
 
 
@@ -77,8 +75,12 @@ def _earliest(values: Iterable[object]) -> datetime:
     return min(parsed, default=UNKNOWN_TIME)
 
 
-def _check_id_ranges(source: SourceDb) -> None:
-    for spec in TABLES:
+def _check_ids(source: SourceDb) -> None:
+    """Every id an integer PostgreSQL can hold, each once: ids are kept, so anything else
+    would fail in PostgreSQL halfway through. Refused here, before anything is written."""
+    for spec in source.specs:
+        if not source.has(spec.name):
+            continue
         low, high = source.id_range(spec.name)
         for bound in (low, high):
             if bound is not None and not (isinstance(bound, int) and INT4_MIN <= bound <= INT4_MAX):
@@ -86,6 +88,26 @@ def _check_id_ranges(source: SourceDb) -> None:
                     f"{spec.name} has id {bound!r}, outside PostgreSQL's integer range; "
                     "this file cannot be imported with its ids preserved"
                 )
+        if source.is_rowid_table(spec.name):
+            continue  # SQLite itself keeps these ids distinct integers
+        bad = source.query(
+            f"SELECT id FROM {spec.name} WHERE typeof(id) != 'integer' LIMIT 5"  # noqa: S608  # nosec B608
+        )
+        if bad:
+            raise SourceInvalid(
+                f"{spec.name} has ids that are not integers ({', '.join(repr(r[0]) for r in bad)}"
+                "); ids are kept, so this file cannot be imported as it is"
+            )
+        repeated = source.query(
+            f"SELECT id, count(*) FROM {spec.name} GROUP BY id HAVING count(*) > 1 "  # noqa: S608  # nosec B608
+            "ORDER BY id LIMIT 5"
+        )
+        if repeated:
+            listed = ", ".join(f"{row[0]} ({row[1]} rows)" for row in repeated)
+            raise SourceInvalid(
+                f"{spec.name} repeats ids ({listed}); ids are kept and must be unique, so "
+                "this file cannot be imported as it is: remove or renumber the duplicates"
+            )
 
 
 def _dense_ids(source: SourceDb, table: str) -> tuple[int, int] | None:
@@ -135,7 +157,7 @@ def _dangling(
 
 def build_plan(source: SourceDb) -> Plan:
     """Decide every whole-file repair; pure reads of `source`."""
-    _check_id_ranges(source)
+    _check_ids(source)
     plan = Plan()
     log = plan.repairs
 
@@ -225,13 +247,14 @@ def _plan_usernames(
         rows = source.query("SELECT id, username FROM users ORDER BY id")
     elif source.has("users"):
         rows = [(row[0], None) for row in source.query("SELECT id FROM users ORDER BY id")]
+    limit = _username_limit(source)
     taken: set[str] = set()
     pending: list[tuple[int, str, str]] = []  # (id, base name, rule)
     for user_id, raw in rows:
         name, text_rule = text_or_rule(raw)
         if text_rule is not None:
             log.add("users", user_id, text_rule, "username")
-        if name is None or not name.strip() or len(name) > USERNAME_LIMIT:
+        if name is None or not name.strip() or len(name) > limit:
             pending.append((user_id, f"legacy-user-{user_id}", "bad_username_renamed"))
         elif name in taken:
             pending.append((user_id, name, "duplicate_username_renamed"))
@@ -241,7 +264,7 @@ def _plan_usernames(
                 plan.username_overrides[user_id] = name
     for user_id, base, rule in pending:
         plain_ok = rule == "bad_username_renamed" and base not in taken
-        final = base if plain_ok else _free_name(base, user_id, taken)
+        final = base if plain_ok else _free_name(base, user_id, taken, limit)
         taken.add(final)
         plan.username_overrides[user_id] = final
         log.add("users", user_id, rule, "username", detail=final)
@@ -253,16 +276,21 @@ def _plan_usernames(
     if plan.unknown_user_id is not None:
         placeholders.append((plan.unknown_user_id, UNKNOWN_USERNAME, _earliest(unknown_user_times)))
     for user_id, base, created_at in placeholders:
-        name = base if base not in taken else _free_name(base, user_id, taken)
+        name = base if base not in taken else _free_name(base, user_id, taken, limit)
         taken.add(name)
         plan.placeholder_users.append(_user_row(user_id, name, created_at))
 
 
-def _free_name(base: str, user_id: int, taken: set[str]) -> str:
+def _username_limit(source: SourceDb) -> int:
+    users = next(spec for spec in source.specs if spec.name == "users")
+    return users.column("username").max_chars or 150
+
+
+def _free_name(base: str, user_id: int, taken: set[str], limit: int) -> str:
     """`base~id` (then `base~id~2`, …), cut so it fits; bounded by the number of names."""
     for attempt in range(1, len(taken) + 2):
         suffix = f"~{user_id}" if attempt == 1 else f"~{user_id}~{attempt}"
-        candidate = base[: USERNAME_LIMIT - len(suffix)] + suffix
+        candidate = base[: limit - len(suffix)] + suffix
         if candidate not in taken:
             taken.add(candidate)
             return candidate
