@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    # Turns waiting for the group-commit writer; beyond this a turn is refused with `busy`.
+    turn_queue_max: int = Field(default=2000, ge=1, le=100_000)
     ready_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
 
     # --- conversation memory -------------------------------------------------

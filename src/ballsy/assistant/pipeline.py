@@ -35,6 +35,7 @@ from ballsy.commands.router import route
 from ballsy.db import repositories as repo
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
 from ballsy.db.models import utcnow
+from ballsy.db.turn_store import UNCHANGED, TurnWriter
 from ballsy.errors import BadRequest, DatabaseUnavailable
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider, ReplyStats
@@ -87,7 +88,7 @@ class Assistant:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         router: Router = route,
-        serialize_writes: bool = False,
+        turns: TurnWriter | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
@@ -99,9 +100,9 @@ class Assistant:
         self.limits = limits
         self.metrics = metrics
         self.clock = clock
-        # SQLite takes one writer at a time and makes the others sleep in its busy handler
-        # (seconds at p99 under load); queueing the turn writes here avoids that.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if serialize_writes else None
+        # Stored turns go through one writer per database (group commit, see db/turn_store):
+        # one transaction for every turn waiting, and on SQLite never two writers at once.
+        self.turns = turns or TurnWriter(engine, idle_gap=config.conversation_idle)
 
     # --- the turn ------------------------------------------------------------------
 
@@ -322,10 +323,9 @@ class Assistant:
             total_ms=round((done - started) * 1000, 3),
         )
         changed, value = new_result
-        extra = {"last_result": _format_fraction(value)} if changed else {}
-        async with self._writing(), self._session() as session:
-            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle, **extra)
-            await session.commit()
+        await self.turns.store(
+            record, last_result=_format_fraction(value) if changed else UNCHANGED
+        )
 
     async def _store_quietly(
         self, identity: Identity, command: str, ended: TurnEnded, **kwargs: Any
@@ -335,12 +335,6 @@ class Assistant:
             await self._store(identity, command, ended, **kwargs)
         except Exception:
             log.exception("could not store an interrupted turn")
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
-        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
-
-    def _session(self) -> _GuardedSession:
-        return _GuardedSession(self.sessions)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -379,28 +373,6 @@ class Assistant:
             self.metrics.ai_tokens.labels(provider, "output").inc(stats.output_tokens)
         if failure is not None:
             self.metrics.ai_failures.labels(provider, failure.kind).inc()
-
-
-class _GuardedSession:
-    """A session whose connection failures surface as `DatabaseUnavailable`."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._session: AsyncSession | None = None
-
-    async def __aenter__(self) -> AsyncSession:
-        self._session = self._sessions()
-        return self._session
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        assert self._session is not None
-        try:
-            await self._session.close()
-        except Exception:  # the connection may already be gone
-            log.debug("closing a failed session raised", exc_info=True)
-        if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
-            raise _unavailable(exc) from exc
-        return False
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:

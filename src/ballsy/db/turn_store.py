@@ -1,0 +1,301 @@
+"""Group commit: every stored turn of this instance goes through one writer task.
+
+Turns waiting to be stored are written together, in one transaction, with multi-row
+statements (the messages, the history rows, one conversation touch and one user update
+per user). The next batch starts as soon as the previous commit returns, so a lone turn
+commits at once and a busy instance writes hundreds of turns per commit instead of one
+commit (and four round trips through the driver's thread) each.
+
+Guarantees:
+- `store` returns only after the turn's own transaction committed; a caller acknowledges
+  the turn (TurnEnded) after that, so an acknowledged turn is never lost.
+- A failed batch fails exactly its turns. A connection failure fails them all with
+  `database_unavailable`; a constraint failure (say, a user deleted mid-turn) is retried
+  turn by turn so that only the offending turn fails.
+- The queue is bounded: a full queue refuses the turn with `busy` at once.
+- `aclose` stores everything already queued before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, type_coerce, update
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
+from ballsy.db.models import CommandHistory, Conversation, Message, User, UTCDateTime
+from ballsy.db.repositories import TurnRecord
+from ballsy.errors import BallsyError, Busy, DatabaseUnavailable
+
+log = logging.getLogger("ballsy.db.turns")
+
+UNCHANGED: Any = object()
+
+# The statements, built once (building a statement costs more than running it on SQLite);
+# SQLAlchemy's compiled cache then skips compilation on every batch.
+_ACTIVITY = type_coerce(
+    func.coalesce(Conversation.last_activity_at, Conversation.started_at), UTCDateTime()
+)
+_LATEST_CONVERSATIONS = select(Conversation.user_id, Conversation.id, _ACTIVITY).where(
+    Conversation.id.in_(
+        select(func.max(Conversation.id))
+        .where(Conversation.user_id.in_(bindparam("user_ids", expanding=True)))
+        .group_by(Conversation.user_id)
+    )
+)
+_NEW_CONVERSATION = (
+    insert(Conversation)
+    .values(
+        user_id=bindparam("b_user"),
+        started_at=bindparam("b_at", type_=UTCDateTime()),
+        last_activity_at=bindparam("b_at", type_=UTCDateTime()),
+    )
+    .returning(Conversation.id)
+)
+_TOUCH_CONVERSATION = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("b_id"))
+    .values(last_activity_at=bindparam("b_at", type_=UTCDateTime()))
+)
+_INSERT_MESSAGES = insert(Message)
+_INSERT_HISTORY = insert(CommandHistory)
+_TOUCH_USER = (
+    update(User)
+    .where(User.id == bindparam("b_id"))
+    .values(last_seen_at=bindparam("b_seen", type_=UTCDateTime()))
+)
+_TOUCH_USER_RESULT = (
+    update(User)
+    .where(User.id == bindparam("b_id"))
+    .values(
+        last_seen_at=bindparam("b_seen", type_=UTCDateTime()),
+        last_result=bindparam("b_result", type_=User.last_result.type),
+    )
+)
+
+
+@dataclass(slots=True)
+class _Pending:
+    turn: TurnRecord
+    last_result: Any  # str | None, or UNCHANGED
+    done: asyncio.Future[None]
+
+
+class TurnWriter:
+    """The one writer of stored turns for an engine (one per database per instance)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        idle_gap: timedelta,
+        max_queue: int = 2000,
+        max_batch: int = 500,
+    ) -> None:
+        self.engine = engine
+        self.idle_gap = idle_gap
+        self.max_queue = max_queue
+        self.max_batch = max_batch
+        self._pending: deque[_Pending] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        # Observability: how many turns went into the batches written so far.
+        self.batches = 0
+        self.turns = 0
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    async def store(self, turn: TurnRecord, *, last_result: Any = UNCHANGED) -> None:
+        """Store one turn; returns once its transaction has committed.
+
+        Raises `Busy` when the queue is full or the writer is closing, and
+        `DatabaseUnavailable` (or another `BallsyError`) when its batch failed. A caller
+        cancelled while waiting does not withdraw the turn: it is still stored."""
+        if self._closing:
+            raise Busy("The server is shutting down; please try again in a moment.")
+        if len(self._pending) >= self.max_queue:
+            raise Busy("The server is too busy to store this turn; please try again shortly.")
+        self._ensure_running()
+        assert self._wake is not None and self._loop is not None
+        pending = _Pending(turn, last_result, self._loop.create_future())
+        self._pending.append(pending)
+        self._wake.set()
+        await asyncio.shield(pending.done)
+
+    async def aclose(self) -> None:
+        """Refuse new turns, store the queued ones, stop the writer."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await task
+            except Exception:  # already logged by the loop
+                log.debug("turn writer ended with an error", exc_info=True)
+
+    # --- the writer task ----------------------------------------------------------------
+
+    def _ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and self._loop is loop and not self._task.done():
+            return
+        if self._loop is not loop:
+            # A new event loop (an app restarted in the same process): what was queued on
+            # the old loop cannot be answered there any more.
+            self._pending.clear()
+        self._loop = loop
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="ballsy-turn-writer")
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = [
+                self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))
+            ]
+            try:
+                await self._write(batch)
+            except BaseException as exc:  # never leave a turn waiting forever
+                log.exception("the turn writer failed a batch")
+                _fail(batch, _unavailable)
+                if not isinstance(exc, Exception):
+                    raise
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            await self._commit(batch)
+        except (IntegrityError, DataError) as exc:
+            if len(batch) == 1:
+                log.warning("a turn could not be stored", extra={"error": type(exc).__name__})
+                _fail(batch, _refused)
+                return
+            # One bad turn must not fail the others: store them one by one.
+            for pending in batch:
+                await self._write([pending])
+            return
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            log.error(
+                "database unavailable while storing turns", extra={"error": type(exc).__name__}
+            )
+            _fail(batch, _unavailable)
+            return
+        self.batches += 1
+        self.turns += len(batch)
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_result(None)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        async with self.engine.begin() as conn:
+            await write_turns(
+                conn, [(p.turn, p.last_result) for p in batch], idle_gap=self.idle_gap
+            )
+
+
+async def write_turns(
+    conn: AsyncConnection, turns: list[tuple[TurnRecord, Any]], *, idle_gap: timedelta
+) -> None:
+    """Store `turns` (each with its new arithmetic memory, or UNCHANGED) in the caller's
+    transaction, in order: a turn joins its user's latest conversation if that was active
+    within `idle_gap` of the turn, else starts a new one."""
+    user_ids = sorted({turn.user_id for turn, _ in turns})
+    open_by_user: dict[int, tuple[int, datetime]] = {
+        row[0]: (row[1], row[2])
+        for row in await conn.execute(_LATEST_CONVERSATIONS, {"user_ids": user_ids})
+    }
+    touched: dict[int, datetime] = {}
+    messages: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    seen: dict[int, datetime] = {}
+    results: dict[int, Any] = {}
+    for turn, last_result in turns:
+        at = turn.created_at
+        current = open_by_user.get(turn.user_id)
+        if current is None or current[1] <= at - idle_gap:
+            conversation_id = (
+                await conn.execute(_NEW_CONVERSATION, {"b_user": turn.user_id, "b_at": at})
+            ).scalar_one()
+            current = (conversation_id, at)
+        else:
+            conversation_id = current[0]
+            if at > current[1]:
+                current = (conversation_id, at)
+                touched[conversation_id] = at
+        open_by_user[turn.user_id] = current
+        common = {"conversation_id": conversation_id, "created_at": at, "turn_id": turn.turn_id}
+        messages.append({**common, "is_user": True, "content": turn.command, "interrupted": False})
+        messages.append(
+            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted}
+        )
+        history.append(
+            {
+                "user_id": turn.user_id,
+                "command": turn.command,
+                "result": turn.response,
+                "created_at": at,
+                "turn_id": turn.turn_id,
+                "source": turn.source,
+                "family": turn.family,
+                "action": turn.action,
+                "action_data": turn.action_data,
+                "interrupted": turn.interrupted,
+                "first_text_ms": turn.first_text_ms,
+                "total_ms": turn.total_ms,
+            }
+        )
+        seen[turn.user_id] = max(at, seen.get(turn.user_id, at))
+        if last_result is not UNCHANGED:
+            results[turn.user_id] = last_result
+    if touched:
+        await conn.execute(
+            _TOUCH_CONVERSATION, [{"b_id": cid, "b_at": at} for cid, at in touched.items()]
+        )
+    await conn.execute(_INSERT_MESSAGES, messages)
+    await conn.execute(_INSERT_HISTORY, history)
+    plain = [{"b_id": uid, "b_seen": at} for uid, at in seen.items() if uid not in results]
+    if plain:
+        await conn.execute(_TOUCH_USER, plain)
+    with_result = [
+        {"b_id": uid, "b_seen": seen[uid], "b_result": value} for uid, value in results.items()
+    ]
+    if with_result:
+        await conn.execute(_TOUCH_USER_RESULT, with_result)
+
+
+def _fail(batch: list[_Pending], error: Callable[[], Exception]) -> None:
+    for pending in batch:
+        if not pending.done.done():
+            pending.done.set_exception(error())
+            # A caller that gave up (cancelled) never reads it; don't log it as unretrieved.
+            pending.done.exception()
+
+
+def _unavailable() -> BallsyError:
+    return DatabaseUnavailable(
+        "The database is unavailable right now; please try again in a moment."
+    )
+
+
+def _refused() -> BallsyError:
+    return BallsyError(
+        "This turn could not be stored (the database refused it); your other turns are safe."
+    )
