@@ -1,0 +1,397 @@
+"""Stored turns per second: Ballsy (signed-in users, every turn stored) against the
+prototype (stores nothing), side by side in one run, on SQLite and PostgreSQL.
+
+The prototype is installed from its repository into a virtual environment of its own
+(its code is extracted to a temporary folder, never into this checkout) and served by
+uvicorn; Ballsy is the real `ballsy serve`. Both answer the same locally computed
+command ("2+2": the prototype's arithmetic, no AI) over both doors, to the same client
+in this process (raw HTTP/1.1 keep-alive; the `websockets` library), interleaved:
+prototype, Ballsy, prototype, Ballsy... so a change in the machine's load hits both.
+
+    .venv/bin/python -m bench.bench_scale [--seconds 3] [--rounds 2] [--clients 10,100]
+        [--databases sqlite,postgres] [--prototype-git DIR] [--prototype-venv DIR]
+
+Each turn Ballsy acknowledges is checked to be in its database at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import websockets
+from tests.pg import ADMIN_DSN, create_database, drop_database, free_port
+from tests.servers import BallsyProcess, listening_pids
+
+from bench.common import compile_bytecode, machine, median, percentile
+
+PROTOTYPE_GIT = "/work/.mirror/ethicalzeus07+ballsy-voice-assistant/repo"
+PROTOTYPE_COMMIT = "53a7354"
+PROTOTYPE_DEPS = [
+    "fastapi",
+    "uvicorn[standard]",
+    "flask",
+    "python-dotenv",
+    "google-genai",
+    "SpeechRecognition",
+    "pydantic",
+    "python-multipart",
+    "websockets",
+    "jinja2",
+    "sqlalchemy",
+    "psycopg2-binary",
+    "alembic",
+]
+# Answered locally by both: the prototype's arithmetic branch and Ballsy's.
+COMMAND = "2+2"
+BALLSY_ENV = {
+    "STT_ENABLED": "false",
+    "RATE_LIMIT_ENABLED": "false",
+    "LOG_LEVEL": "WARNING",
+    "AI_PROVIDER": "none",
+}
+# Targets: Ballsy / prototype turns per second, per database and door.
+TARGETS = {("sqlite", "ws"): 2.0, ("sqlite", "http"): 1.2, ("postgres", "ws"): 1.0}
+TARGET_P99_MS = 25.0  # SQLite, 10 clients
+
+
+@dataclass
+class Load:
+    count: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+# --- the client ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to talk to one server."""
+
+    name: str
+    port: int
+    tokens: list[str | None]
+    prototype: bool
+
+    def http_request(self, index: int) -> bytes:
+        payload: dict[str, object] = {"command": COMMAND}
+        auth = ""
+        if self.prototype:
+            payload["user_id"] = index + 1
+        else:
+            auth = f"Authorization: Bearer {self.tokens[index]}\r\n"
+        body = json.dumps(payload).encode()
+        return (
+            f"POST /api/command HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"{auth}Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    def ws_path(self, index: int) -> str:
+        return f"/ws/voice/{index + 1}"
+
+
+async def _http_client(target: Target, index: int, deadline: float, out: Load) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    request = target.http_request(index)
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            if head.startswith(b"HTTP/1.1 200"):
+                out.count += 1
+                out.latencies.append(time.perf_counter() - started)
+            else:
+                out.errors += 1
+    finally:
+        writer.close()
+
+
+async def _ws_client(target: Target, index: int, deadline: float, out: Load) -> None:
+    url = f"ws://127.0.0.1:{target.port}{target.ws_path(index)}"
+    async with websockets.connect(url, compression=None, max_queue=None) as ws:
+        token = target.tokens[index]
+        if token:
+            await ws.send(json.dumps({"type": "hello", "token": token}))
+            await ws.recv()
+        frame = json.dumps({"command": COMMAND})
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await ws.send(frame)
+            reply = json.loads(await ws.recv())
+            if reply.get("type") == "command_response":
+                out.count += 1
+                out.latencies.append(time.perf_counter() - started)
+            else:
+                out.errors += 1
+
+
+async def _load(target: Target, door: str, clients: int, seconds: float) -> Load:
+    client = _http_client if door == "http" else _ws_client
+    warm = Load()
+    warm_deadline = time.perf_counter() + min(0.5, seconds / 4)
+    await asyncio.gather(*(client(target, i, warm_deadline, warm) for i in range(clients)))
+    out = Load(seconds=seconds)
+    deadline = time.perf_counter() + seconds
+    await asyncio.gather(*(client(target, i, deadline, out) for i in range(clients)))
+    return out
+
+
+# --- the prototype -----------------------------------------------------------------------
+
+
+def install_prototype(git_dir: Path, venv: Path, workdir: Path) -> Path:
+    """Extract the prototype at PROTOTYPE_COMMIT into `workdir`; make sure `venv` holds
+    its dependencies (installed from PyPI once). Returns the extracted tree."""
+    tree = workdir / "prototype"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "archive", PROTOTYPE_COMMIT],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True, timeout=120)
+    marker = venv / ".prototype-deps"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", *PROTOTYPE_DEPS], check=True, timeout=900
+        )
+        marker.write_text("\n".join(PROTOTYPE_DEPS))
+    return tree
+
+
+def start_prototype(tree: Path, venv: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "DATABASE_URL": f"sqlite:///{tree / 'prototype.db'}",
+        # Its limiter keeps 10 timestamps per user, so any limit above 10 never refuses.
+        "MAX_REQUESTS_PER_MINUTE": "1000000",
+        "MAX_SESSIONS": "100000",
+        "ENVIRONMENT": "development",
+    }
+    proc = subprocess.Popen(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "uvicorn",
+            "src.backend.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the prototype exited with {proc.returncode}")
+            try:
+                reply = client.post(
+                    f"http://127.0.0.1:{port}/api/command", json={"command": COMMAND}
+                )
+                if reply.status_code == 200 and reply.json()["response"] == "4":
+                    assert proc.pid in listening_pids(port)
+                    return proc
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError("the prototype did not start")
+
+
+# --- Ballsy ----------------------------------------------------------------------------------
+
+
+def signed_in(port: int, count: int) -> list[str | None]:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        return [client.post("/api/session").json()["token"] for _ in range(count)]
+
+
+def stored_count(database: str, location: str) -> int:
+    if database == "sqlite":
+        with sqlite3.connect(Path(location) / "ballsy.db") as conn:
+            return int(conn.execute("SELECT count(*) FROM command_history").fetchone()[0])
+    with psycopg.connect(location) as conn:
+        row = conn.execute("SELECT count(*) FROM command_history").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    database: str
+    door: str
+    clients: int
+    prototype: list[Load]
+    ballsy: list[Load]
+
+    @staticmethod
+    def _summary(loads: list[Load]) -> tuple[float, float, float, int]:
+        latencies = [x for load in loads for x in load.latencies]
+        rate = median([load.rate for load in loads])
+        errors = sum(load.errors for load in loads)
+        return rate, median(latencies) * 1000, percentile(latencies, 99) * 1000, errors
+
+    def markdown(self) -> str:
+        p_rate, p_p50, p_p99, p_err = self._summary(self.prototype)
+        b_rate, b_p50, b_p99, b_err = self._summary(self.ballsy)
+        ratio = b_rate / p_rate if p_rate else float("nan")
+        target = TARGETS.get((self.database, self.door), 1.0)
+        verdicts = [f"≥{target:g}x: {'met' if ratio >= target else 'NOT met'}"]
+        if self.database == "sqlite" and self.clients == 10:
+            verdicts.append(
+                f"p99 <{TARGET_P99_MS:g} ms: {'met' if b_p99 < TARGET_P99_MS else 'NOT met'}"
+            )
+        return (
+            f"| {self.database} | {self.door.upper()} | {self.clients} | {p_rate:,.0f} | "
+            f"{p_p50:.1f} / {p_p99:.1f} | {b_rate:,.0f} | {b_p50:.1f} / {b_p99:.1f} | "
+            f"**{ratio:.2f}x** | {'; '.join(verdicts)} | {p_err} / {b_err} |"
+        )
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    compile_bytecode()
+    header = [
+        f"Machine: {machine()}",
+        "",
+        "```",
+        subprocess.run(["lscpu"], capture_output=True, text=True).stdout.strip()
+        if sys.platform == "linux"
+        else "",
+        "```",
+        "",
+    ]
+    rows: list[Row] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="ballsy-scale-") as tmp:
+        root = Path(tmp)
+        tree = install_prototype(Path(args.prototype_git), Path(args.prototype_venv), root)
+        proto_port = free_port()
+        prototype = start_prototype(tree, Path(args.prototype_venv), proto_port)
+        try:
+            proto = Target("prototype", proto_port, [None] * max(args.clients), prototype=True)
+            for database in args.databases:
+                rows += _database_rows(database, args, root, proto, notes)
+        finally:
+            prototype.kill()
+            prototype.wait(timeout=10)
+    loads = os.getloadavg()
+    table = [
+        "| database | door | clients | prototype turns/s | prototype p50 / p99 ms "
+        "| Ballsy turns/s (stored) | Ballsy p50 / p99 ms | Ballsy / prototype | target "
+        "| errors (prototype / Ballsy) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(row.markdown() for row in rows),
+    ]
+    footer = [
+        "",
+        f"{args.rounds} interleaved rounds of {args.seconds:g} s per cell (turns/s: the "
+        f"median round; latencies: all rounds). Load average at the end: "
+        f"{loads[0]:.2f} {loads[1]:.2f} {loads[2]:.2f}.",
+        *notes,
+    ]
+    return header + table + footer
+
+
+def _database_rows(
+    database: str, args: argparse.Namespace, root: Path, proto: Target, notes: list[str]
+) -> list[Row]:
+    env = dict(BALLSY_ENV)
+    dropped: str | None = None
+    if database == "sqlite":
+        location = str(root / "ballsy-data")
+        env["DATA_DIR"] = location
+    else:
+        from ballsy.db import migrate
+
+        dropped, location = create_database(args.postgres_dsn)
+        migrate.upgrade(location)
+        env["DATABASE_URL"] = location
+        env["DB_POOL_SIZE"] = str(args.pool_size)
+    server = BallsyProcess(env).start()
+    rows: list[Row] = []
+    try:
+        server.wait_healthy(timeout=60)
+        ballsy = Target("Ballsy", server.port, signed_in(server.port, max(args.clients)), False)
+        acknowledged = 0
+        for clients in args.clients:
+            for door in ("http", "ws"):
+                row = Row(database, door, clients, [], [])
+                for _ in range(args.rounds):
+                    row.prototype.append(asyncio.run(_load(proto, door, clients, args.seconds)))
+                    load = asyncio.run(_load(ballsy, door, clients, args.seconds))
+                    row.ballsy.append(load)
+                    acknowledged += load.count
+                rows.append(row)
+                print(row.markdown(), flush=True)
+        stored = stored_count(database, location)
+        notes.append(
+            f"{database}: {stored:,} turns stored, at least the {acknowledged:,} acknowledged "
+            f"in the measured windows (warm-up turns are stored too): "
+            f"{'ok' if stored >= acknowledged else 'MISSING TURNS'}."
+        )
+    finally:
+        server.kill()
+        if dropped:
+            drop_database(dropped, args.postgres_dsn)
+    return rows
+
+
+def main() -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--clients", type=lambda s: [int(x) for x in s.split(",")], default=[10, 100]
+    )
+    parser.add_argument("--databases", type=lambda s: s.split(","), default=["sqlite", "postgres"])
+    parser.add_argument("--prototype-git", default=PROTOTYPE_GIT)
+    parser.add_argument(
+        "--prototype-venv",
+        default=str(Path.home() / ".cache" / "ballsy-bench" / "prototype-venv"),
+    )
+    parser.add_argument("--postgres-dsn", default=ADMIN_DSN)
+    parser.add_argument("--pool-size", type=int, default=3)
+    args = parser.parse_args()
+    text = "\n".join(run(args))
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
