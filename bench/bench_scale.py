@@ -290,9 +290,9 @@ def run(args: argparse.Namespace) -> list[str]:
         f"Machine: {machine()}",
         "",
         "```",
-        subprocess.run(["lscpu"], capture_output=True, text=True).stdout.strip()
-        if sys.platform == "linux"
-        else "",
+        "\n".join(
+            subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()[:10]
+        ),
         "```",
         "",
     ]

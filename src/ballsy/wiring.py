@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.identity import EphemeralScopes, TokenCache
+from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
@@ -144,6 +145,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
             idle_gap=timedelta(minutes=settings.conversation_idle_minutes),
             max_queue=settings.turn_queue_max,
         ),
+        memory=MemoryCache(settings.user_memory_cache_entries),
     )
     return Services(
         settings=settings,

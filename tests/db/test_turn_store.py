@@ -17,7 +17,7 @@ from ballsy.db import migrate
 from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.models import CommandHistory, Conversation, Message, User
-from ballsy.db.turn_store import TurnWriter
+from ballsy.db.turn_store import StaleMemory, TurnWriter
 from ballsy.errors import BallsyError, Busy, DatabaseUnavailable
 from tests.pg import free_port
 
@@ -215,3 +215,39 @@ def test_an_unreachable_database_fails_the_batch_as_unavailable(
             await engine.dispose()
 
     asyncio.run(scenario())
+
+
+def test_a_turn_computed_from_changed_memory_is_not_stored(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    async def body(turns: TurnWriter, ids: list[int], sessions: Any) -> None:
+        await turns.store(_turn(ids[0], 0), last_result="4/1")
+        # Computed from (4, no zone): still current. The next one, computed from the
+        # memory before that turn, is stale; so is one assuming a zone that is not stored.
+        await turns.store(_turn(ids[0], 1), last_result="10/1", expected=("4/1", None))
+        with pytest.raises(StaleMemory):
+            await turns.store(_turn(ids[0], 2), last_result="9/1", expected=("4/1", None))
+        with pytest.raises(StaleMemory):
+            await turns.store(_turn(ids[0], 3), expected=("10/1", "Europe/Paris"))
+        # Inside one batch the check sees the batch's earlier turns.
+        outcomes = await asyncio.gather(
+            turns.store(_turn(ids[1], 1), last_result="1/1", expected=(None, None)),
+            turns.store(_turn(ids[1], 2), last_result="2/1", expected=(None, None)),
+            return_exceptions=True,
+        )
+        assert outcomes[0] is None and isinstance(outcomes[1], StaleMemory), outcomes
+        async with sessions() as session:
+            stored = (
+                await session.execute(select(CommandHistory.turn_id).order_by(CommandHistory.id))
+            ).all()
+            assert [row[0] for row in stored] == [
+                f"turn-{ids[0]}-0",
+                f"turn-{ids[0]}-1",
+                f"turn-{ids[1]}-1",
+            ]
+            first = await session.get(User, ids[0])
+            second = await session.get(User, ids[1])
+            assert first is not None and second is not None
+            assert (first.last_result, second.last_result) == ("10/1", "1/1")
+
+    _run(make_settings, database_url, body)

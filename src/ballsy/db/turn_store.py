@@ -31,13 +31,29 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
-from ballsy.db.models import CommandHistory, Conversation, Message, User, UTCDateTime
+from ballsy.db.models import (
+    CommandHistory,
+    Conversation,
+    Message,
+    User,
+    UserSettings,
+    UTCDateTime,
+)
 from ballsy.db.repositories import TurnRecord
 from ballsy.errors import BallsyError, Busy, DatabaseUnavailable
 
 log = logging.getLogger("ballsy.db.turns")
 
 UNCHANGED: Any = object()
+
+# What a turn's answer was computed from: the user's (last_result, stored time zone).
+Memory = tuple[str | None, str | None]
+
+
+class StaleMemory(Exception):
+    """The user's memory changed (another instance, or a settings change) after the turn
+    read it: the turn was not stored and must be answered again from fresh memory."""
+
 
 # The statements, built once (building a statement costs more than running it on SQLite);
 # SQLAlchemy's compiled cache then skips compilation on every batch.
@@ -50,6 +66,15 @@ _LATEST_CONVERSATIONS = select(Conversation.user_id, Conversation.id, _ACTIVITY)
         .where(Conversation.user_id.in_(bindparam("user_ids", expanding=True)))
         .group_by(Conversation.user_id)
     )
+)
+# The users' memory, locked for the batch (PostgreSQL; SQLite has one writer anyway), so
+# that no other instance changes it between this check and this batch's commit.
+_MEMORY_FOR_UPDATE = (
+    select(User.id, User.last_result, UserSettings.timezone)
+    .outerjoin(UserSettings, UserSettings.user_id == User.id)
+    .where(User.id.in_(bindparam("user_ids", expanding=True)))
+    .order_by(User.id)
+    .with_for_update(of=User)
 )
 _NEW_CONVERSATION = (
     insert(Conversation)
@@ -86,6 +111,7 @@ _TOUCH_USER_RESULT = (
 class _Pending:
     turn: TurnRecord
     last_result: Any  # str | None, or UNCHANGED
+    expected: Memory | None  # checked against the database before storing, if given
     done: asyncio.Future[None]
 
 
@@ -117,8 +143,14 @@ class TurnWriter:
     def queued(self) -> int:
         return len(self._pending)
 
-    async def store(self, turn: TurnRecord, *, last_result: Any = UNCHANGED) -> None:
+    async def store(
+        self, turn: TurnRecord, *, last_result: Any = UNCHANGED, expected: Memory | None = None
+    ) -> None:
         """Store one turn; returns once its transaction has committed.
+
+        With `expected`, the turn is stored only if the user's memory in the database (in
+        the batch's transaction, after the batch's earlier turns) is still what the
+        answer was computed from; else `StaleMemory` is raised and nothing is stored.
 
         Raises `Busy` when the queue is full or the writer is closing, and
         `DatabaseUnavailable` (or another `BallsyError`) when its batch failed. A caller
@@ -129,7 +161,7 @@ class TurnWriter:
             raise Busy("The server is too busy to store this turn; please try again shortly.")
         self._ensure_running()
         assert self._wake is not None and self._loop is not None
-        pending = _Pending(turn, last_result, self._loop.create_future())
+        pending = _Pending(turn, last_result, expected, self._loop.create_future())
         self._pending.append(pending)
         self._wake.set()
         await asyncio.shield(pending.done)
@@ -182,7 +214,7 @@ class TurnWriter:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            await self._commit(batch)
+            stale = await self._commit(batch)
         except (IntegrityError, DataError) as exc:
             if len(batch) == 1:
                 log.warning("a turn could not be stored", extra={"error": type(exc).__name__})
@@ -199,25 +231,42 @@ class TurnWriter:
             _fail(batch, _unavailable)
             return
         self.batches += 1
-        self.turns += len(batch)
-        for pending in batch:
-            if not pending.done.done():
+        self.turns += len(batch) - len(stale)
+        for index, pending in enumerate(batch):
+            if pending.done.done():
+                continue
+            if index in stale:
+                pending.done.set_exception(StaleMemory())
+                pending.done.exception()
+            else:
                 pending.done.set_result(None)
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending]) -> set[int]:
         async with self.engine.begin() as conn:
-            await write_turns(
-                conn, [(p.turn, p.last_result) for p in batch], idle_gap=self.idle_gap
+            return await write_turns(
+                conn,
+                [(p.turn, p.last_result, p.expected) for p in batch],
+                idle_gap=self.idle_gap,
             )
 
 
 async def write_turns(
-    conn: AsyncConnection, turns: list[tuple[TurnRecord, Any]], *, idle_gap: timedelta
-) -> None:
-    """Store `turns` (each with its new arithmetic memory, or UNCHANGED) in the caller's
-    transaction, in order: a turn joins its user's latest conversation if that was active
-    within `idle_gap` of the turn, else starts a new one."""
-    user_ids = sorted({turn.user_id for turn, _ in turns})
+    conn: AsyncConnection,
+    turns: list[tuple[TurnRecord, Any, Memory | None]],
+    *,
+    idle_gap: timedelta,
+) -> set[int]:
+    """Store `turns` (each with its new arithmetic memory or UNCHANGED, and the memory
+    its answer was computed from or None) in the caller's transaction, in order: a turn
+    joins its user's latest conversation if that was active within `idle_gap` of the
+    turn, else starts a new one. Returns the indexes of the turns not stored because
+    their user's memory is no longer what they expected."""
+    user_ids = sorted({turn.user_id for turn, _, _ in turns})
+    memory: dict[int, Memory] = {}
+    if any(expected is not None for _, _, expected in turns):
+        rows = await conn.execute(_MEMORY_FOR_UPDATE, {"user_ids": user_ids})
+        memory = {row[0]: (row[1], row[2]) for row in rows}
+    stale: set[int] = set()
     open_by_user: dict[int, tuple[int, datetime]] = {
         row[0]: (row[1], row[2])
         for row in await conn.execute(_LATEST_CONVERSATIONS, {"user_ids": user_ids})
@@ -227,7 +276,14 @@ async def write_turns(
     history: list[dict[str, Any]] = []
     seen: dict[int, datetime] = {}
     results: dict[int, Any] = {}
-    for turn, last_result in turns:
+    for index, (turn, last_result, expected) in enumerate(turns):
+        known = memory.get(turn.user_id)
+        # An unknown user is left to the foreign key (the turn is refused, not retried).
+        if expected is not None and known is not None and known != expected:
+            stale.add(index)
+            continue
+        if known is not None and last_result is not UNCHANGED:
+            memory[turn.user_id] = (last_result, known[1])
         at = turn.created_at
         current = open_by_user.get(turn.user_id)
         if current is None or current[1] <= at - idle_gap:
@@ -269,6 +325,8 @@ async def write_turns(
         await conn.execute(
             _TOUCH_CONVERSATION, [{"b_id": cid, "b_at": at} for cid, at in touched.items()]
         )
+    if not history:
+        return stale
     await conn.execute(_INSERT_MESSAGES, messages)
     await conn.execute(_INSERT_HISTORY, history)
     plain = [{"b_id": uid, "b_seen": at} for uid, at in seen.items() if uid not in results]
@@ -279,6 +337,7 @@ async def write_turns(
     ]
     if with_result:
         await conn.execute(_TOUCH_USER_RESULT, with_result)
+    return stale
 
 
 def _fail(batch: list[_Pending], error: Callable[[], Exception]) -> None:
