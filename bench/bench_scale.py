@@ -32,7 +32,7 @@ import httpx
 import psycopg
 import websockets
 from tests.pg import ADMIN_DSN, create_database, drop_database, free_port
-from tests.servers import BallsyProcess, listening_pids
+from tests.servers import BallsyProcess, cpu_seconds, listening_pids
 
 from bench.common import compile_bytecode, machine, median, percentile
 
@@ -72,6 +72,7 @@ class Load:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0  # the server process's CPU during the measured window
 
     @property
     def rate(self) -> float:
@@ -89,6 +90,7 @@ class Target:
     port: int
     tokens: list[str | None]
     prototype: bool
+    pid: int | None = None
 
     def http_request(self, index: int) -> bytes:
         payload: dict[str, object] = {"command": COMMAND}
@@ -148,14 +150,18 @@ async def _ws_client(target: Target, index: int, deadline: float, out: Load) -> 
                 out.errors += 1
 
 
-async def _load(target: Target, door: str, clients: int, seconds: float) -> Load:
+async def _load(
+    target: Target, door: str, clients: int, seconds: float, pid: int | None = None
+) -> Load:
     client = _http_client if door == "http" else _ws_client
     warm = Load()
     warm_deadline = time.perf_counter() + min(0.5, seconds / 4)
     await asyncio.gather(*(client(target, i, warm_deadline, warm) for i in range(clients)))
     out = Load(seconds=seconds)
+    cpu = cpu_seconds(pid) if pid else 0.0
     deadline = time.perf_counter() + seconds
     await asyncio.gather(*(client(target, i, deadline, out) for i in range(clients)))
+    out.cpu_s = cpu_seconds(pid) - cpu if pid else 0.0
     return out
 
 
@@ -261,15 +267,17 @@ class Row:
     ballsy: list[Load]
 
     @staticmethod
-    def _summary(loads: list[Load]) -> tuple[float, float, float, int]:
+    def _summary(loads: list[Load]) -> tuple[float, float, float, int, float]:
         latencies = [x for load in loads for x in load.latencies]
         rate = median([load.rate for load in loads])
         errors = sum(load.errors for load in loads)
-        return rate, median(latencies) * 1000, percentile(latencies, 99) * 1000, errors
+        turns = sum(load.count for load in loads)
+        cpu_ms = 1000 * sum(load.cpu_s for load in loads) / turns if turns else float("nan")
+        return rate, median(latencies) * 1000, percentile(latencies, 99) * 1000, errors, cpu_ms
 
     def markdown(self) -> str:
-        p_rate, p_p50, p_p99, p_err = self._summary(self.prototype)
-        b_rate, b_p50, b_p99, b_err = self._summary(self.ballsy)
+        p_rate, p_p50, p_p99, p_err, p_cpu = self._summary(self.prototype)
+        b_rate, b_p50, b_p99, b_err, b_cpu = self._summary(self.ballsy)
         ratio = b_rate / p_rate if p_rate else float("nan")
         target = TARGETS.get((self.database, self.door), 1.0)
         verdicts = [f"≥{target:g}x: {'met' if ratio >= target else 'NOT met'}"]
@@ -280,7 +288,8 @@ class Row:
         return (
             f"| {self.database} | {self.door.upper()} | {self.clients} | {p_rate:,.0f} | "
             f"{p_p50:.1f} / {p_p99:.1f} | {b_rate:,.0f} | {b_p50:.1f} / {b_p99:.1f} | "
-            f"**{ratio:.2f}x** | {'; '.join(verdicts)} | {p_err} / {b_err} |"
+            f"**{ratio:.2f}x** | {'; '.join(verdicts)} | {p_cpu:.2f} / {b_cpu:.2f} "
+            f"| {p_err} / {b_err} |"
         )
 
 
@@ -304,7 +313,7 @@ def run(args: argparse.Namespace) -> list[str]:
         proto_port = free_port()
         prototype = start_prototype(tree, Path(args.prototype_venv), proto_port)
         try:
-            proto = Target("prototype", proto_port, [None] * max(args.clients), prototype=True)
+            proto = Target("prototype", proto_port, [None] * max(args.clients), True, prototype.pid)
             for database in args.databases:
                 rows += _database_rows(database, args, root, proto, notes)
         finally:
@@ -314,8 +323,8 @@ def run(args: argparse.Namespace) -> list[str]:
     table = [
         "| database | door | clients | prototype turns/s | prototype p50 / p99 ms "
         "| Ballsy turns/s (stored) | Ballsy p50 / p99 ms | Ballsy / prototype | target "
-        "| errors (prototype / Ballsy) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU ms per turn (prototype / Ballsy) | errors (prototype / Ballsy) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *(row.markdown() for row in rows),
     ]
     footer = [
@@ -348,13 +357,17 @@ def _database_rows(
     try:
         server.wait_healthy(timeout=60)
         ballsy = Target("Ballsy", server.port, signed_in(server.port, max(args.clients)), False)
+        assert server.proc is not None
+        server_pid, proto_pid = server.proc.pid, proto.pid
         acknowledged = 0
         for clients in args.clients:
             for door in ("http", "ws"):
                 row = Row(database, door, clients, [], [])
                 for _ in range(args.rounds):
-                    row.prototype.append(asyncio.run(_load(proto, door, clients, args.seconds)))
-                    load = asyncio.run(_load(ballsy, door, clients, args.seconds))
+                    row.prototype.append(
+                        asyncio.run(_load(proto, door, clients, args.seconds, proto_pid))
+                    )
+                    load = asyncio.run(_load(ballsy, door, clients, args.seconds, server_pid))
                     row.ballsy.append(load)
                     acknowledged += load.count
                 rows.append(row)
@@ -372,6 +385,75 @@ def _database_rows(
     return rows
 
 
+# `ballsy serve` under cProfile, the profile written when it stops. uvicorn re-raises the
+# stopping signal once shut down, which would end the process before the profile is saved.
+_PROFILED_SERVE = """
+import cProfile, signal, sys
+OUT = sys.argv[1]
+signal.raise_signal = lambda _sig: None
+from ballsy.cli import main
+sys.argv = ["ballsy", "serve"]
+profiler = cProfile.Profile()
+profiler.enable()
+try:
+    main()
+except SystemExit:
+    pass
+finally:
+    profiler.disable()
+    profiler.dump_stats(OUT)
+"""
+
+
+def profile(args: argparse.Namespace) -> list[str]:
+    """Ballsy's event-loop thread under cProfile while it serves signed-in WebSocket
+    turns on SQLite: where a stored turn's time goes, by package."""
+    import pstats
+    import signal
+
+    from bench.profile_turn import _shares
+
+    with tempfile.TemporaryDirectory(prefix="ballsy-scale-profile-") as tmp:
+        out = Path(tmp) / "serve.prof"
+        server = BallsyProcess({**BALLSY_ENV, "DATA_DIR": str(Path(tmp) / "data")})
+        env = {**server.env}
+        server.proc = subprocess.Popen(
+            [sys.executable, "-c", _PROFILED_SERVE, str(out)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        server.started_at = time.perf_counter()
+        try:
+            server.wait_healthy(timeout=90)
+            tokens = signed_in(server.port, 10)
+            load = asyncio.run(
+                _load(Target("Ballsy", server.port, tokens, False), "ws", 10, args.seconds)
+            )
+            server.proc.send_signal(signal.SIGTERM)
+            server.proc.wait(timeout=60)
+        finally:
+            server.kill()
+        stats = pstats.Stats(str(out))
+    total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    by_self = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]  # type: ignore[attr-defined]
+    lines = [
+        f"Profile: Ballsy serving 10 signed-in WebSocket clients on SQLite for {args.seconds:g} s "
+        f"({load.count:,} turns; the whole process, start-up included, under cProfile).",
+        "",
+        "| where (self time) | share |",
+        "|---|---:|",
+        *(f"| {name} | {share:.0f}% |" for name, share in _shares(stats)),
+        "",
+        "| function (self time) | share |",
+        "|---|---:|",
+    ]
+    for (filename, line, name), values in by_self:
+        short = "/".join(Path(filename).parts[-2:]) if filename != "~" else ""
+        lines.append(f"| `{short}:{line}({name})` | {100 * values[2] / total:.1f}% |")
+    return lines
+
+
 def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -387,8 +469,11 @@ def main() -> str:
     )
     parser.add_argument("--postgres-dsn", default=ADMIN_DSN)
     parser.add_argument("--pool-size", type=int, default=3)
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile Ballsy's WebSocket turns"
+    )
     args = parser.parse_args()
-    text = "\n".join(run(args))
+    text = "\n".join(profile(args) if args.profile else run(args))
     print(text)
     return text
 
