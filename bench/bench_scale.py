@@ -296,6 +296,16 @@ class Row:
 def run(args: argparse.Namespace) -> list[str]:
     compile_bytecode()
     header = [
+        "## Stored turns against the prototype (group commit)",
+        "",
+        f"Command: `.venv/bin/python -m bench.bench_scale --seconds {args.seconds:g} "
+        f"--rounds {args.rounds} --clients {','.join(map(str, args.clients))} "
+        f"--databases {','.join(args.databases)}`",
+        "",
+        "Ballsy: `ballsy serve`, signed-in users (one per client), every turn stored; the "
+        "prototype (commit 53a7354, its own virtual environment) stores nothing. Command "
+        f"`{COMMAND}`, answered locally by both. Same client, interleaved rounds.",
+        "",
         f"Machine: {machine()}",
         "",
         "```",
@@ -371,7 +381,7 @@ def _database_rows(
                     row.ballsy.append(load)
                     acknowledged += load.count
                 rows.append(row)
-                print(row.markdown(), flush=True)
+                print(row.markdown(), file=sys.stderr, flush=True)
         stored = stored_count(database, location)
         notes.append(
             f"{database}: {stored:,} turns stored, at least the {acknowledged:,} acknowledged "

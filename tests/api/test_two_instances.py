@@ -71,19 +71,24 @@ def test_local_turns_read_nothing_once_the_memory_is_cached(
     client = make_client(database_url)
     _, auth = new_user(client)
     assert client.post("/api/command", headers=auth, json={"command": "2+2"}).status_code == 200
-    engine = client.app.state.services.engine.sync_engine  # type: ignore[attr-defined]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    engines = [services.engine.sync_engine]
+    if services.assistant.turns.direct is not None:  # the SQLite writer's own engine
+        engines.append(services.assistant.turns.direct)
     statements: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(statement.split()[0].upper())
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         for command, expected in (("plus 6", "10"), ("times 2", "20"), ("hello", "")):
             response = client.post("/api/command", headers=auth, json={"command": command})
             assert response.status_code == 200 and expected in response.json()["response"]
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     # Per turn: the writer's memory check and its latest-conversation lookup, then writes;
     # the per-turn read of the user's state is gone.
     reads = [s for s in statements if s == "SELECT"]

@@ -33,8 +33,8 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     async_url = to_async_url(url or settings.database_url_value())
     if is_sqlite(async_url):
         prepare_sqlite_file(async_url)
-        # WAL lets readers share the file with one writer; the pipeline queues its writes
-        # on an asyncio lock (see Assistant) so they never sleep in SQLite's busy handler.
+        # WAL lets readers share the file with one writer; stored turns all go through one
+        # writer task (db/turn_store.py), so they never sleep in SQLite's busy handler.
         engine = create_async_engine(
             async_url,
             pool_size=4,
@@ -42,7 +42,7 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
             pool_timeout=settings.db_pool_timeout_seconds,
             connect_args={"timeout": settings.db_connect_timeout_seconds},
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {
         "timeout": settings.db_connect_timeout_seconds,
@@ -63,7 +63,7 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -22,15 +22,27 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS
+from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS, sqlite_pragmas
 from ballsy.db.models import (
     CommandHistory,
     Conversation,
@@ -135,6 +147,17 @@ class TurnWriter:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+        # On a SQLite file the writer uses the stdlib driver directly (this engine), on a
+        # thread of its own; None elsewhere.
+        self.direct: Engine | None = None
+        self._sqlite_thread: ThreadPoolExecutor | None = None
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            self.direct = create_engine(
+                engine.url.set(drivername="sqlite"), pool_size=1, max_overflow=0
+            )
+            event.listen(self.direct, "connect", sqlite_pragmas)
+            self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="ballsy-turns")
         # Observability: how many turns went into the batches written so far.
         self.batches = 0
         self.turns = 0
@@ -177,6 +200,11 @@ class TurnWriter:
                 await task
             except Exception:  # already logged by the loop
                 log.debug("turn writer ended with an error", exc_info=True)
+        thread, sqlite = self._sqlite_thread, self.direct
+        if thread is not None and sqlite is not None:
+            self._sqlite_thread = None
+            await asyncio.get_running_loop().run_in_executor(thread, sqlite.dispose)
+            thread.shutdown(wait=False)
 
     # --- the writer task ----------------------------------------------------------------
 
@@ -242,16 +270,23 @@ class TurnWriter:
                 pending.done.set_result(None)
 
     async def _commit(self, batch: list[_Pending]) -> set[int]:
+        turns = [(p.turn, p.last_result, p.expected) for p in batch]
+        if self.direct is not None and self._sqlite_thread is not None:
+            # The whole batch in the writer's own thread: one hand-off per batch instead of
+            # one per statement, fetch and commit through aiosqlite's thread.
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._sqlite_thread, self._commit_sqlite, turns)
         async with self.engine.begin() as conn:
-            return await write_turns(
-                conn,
-                [(p.turn, p.last_result, p.expected) for p in batch],
-                idle_gap=self.idle_gap,
-            )
+            return await conn.run_sync(write_turns, turns, idle_gap=self.idle_gap)
+
+    def _commit_sqlite(self, turns: list[tuple[TurnRecord, Any, Memory | None]]) -> set[int]:
+        assert self.direct is not None
+        with self.direct.begin() as conn:
+            return write_turns(conn, turns, idle_gap=self.idle_gap)
 
 
-async def write_turns(
-    conn: AsyncConnection,
+def write_turns(
+    conn: Connection,
     turns: list[tuple[TurnRecord, Any, Memory | None]],
     *,
     idle_gap: timedelta,
@@ -264,12 +299,12 @@ async def write_turns(
     user_ids = sorted({turn.user_id for turn, _, _ in turns})
     memory: dict[int, Memory] = {}
     if any(expected is not None for _, _, expected in turns):
-        rows = await conn.execute(_MEMORY_FOR_UPDATE, {"user_ids": user_ids})
+        rows = conn.execute(_MEMORY_FOR_UPDATE, {"user_ids": user_ids})
         memory = {row[0]: (row[1], row[2]) for row in rows}
     stale: set[int] = set()
     open_by_user: dict[int, tuple[int, datetime]] = {
         row[0]: (row[1], row[2])
-        for row in await conn.execute(_LATEST_CONVERSATIONS, {"user_ids": user_ids})
+        for row in conn.execute(_LATEST_CONVERSATIONS, {"user_ids": user_ids})
     }
     touched: dict[int, datetime] = {}
     messages: list[dict[str, Any]] = []
@@ -288,7 +323,7 @@ async def write_turns(
         current = open_by_user.get(turn.user_id)
         if current is None or current[1] <= at - idle_gap:
             conversation_id = (
-                await conn.execute(_NEW_CONVERSATION, {"b_user": turn.user_id, "b_at": at})
+                conn.execute(_NEW_CONVERSATION, {"b_user": turn.user_id, "b_at": at})
             ).scalar_one()
             current = (conversation_id, at)
         else:
@@ -322,21 +357,21 @@ async def write_turns(
         if last_result is not UNCHANGED:
             results[turn.user_id] = last_result
     if touched:
-        await conn.execute(
+        conn.execute(
             _TOUCH_CONVERSATION, [{"b_id": cid, "b_at": at} for cid, at in touched.items()]
         )
     if not history:
         return stale
-    await conn.execute(_INSERT_MESSAGES, messages)
-    await conn.execute(_INSERT_HISTORY, history)
+    conn.execute(_INSERT_MESSAGES, messages)
+    conn.execute(_INSERT_HISTORY, history)
     plain = [{"b_id": uid, "b_seen": at} for uid, at in seen.items() if uid not in results]
     if plain:
-        await conn.execute(_TOUCH_USER, plain)
+        conn.execute(_TOUCH_USER, plain)
     with_result = [
         {"b_id": uid, "b_seen": seen[uid], "b_result": value} for uid, value in results.items()
     ]
     if with_result:
-        await conn.execute(_TOUCH_USER_RESULT, with_result)
+        conn.execute(_TOUCH_USER_RESULT, with_result)
     return stale
 
 
