@@ -181,16 +181,20 @@ def test_a_full_queue_refuses_with_busy_and_close_flushes(
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         assert outcomes[:2] == [None, None]
         assert isinstance(outcomes[2], Busy) and outcomes[2].code == "busy"
-        # Queued turns are stored by close; afterwards new turns are refused.
+        # Queued turns are stored by close; a turn offered while it closes is refused.
         more = [asyncio.create_task(turns.store(_turn(ids[1], n))) for n in range(2)]
         await asyncio.sleep(0)  # let both enqueue
-        await turns.aclose()
-        assert await asyncio.gather(*more) == [None, None]
+        closing = asyncio.create_task(turns.aclose())
+        await asyncio.sleep(0)  # close has begun; the writer has not finished its batch
         with pytest.raises(Busy):
-            await turns.store(_turn(ids[1], 9))
+            await turns.store(_turn(ids[1], 8))
+        await closing
+        assert await asyncio.gather(*more) == [None, None]
+        # Closed like a disposed engine: usable again (an app whose lifespan runs twice).
+        await turns.store(_turn(ids[1], 9))
         async with sessions() as session:
             stored = (await session.execute(select(CommandHistory.turn_id))).all()
-            assert len(stored) == 4
+            assert len(stored) == 5
 
     _run(make_settings, sqlite_url, body, max_queue=2)
 

@@ -157,7 +157,6 @@ class TurnWriter:
                 engine.url.set(drivername="sqlite"), pool_size=1, max_overflow=0
             )
             event.listen(self.direct, "connect", sqlite_pragmas)
-            self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="ballsy-turns")
         # Observability: how many turns went into the batches written so far.
         self.batches = 0
         self.turns = 0
@@ -190,21 +189,26 @@ class TurnWriter:
         await asyncio.shield(pending.done)
 
     async def aclose(self) -> None:
-        """Refuse new turns, store the queued ones, stop the writer."""
+        """Store the queued turns and stop the writer; turns offered meanwhile are refused
+        with `busy`. Like disposing an engine, this leaves the writer usable: an app
+        started again on the same services (its lifespan run twice) stores turns again."""
         self._closing = True
-        if self._wake is not None:
-            self._wake.set()
-        task = self._task
-        if task is not None and not task.done():
-            try:
-                await task
-            except Exception:  # already logged by the loop
-                log.debug("turn writer ended with an error", exc_info=True)
-        thread, sqlite = self._sqlite_thread, self.direct
-        if thread is not None and sqlite is not None:
-            self._sqlite_thread = None
-            await asyncio.get_running_loop().run_in_executor(thread, sqlite.dispose)
-            thread.shutdown(wait=False)
+        try:
+            if self._wake is not None:
+                self._wake.set()
+            task = self._task
+            if task is not None and not task.done():
+                try:
+                    await task
+                except Exception:  # already logged by the loop
+                    log.debug("turn writer ended with an error", exc_info=True)
+            thread, direct = self._sqlite_thread, self.direct
+            if thread is not None and direct is not None:
+                self._sqlite_thread = None
+                await asyncio.get_running_loop().run_in_executor(thread, direct.dispose)
+                thread.shutdown(wait=False)
+        finally:
+            self._closing = False
 
     # --- the writer task ----------------------------------------------------------------
 
@@ -271,7 +275,9 @@ class TurnWriter:
 
     async def _commit(self, batch: list[_Pending]) -> set[int]:
         turns = [(p.turn, p.last_result, p.expected) for p in batch]
-        if self.direct is not None and self._sqlite_thread is not None:
+        if self.direct is not None:
+            if self._sqlite_thread is None:
+                self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="ballsy-turns")
             # The whole batch in the writer's own thread: one hand-off per batch instead of
             # one per statement, fetch and commit through aiosqlite's thread.
             loop = asyncio.get_running_loop()
