@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
     "ratelimit": ("bench.bench_ratelimit", []),
     "import": ("bench.bench_import", []),
+    "scale": ("bench.bench_scale", ["--seconds", "3", "--rounds", "2"]),
 }
 
 

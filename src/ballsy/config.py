@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Each statement, timed by the client (asyncpg command_timeout; SQLite's busy timeout).
     db_command_timeout_seconds: float = Field(default=2.0, gt=0, le=600)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    # Turns waiting for the group-commit writer; beyond this a turn is refused with `busy`.
+    turn_queue_max: int = Field(default=2000, ge=1, le=100_000)
+    # Signed-in users whose memory (last result, time zone) this instance keeps between turns.
+    user_memory_cache_entries: int = Field(default=10_000, ge=1, le=1_000_000)
     ready_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
 
     # --- conversation memory -------------------------------------------------

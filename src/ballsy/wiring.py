@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.identity import EphemeralScopes, TokenCache
+from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
+from ballsy.db.turn_store import TurnWriter
 from ballsy.errors import FeatureUnavailable
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
@@ -48,6 +50,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
+        # Store the turns already queued before anything they need goes away.
+        await self.assistant.turns.aclose()
         for closable in (self.llm, self.stt, self.limiter):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
@@ -136,7 +140,13 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         scopes=scopes,
         limits=limiter,
         metrics=metrics,
-        serialize_writes=settings.uses_sqlite,
+        turns=TurnWriter(
+            engine,
+            idle_gap=timedelta(minutes=settings.conversation_idle_minutes),
+            max_queue=settings.turn_queue_max,
+            busy_timeout_ms=round(settings.db_command_timeout_seconds * 1000),
+        ),
+        memory=MemoryCache(settings.user_memory_cache_entries),
     )
     return Services(
         settings=settings,

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import EphemeralScopes, Identity, parse_zone
 from ballsy.assistant.limits import TurnLimits
+from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
 from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
 from ballsy.commands.hedging import is_uncertain
@@ -36,6 +37,7 @@ from ballsy.commands.router import route
 from ballsy.db import repositories as repo
 from ballsy.db.errors import database_error
 from ballsy.db.models import utcnow
+from ballsy.db.turn_store import UNCHANGED, Memory, StaleMemory, TurnWriter
 from ballsy.errors import BadRequest, InvalidData
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider, ReplyStats
@@ -50,6 +52,9 @@ UTC_ZONE = ZoneInfo("UTC")
 # the door, before any AI call, rather than silently stripped: the client learns its
 # text was mangled.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Tries to answer a local turn before its memory is read and stored unchecked.
+_MEMORY_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,8 @@ class Assistant:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         router: Router = route,
-        serialize_writes: bool = False,
+        turns: TurnWriter | None = None,
+        memory: MemoryCache | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
@@ -106,9 +112,10 @@ class Assistant:
         self.limits = limits
         self.metrics = metrics
         self.clock = clock
-        # SQLite takes one writer at a time and makes the others sleep in its busy handler
-        # (seconds at p99 under load); queueing the turn writes here avoids that.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if serialize_writes else None
+        # Stored turns go through one writer per database (group commit, see db/turn_store):
+        # one transaction for every turn waiting, and on SQLite never two writers at once.
+        self.turns = turns or TurnWriter(engine, idle_gap=config.conversation_idle)
+        self.memory = memory or MemoryCache()
 
     # --- the turn ------------------------------------------------------------------
 
@@ -135,29 +142,43 @@ class Assistant:
         started = request.received_at if request.received_at is not None else time.perf_counter()
         text = self.validate(request.text)
         turn_id = request.turn_id or str(uuid.uuid4())
-        now = self.clock()
-        decision, history = await self._understand(request.identity, text, now)
-        if isinstance(decision, LocalReply):
-            yield TurnStarted(turn_id, "local")
+        identity = request.identity
+        # A local answer computed from cached memory is stored only if that memory is still
+        # current (see assistant/memory.py); if not, it is answered again from a fresh read.
+        # The last attempt stores without the check, as a plain read-then-write would.
+        for attempt in range(_MEMORY_ATTEMPTS):
+            now = self.clock()
+            fresh = attempt > 0
+            decision, history, used = await self._understand(identity, text, now, fresh=fresh)
+            if not isinstance(decision, LocalReply):
+                break
             first_text = time.perf_counter()
             ended = TurnEnded(
                 turn_id, decision.text, decision.action, decision.data, "local", decision.family
             )
             new_result = decision.last_result if decision.result_changed else None
-            await self._store(
-                request.identity,
-                text,
-                ended,
-                now=now,
-                started=started,
-                first_text=first_text,
-                new_result=(decision.result_changed, new_result),
-            )
+            try:
+                await self._store(
+                    identity,
+                    text,
+                    ended,
+                    now=now,
+                    started=started,
+                    first_text=first_text,
+                    new_result=(decision.result_changed, new_result),
+                    used=used,
+                    check=attempt < _MEMORY_ATTEMPTS - 1,
+                )
+            except StaleMemory:
+                assert identity.user_id is not None
+                self.memory.forget(identity.user_id)
+                continue
+            yield TurnStarted(turn_id, "local")
             yield ended
             return
-        async for event in self._ai_turn(
-            request.identity, text, turn_id, decision, history, now, started
-        ):
+        # The last attempt stores unchecked, so the loop only ends on an AI turn.
+        assert isinstance(decision, NeedsAI)
+        async for event in self._ai_turn(identity, text, turn_id, decision, history, now, started):
             yield event
 
     async def _ai_turn(
@@ -244,12 +265,13 @@ class Assistant:
     # --- memory ----------------------------------------------------------------------
 
     async def _understand(
-        self, identity: Identity, text: str, now: datetime
-    ) -> tuple[LocalReply | NeedsAI, list[tuple[str, str]]]:
+        self, identity: Identity, text: str, now: datetime, *, fresh: bool = False
+    ) -> tuple[LocalReply | NeedsAI, list[tuple[str, str]], Memory | None]:
         """Route the command with what Ballsy remembers of the asker, and the conversation's
-        context when the AI will answer. For a signed-in user that is one statement on a
-        pooled connection (the context is read with the user's state whenever an AI is
-        configured, as the route is only known after the state); none for a legacy scope."""
+        context when the AI will answer. Also returns the memory the route used (for the
+        writer's check). A signed-in user's memory comes from the instance's cache (read
+        once, or afresh with `fresh`); an AI turn reads its context, and the memory with
+        it, in one statement. A legacy scope reads nothing."""
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
             memory = _Memory(
@@ -257,30 +279,52 @@ class Assistant:
             )
             decision = self._route(text, now, memory)
             if not self._wants_context(decision):
-                return decision, []
-            return decision, list(scope.turns)[-self.config.context_turns :]
-        assert identity.user_id is not None
+                return decision, [], None
+            return decision, list(scope.turns)[-self.config.context_turns :], None
+        user_id = identity.user_id
+        assert user_id is not None
+        cached = None if fresh else self.memory.get(user_id)
+        if cached is None:
+            remembered = await self._read_memory(user_id, now, context_messages=0)
+            cached = self._remember(user_id, remembered)
+        decision = self._route(text, now, self._memory_of(identity, cached))
+        if not self._wants_context(decision):
+            return decision, [], cached
+        remembered = await self._read_memory(
+            user_id, now, context_messages=self.config.context_turns * 2
+        )
+        current = self._remember(user_id, remembered)
+        decision = self._route(text, now, self._memory_of(identity, current))
+        if not self._wants_context(decision) or remembered is None:
+            return decision, [], current
+        return decision, _pair_turns(remembered.context), current
+
+    async def _read_memory(
+        self, user_id: int, now: datetime, *, context_messages: int
+    ) -> repo.TurnMemory | None:
         async with self._connection() as conn:
-            remembered = await repo.turn_memory(
+            return await repo.turn_memory(
                 conn,
-                identity.user_id,
+                user_id,
                 now=now,
                 idle_gap=self.config.conversation_idle,
-                context_messages=self.config.context_turns * 2 if self._reads_context else 0,
+                context_messages=context_messages,
             )
-        zone = (
-            parse_zone(identity.timezone)
-            or parse_zone(remembered.timezone if remembered else None)
-            or UTC_ZONE
-        )
-        memory = _Memory(
-            timezone=zone,
-            last_result=_parse_fraction(remembered.last_result if remembered else None),
-        )
-        decision = self._route(text, now, memory)
-        if not self._wants_context(decision) or remembered is None:
-            return decision, []
-        return decision, _pair_turns(remembered.context)
+
+    def _remember(self, user_id: int, remembered: repo.TurnMemory | None) -> Memory | None:
+        """Cache what was read; None (nothing cached) for an unknown user."""
+        if remembered is None:
+            self.memory.forget(user_id)
+            return None
+        memory = (remembered.last_result, remembered.timezone)
+        self.memory.put(user_id, memory)
+        return memory
+
+    @staticmethod
+    def _memory_of(identity: Identity, stored: Memory | None) -> _Memory:
+        last_result, timezone = stored or (None, None)
+        zone = parse_zone(identity.timezone) or parse_zone(timezone) or UTC_ZONE
+        return _Memory(timezone=zone, last_result=_parse_fraction(last_result))
 
     def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI:
         return self.router(
@@ -307,17 +351,19 @@ class Assistant:
         started: float,
         first_text: float | None,
         new_result: tuple[bool, Fraction | None] = (False, None),
+        used: Memory | None = None,
+        check: bool = False,
     ) -> None:
+        """Store the turn; with `check`, only if the user's memory is still `used`
+        (else `StaleMemory`)."""
         done = time.perf_counter()
-        if self.metrics is not None:
-            self.metrics.commands.labels(ended.source, ended.family).inc()
-            self.metrics.turn_latency.labels(ended.source).observe(done - started)
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
             changed, value = new_result
             if changed:
                 scope.last_result = value
             self.scopes.remember_turn(scope, command, ended.response)
+            self._count(ended, done - started)
             return
         assert identity.user_id is not None
         record = repo.TurnRecord(
@@ -335,10 +381,18 @@ class Assistant:
             total_ms=round((done - started) * 1000, 3),
         )
         changed, value = new_result
-        extra = {"last_result": _format_fraction(value)} if changed else {}
-        async with self._writing(), self._session() as session:
-            await repo.record_turn(session, record, idle_gap=self.config.conversation_idle, **extra)
-            await session.commit()
+        stored_result = _format_fraction(value) if changed else UNCHANGED
+        await self.turns.store(record, last_result=stored_result, expected=used if check else None)
+        if used is not None:  # write-through: the next turn here starts from this one
+            after = used[0] if stored_result is UNCHANGED else stored_result
+            self.memory.put(identity.user_id, (after, used[1]))
+        self._count(ended, done - started)
+
+    def _count(self, ended: TurnEnded, seconds: float) -> None:
+        """Metrics of a stored turn (counted once, after it is stored)."""
+        if self.metrics is not None:
+            self.metrics.commands.labels(ended.source, ended.family).inc()
+            self.metrics.turn_latency.labels(ended.source).observe(seconds)
 
     async def _store_quietly(
         self, identity: Identity, command: str, ended: TurnEnded, **kwargs: Any
@@ -348,12 +402,6 @@ class Assistant:
             await self._store(identity, command, ended, **kwargs)
         except Exception:
             log.exception("could not store an interrupted turn")
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
-        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
-
-    def _session(self) -> _GuardedSession:
-        return _GuardedSession(self.sessions)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -395,29 +443,6 @@ class Assistant:
             self.metrics.ai_tokens.labels(provider, "output").inc(stats.output_tokens)
         if failure is not None:
             self.metrics.ai_failures.labels(provider, failure.kind).inc()
-
-
-class _GuardedSession:
-    """A session whose database failures surface as client errors (see `ballsy.db.errors`)."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._session: AsyncSession | None = None
-
-    async def __aenter__(self) -> AsyncSession:
-        self._session = self._sessions()
-        return self._session
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        assert self._session is not None
-        try:
-            await self._session.close()
-        except Exception:  # the connection may already be gone
-            log.debug("closing a failed session raised", exc_info=True)
-        known = database_error(exc) if isinstance(exc, Exception) else None
-        if known is not None:
-            raise known from exc
-        return False
 
 
 def _pair_turns(messages: list[tuple[bool, str]]) -> list[tuple[str, str]]:

@@ -45,9 +45,9 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     async_url = to_async_url(url or settings.database_url_value())
     if is_sqlite(async_url):
         prepare_sqlite_file(async_url)
-        # WAL lets readers share the file with one writer; the pipeline queues its writes
-        # on an asyncio lock (see Assistant) so they rarely sleep in SQLite's busy handler,
-        # and that handler gives up after DB_COMMAND_TIMEOUT_SECONDS.
+        # WAL lets readers share the file with one writer; stored turns all go through one
+        # writer task (db/turn_store.py), so they rarely sleep in SQLite's busy handler,
+        # which gives up after DB_COMMAND_TIMEOUT_SECONDS.
         engine = create_async_engine(
             async_url,
             pool_size=4,
@@ -58,7 +58,7 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         busy_ms = round(settings.db_command_timeout_seconds * 1000)
 
         def pragmas(dbapi_connection: Any, _record: Any) -> None:
-            _sqlite_pragmas(dbapi_connection, busy_ms)
+            sqlite_pragmas(dbapi_connection, busy_ms)
 
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
@@ -98,7 +98,7 @@ def _drop_timed_out_connection(context: ExceptionContext) -> None:
         terminate()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+def sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
