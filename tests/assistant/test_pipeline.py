@@ -11,6 +11,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ballsy.db import migrate
 from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.models import CommandHistory, Message, User
+from ballsy.db.turn_store import TurnWriter
 from ballsy.errors import BadRequest, RateLimited
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import ChatMessage, LLMProvider
@@ -53,7 +55,14 @@ class Rig:
 
     async def history(self, user_id: int) -> list[CommandHistory]:
         async with self.sessions() as session:
-            return await repo.history(session, user_id, limit=50)
+            # The stored rows themselves, newest first (the API's read is cut to fit).
+            rows = await session.scalars(
+                select(CommandHistory)
+                .where(CommandHistory.user_id == user_id)
+                .order_by(CommandHistory.id.desc())
+                .limit(50)
+            )
+            return list(rows)
 
     async def messages(self, turn_id: str) -> list[tuple[bool, str, bool]]:
         async with self.sessions() as session:
@@ -67,6 +76,13 @@ class Rig:
     async def last_result(self, user_id: int) -> str | None:
         async with self.sessions() as session:
             return await session.scalar(select(User.last_result).where(User.id == user_id))
+
+
+class Unlimited:
+    """Budgets that never refuse: these tests are about the pipeline, not the limits."""
+
+    async def check_ai(self, *, user_id: int | None, address: str | None) -> None:
+        return None
 
 
 async def _rig(settings: Settings, url: str) -> AsyncIterator[Rig]:
@@ -84,7 +100,7 @@ async def _rig(settings: Settings, url: str) -> AsyncIterator[Rig]:
             "config": PipelineConfig(),
             "scopes": scopes,
             "metrics": metrics,
-            "serialize_writes": url.startswith("sqlite"),
+            "limits": Unlimited(),
         }
         return Assistant(llm=llm, **(parts | kwargs))
 
@@ -157,12 +173,25 @@ async def test_a_local_command_is_started_then_ended_and_stored(any_rig: Rig) ->
 
 async def test_the_turn_is_stored_before_it_is_acknowledged(rig: Rig) -> None:
     user_id = await rig.new_user()
+    llm = ScriptedLLM(Script(chunks=["Fine, ", "thanks."]))
     seen_stored: list[tuple[str, int]] = []
-    async for event in rig.build().run_turn(TurnRequest(Identity.user(user_id), "hello")):
+    request = TurnRequest(Identity.user(user_id), "how do you feel about rain")
+    async for event in rig.build(llm=llm).run_turn(request):
         # The consumer holds the generator here: what is in the database is what was
         # written before this event was emitted.
         seen_stored.append((type(event).__name__, len(await rig.history(user_id))))
-    assert seen_stored == [("TurnStarted", 0), ("TurnEnded", 1)]
+    # Streamed while nothing is stored; acknowledged only once it is.
+    assert seen_stored == [
+        ("TurnStarted", 0),
+        ("TextDelta", 0),
+        ("TextDelta", 0),
+        ("TurnEnded", 1),
+    ]
+    # A local answer is complete at once: stored before its end is emitted too.
+    local: list[tuple[str, int]] = []
+    async for event in rig.build().run_turn(TurnRequest(Identity.user(user_id), "hello")):
+        local.append((type(event).__name__, len(await rig.history(user_id))))
+    assert local[-1] == ("TurnEnded", 2)
 
 
 async def test_a_given_turn_id_is_kept(rig: Rig) -> None:
@@ -187,7 +216,7 @@ async def test_a_legacy_caller_is_answered_from_its_scope_and_writes_no_rows(rig
     user_id = await rig.new_user()  # a real user, who must not see the legacy turns
     llm = ScriptedLLM(Script(chunks=["Fine, ", "thanks."]))
     assistant = rig.build(llm=llm)
-    caller = Identity.legacy("client-1", "203.0.113.7")
+    caller = Identity.legacy("client-1", "203.0.113.7", connection="socket-1")
 
     *_, first = await _events(assistant, caller, "what is 6 times 7")
     *_, second = await _events(assistant, caller, "plus 1")
@@ -224,7 +253,7 @@ async def test_an_ai_chat_streams_its_deltas_then_the_whole_reply(any_rig: Rig) 
         TextDelta(turn_id, "Once "),  # the empty chunk is not passed on
         TextDelta(turn_id, "upon "),
         TextDelta(turn_id, "a time. "),
-        TurnEnded(turn_id, "Once upon a time.", None, None, "ai", "chat"),
+        TurnEnded(turn_id, "Once upon a time.", None, None, "ai", "chat", model="scripted-1"),
     ]
     assert llm.calls == [
         [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "tell me a story about a cat")]
@@ -255,7 +284,13 @@ async def test_a_lookup_is_answered_in_one_piece_and_a_hedge_offers_a_search(rig
     events = await _events(sure, Identity.user(user_id), question)
     assert [type(event) for event in events] == [TurnStarted, TurnEnded]  # no deltas
     assert events[-1] == TurnEnded(
-        events[0].turn_id, "The mayor is Joe Quimby.", None, None, "ai", "lookup"
+        events[0].turn_id,
+        "The mayor is Joe Quimby.",
+        None,
+        None,
+        "ai",
+        "lookup",
+        model="scripted-1",
     )
 
     unsure = rig.build(llm=ScriptedLLM(Script(chunks=["I'm not sure ", "who that is."])))
@@ -267,6 +302,7 @@ async def test_a_lookup_is_answered_in_one_piece_and_a_hedge_offers_a_search(rig
         {"query": question},
         "ai",
         "lookup",
+        model="scripted-1",
     )
     assert [(row.result, row.action) for row in await rig.history(user_id)] == [
         (ended.response, "search"),
@@ -319,11 +355,8 @@ async def test_a_failing_ai_ends_the_turn_with_a_fallback_that_is_stored(
 
 async def test_a_refused_ai_budget_stops_the_turn_before_it_starts(rig: Rig) -> None:
     class Spent:
-        async def check_ai(self, user_key: str) -> None:
-            raise RateLimited(f"no AI budget left for {user_key}", retry_after=3)
-
-        async def check_stt_seconds(self, user_key: str, seconds: float) -> None:
-            return None
+        async def check_ai(self, *, user_id: int | None, address: str | None) -> None:
+            raise RateLimited(f"no AI budget left for u:{user_id}", retry_after=3)
 
     user_id = await rig.new_user()
     llm = ScriptedLLM()
@@ -387,7 +420,7 @@ async def test_a_cancelled_turn_stops_the_ai_and_is_stored_once_as_interrupted(
 
 async def test_a_cancelled_legacy_turn_is_remembered_in_its_scope(rig: Rig) -> None:
     llm = ScriptedLLM(Script(chunks=["Half ", "a reply."], hold_after=1))
-    caller = Identity.legacy("client-2", "198.51.100.1")
+    caller = Identity.legacy("client-2", "198.51.100.1", connection="socket-2")
     await _cancel_while_streaming(rig.build(llm=llm), caller, "tell me a story", llm)
     scope = rig.scopes.get(caller.scope_key or "")
     assert list(scope.turns) == [("tell me a story", "Half")]
@@ -403,12 +436,14 @@ async def test_a_cancelled_turn_whose_store_fails_still_cancels(
     write must not turn the cancellation into another error."""
     user_id = await rig.new_user()
     llm = ScriptedLLM(Script(chunks=["Half ", "a reply."], hold_after=1))
-    # Turns are written through `sessions`: here, a database without Ballsy's tables.
+    # Turns are written by the turn writer: here, one on a database without Ballsy's tables.
     empty = build_engine(make_settings(), url=f"sqlite:///{tmp_path / 'empty.db'}")
+    writer = TurnWriter(empty, idle_gap=timedelta(minutes=30))
     try:
-        assistant = rig.build(llm=llm, sessions=build_sessionmaker(empty))
+        assistant = rig.build(llm=llm, turns=writer)
         await _cancel_while_streaming(assistant, Identity.user(user_id), "tell me a story", llm)
     finally:
+        await writer.aclose()
         await empty.dispose()
     assert "could not store an interrupted turn" in caplog.text
     assert await rig.history(user_id) == []
