@@ -72,13 +72,28 @@ class StaleMemory(Exception):
 _ACTIVITY = type_coerce(
     func.coalesce(Conversation.last_activity_at, Conversation.started_at), UTCDateTime()
 )
-_LATEST_CONVERSATIONS = select(Conversation.user_id, Conversation.id, _ACTIVITY).where(
-    Conversation.id.in_(
-        select(func.max(Conversation.id))
-        .where(Conversation.user_id.in_(bindparam("user_ids", expanding=True)))
-        .group_by(Conversation.user_id)
+# Each user's open conversation: the most recently active one (as the conversation list
+# orders them), so a conversation reopened from the list takes the next turn.
+_RANKED_CONVERSATIONS = (
+    select(
+        Conversation.user_id,
+        Conversation.id,
+        _ACTIVITY.label("activity"),
+        func.row_number()
+        .over(
+            partition_by=Conversation.user_id,
+            order_by=(_ACTIVITY.desc(), Conversation.id.desc()),
+        )
+        .label("rank"),
     )
+    .where(Conversation.user_id.in_(bindparam("user_ids", expanding=True)))
+    .subquery()
 )
+_LATEST_CONVERSATIONS = select(
+    _RANKED_CONVERSATIONS.c.user_id,
+    _RANKED_CONVERSATIONS.c.id,
+    _RANKED_CONVERSATIONS.c.activity,
+).where(_RANKED_CONVERSATIONS.c.rank == 1)
 # The users' memory, locked for the batch (PostgreSQL; SQLite has one writer anyway), so
 # that no other instance changes it between this check and this batch's commit.
 _MEMORY_FOR_UPDATE = (
@@ -249,6 +264,11 @@ class TurnWriter:
                 if not isinstance(exc, Exception):
                     raise
 
+    def _take_pending(self) -> list[_Pending]:
+        taken = list(self._pending)
+        self._pending.clear()
+        return taken
+
     async def _write(self, batch: list[_Pending]) -> None:
         try:
             stale = await self._commit(batch)
@@ -265,7 +285,10 @@ class TurnWriter:
             log.error(
                 "database unavailable while storing turns", extra={"error": type(exc).__name__}
             )
-            _fail(batch, _unavailable)
+            # The turns queued behind this batch would each wait out another full timeout
+            # against the same silent server: they fail now, so every caller hears within
+            # one statement timeout (DB_COMMAND_TIMEOUT_SECONDS), not a multiple of it.
+            _fail(batch + self._take_pending(), _unavailable)
             return
         self.batches += 1
         self.turns += len(batch) - len(stale)
