@@ -84,7 +84,7 @@ async def _ask_pipeline(settings: Settings, question: str, *, as_json: bool) -> 
     )
     streamed = ""
     try:
-        identity = Identity.legacy("cli", "local", connection="cli")
+        identity = Identity.tokenless("cli", "local", connection="cli")
         async for event in services.assistant.run_turn(TurnRequest(identity, question)):
             if isinstance(event, TextDelta) and not as_json:
                 streamed += event.text

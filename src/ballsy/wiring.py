@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ballsy.assistant.identity import EphemeralScopes, TokenCache
+from ballsy.assistant.identity import TokenlessScopes, TokenCache
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
@@ -41,7 +41,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     metrics: Metrics
-    scopes: EphemeralScopes
+    scopes: TokenlessScopes
     assistant: Assistant
     llm: LLMProvider | None
     stt: SpeechToText
@@ -115,9 +115,9 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     else:
         stt = build_stt(settings)
     limiter = build_limiter(settings, engine)
-    scopes = EphemeralScopes(
-        ttl_seconds=settings.anonymous_scope_ttl_seconds,
-        max_entries=settings.anonymous_scope_max_entries,
+    scopes = TokenlessScopes(
+        ttl_seconds=settings.tokenless_scope_ttl_seconds,
+        max_entries=settings.tokenless_scope_max_entries,
         max_turns=max(settings.context_turns, 1),
     )
     assistant = Assistant(
