@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ballsy.assistant.identity import TokenlessScopes, TokenCache
+from ballsy.assistant.identity import TokenCache, TokenlessScopes
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ballsy.assistant.identity import TokenlessScopes, Identity, TokenCache, hash_token, new_token
+from ballsy.assistant.identity import Identity, TokenCache, TokenlessScopes, hash_token, new_token
 
 
 def test_tokens_are_unguessable_and_hashed() -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import TokenlessScopes, Identity
+from ballsy.assistant.identity import Identity, TokenlessScopes
 from ballsy.assistant.pipeline import Assistant, PipelineConfig, TurnRequest
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings

@@ -5,7 +5,8 @@ only the token's SHA-256 is stored. Tokenless clients (the prototype's own clien
 which sends no token) are answered in an in-memory scope keyed by their door, their
 connection (a WebSocket, or an HTTP client's scope cookie) and network address: it
 holds the last arithmetic result and a few recent turns, expires, is bounded in size,
-and can never reach a real user's data. Two clients at one address never share it, even with the same client id.
+and can never reach a real user's data. Two clients at one address never share it,
+even with the same client id.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import TokenlessScopes, Identity, parse_zone
+from ballsy.assistant.identity import Identity, TokenlessScopes, parse_zone
 from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
