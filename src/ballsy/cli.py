@@ -181,8 +181,10 @@ def serve(
     prepare_database(settings, migrate_sqlite=True)
     typer.echo(startup_line(settings), err=True)
     # Loading the server creates some 160,000 objects that live as long as the process;
-    # the cyclic collector would walk them over and over while they load (about a tenth
-    # of the start-up time). The server turns it back on, with them frozen, once it listens.
+    # the cyclic collector would walk them over and over while they load (230 collections).
+    # Measured, importing the server and building the app: median 0.99 s with it on, 0.88 s
+    # off (8 alternating runs each). The server turns it back on, with them frozen, once it
+    # listens; the start-up garbage frozen with them costs about 0.5 MiB of RSS.
     gc.disable()
     try:
         from ballsy.server import serve as run_server
