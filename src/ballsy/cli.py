@@ -7,7 +7,10 @@ that cannot be reached or refuses us, bad arguments); 130 interrupted. Failures 
 line on stderr saying what is wrong and how to fix it; `ballsy --debug …` adds the traceback.
 
 Only what a command needs is imported, inside the command: `ballsy ask "what time is it"`
-must answer without loading SQLAlchemy, the AI SDKs, the speech model or the web server.
+must answer without loading SQLAlchemy, the AI SDKs, the speech model or the web server
+(tests/test_cli.py checks it). Measured: importing this module takes about 0.25 s (341
+modules); importing the command modules up front would add about 0.68 s (451 modules)
+to every command, a local answer included.
 """
 
 from __future__ import annotations

@@ -3,7 +3,11 @@
 Every setting is read from the environment (or an optional `.env` file) under the
 upper-case form of its field name, e.g. `database_url` <- `DATABASE_URL`.
 `.env.example` documents each one. `Settings.check_production()` refuses unsafe
-values at startup with one line naming the offending setting.
+values at startup with one line naming the offending setting. A renamed setting also
+accepts its former name (`validation_alias`), so existing deployments keep working.
+
+This module is on the CLI's fast path (`ballsy ask` answering locally), so SQLAlchemy,
+which URL redaction needs, is imported only in `redacted()`: about 0.17 s and 86 modules.
 """
 
 from __future__ import annotations
