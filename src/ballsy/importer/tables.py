@@ -128,7 +128,8 @@ def specs_from_metadata(metadata: MetaData) -> tuple[TableSpec, ...]:
 
 @cache
 def model_specs() -> tuple[TableSpec, ...]:
-    """The specs of Ballsy's models (loads SQLAlchemy: the coordinator's, not a worker's)."""
+    """The specs of Ballsy's models (loads SQLAlchemy: the coordinator's, not a worker's;
+    about 0.29 s and 262 modules, measured after importing this module)."""
     from ballsy.db.models import Base
 
     return specs_from_metadata(Base.metadata)
