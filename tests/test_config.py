@@ -119,3 +119,14 @@ def test_config_check_exits_2_on_unsafe_production(
     result = CliRunner().invoke(cli_app, ["config", "check"])
     assert result.exit_code == 2
     assert "DATABASE_URL" in result.output
+
+
+def test_the_former_anonymous_scope_names_still_set_the_tokenless_scope(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANONYMOUS_SCOPE_TTL_SECONDS", "120")
+    monkeypatch.setenv("ANONYMOUS_SCOPE_MAX_ENTRIES", "55")
+    old = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (old.tokenless_scope_ttl_seconds, old.tokenless_scope_max_entries) == (120, 55)
+    monkeypatch.setenv("TOKENLESS_SCOPE_TTL_SECONDS", "300")  # the new name wins
+    assert Settings(_env_file=None).tokenless_scope_ttl_seconds == 300  # type: ignore[call-arg]

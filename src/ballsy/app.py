@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from starlette.middleware.cors import CORSMiddleware
 
 from ballsy import __version__
@@ -45,8 +46,6 @@ def secret_values(settings: Settings) -> list[str]:
     ]
     values += [k.get_secret_value() for k in settings.operator_api_keys]
     if settings.database_url is not None:
-        from sqlalchemy.engine import make_url
-
         with contextlib.suppress(Exception):
             password = make_url(settings.database_url.get_secret_value()).password
             if password:

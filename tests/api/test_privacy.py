@@ -1,4 +1,4 @@
-"""Every user-scoped route checks ownership; legacy tokenless requests reach nobody's data."""
+"""Every user-scoped route checks ownership; tokenless requests reach nobody's data."""
 
 from __future__ import annotations
 
@@ -66,9 +66,9 @@ def test_conversations_are_per_user(two_users: tuple) -> None:
     assert client.get("/api/conversations").status_code == 401
 
 
-def test_legacy_tokenless_requests_cannot_reach_a_user(two_users: tuple) -> None:
+def test_tokenless_requests_cannot_reach_a_user(two_users: tuple) -> None:
     client, a_id, a_auth, _b_id, _b_auth = two_users
-    # The legacy client claims to be user A: it gets answers, but in its own scope.
+    # The tokenless client claims to be user A: it gets answers, but in its own scope.
     reply = client.post("/api/command", json={"command": "+ 6", "user_id": a_id})
     assert reply.status_code == 200
     assert "62" not in reply.json()["response"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ballsy.assistant.identity import EphemeralScopes, Identity, TokenCache, hash_token, new_token
+from ballsy.assistant.identity import Identity, TokenCache, TokenlessScopes, hash_token, new_token
 
 
 def test_tokens_are_unguessable_and_hashed() -> None:
@@ -23,21 +23,21 @@ def test_token_cache_expires_and_is_bounded() -> None:
     assert [cache.get(k, now=100) for k in "cde"] == [1, 2, 3]
 
 
-def test_legacy_callers_are_limited_by_address_not_by_their_id() -> None:
-    one = Identity.legacy("1", "203.0.113.7", connection="a")
-    other = Identity.legacy("999", "203.0.113.7", connection="b")
+def test_tokenless_callers_are_limited_by_address_not_by_their_id() -> None:
+    one = Identity.tokenless("1", "203.0.113.7", connection="a")
+    other = Identity.tokenless("999", "203.0.113.7", connection="b")
     assert one.limit_key == other.limit_key == "ip:203.0.113.7"
     assert Identity.user(5).limit_key == "u:5"
 
 
 def test_tokenless_scopes_differ_by_connection_even_with_one_client_id() -> None:
-    one = Identity.legacy("ws:1", "203.0.113.7", connection="first")
-    other = Identity.legacy("ws:1", "203.0.113.7", connection="second")
+    one = Identity.tokenless("ws:1", "203.0.113.7", connection="first")
+    other = Identity.tokenless("ws:1", "203.0.113.7", connection="second")
     assert one.scope_key != other.scope_key
 
 
-def test_ephemeral_scopes_expire_and_are_bounded() -> None:
-    scopes = EphemeralScopes(ttl_seconds=10, max_entries=2, max_turns=2)
+def test_tokenless_scopes_expire_and_are_bounded() -> None:
+    scopes = TokenlessScopes(ttl_seconds=10, max_entries=2, max_turns=2)
     scope = scopes.get("a", now=0)
     for n in range(5):
         scopes.remember_turn(scope, f"c{n}", f"r{n}")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import EphemeralScopes, Identity
+from ballsy.assistant.identity import Identity, TokenlessScopes
 from ballsy.assistant.pipeline import Assistant, PipelineConfig, TurnRequest
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
@@ -44,7 +44,7 @@ class Rig:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     metrics: Metrics
-    scopes: EphemeralScopes
+    scopes: TokenlessScopes
     build: Callable[..., Assistant]
 
     async def new_user(self) -> int:
@@ -90,7 +90,7 @@ async def _rig(settings: Settings, url: str) -> AsyncIterator[Rig]:
     engine = build_engine(settings, url=url)
     sessions = build_sessionmaker(engine)
     metrics = Metrics()
-    scopes = EphemeralScopes(ttl_seconds=600, max_entries=10, max_turns=6)
+    scopes = TokenlessScopes(ttl_seconds=600, max_entries=10, max_turns=6)
 
     def build(llm: LLMProvider | None = None, **kwargs: Any) -> Assistant:
         parts: dict[str, Any] = {
@@ -212,11 +212,11 @@ async def test_a_bad_command_is_refused_before_any_event_and_nothing_is_stored(
     assert await rig.history(user_id) == []
 
 
-async def test_a_legacy_caller_is_answered_from_its_scope_and_writes_no_rows(rig: Rig) -> None:
-    user_id = await rig.new_user()  # a real user, who must not see the legacy turns
+async def test_a_tokenless_caller_is_answered_from_its_scope_and_writes_no_rows(rig: Rig) -> None:
+    user_id = await rig.new_user()  # a real user, who must not see the tokenless turns
     llm = ScriptedLLM(Script(chunks=["Fine, ", "thanks."]))
     assistant = rig.build(llm=llm)
-    caller = Identity.legacy("client-1", "203.0.113.7", connection="socket-1")
+    caller = Identity.tokenless("client-1", "203.0.113.7", connection="socket-1")
 
     *_, first = await _events(assistant, caller, "what is 6 times 7")
     *_, second = await _events(assistant, caller, "plus 1")
@@ -418,9 +418,9 @@ async def test_a_cancelled_turn_stops_the_ai_and_is_stored_once_as_interrupted(
     ]
 
 
-async def test_a_cancelled_legacy_turn_is_remembered_in_its_scope(rig: Rig) -> None:
+async def test_a_cancelled_tokenless_turn_is_remembered_in_its_scope(rig: Rig) -> None:
     llm = ScriptedLLM(Script(chunks=["Half ", "a reply."], hold_after=1))
-    caller = Identity.legacy("client-2", "198.51.100.1", connection="socket-2")
+    caller = Identity.tokenless("client-2", "198.51.100.1", connection="socket-2")
     await _cancel_while_streaming(rig.build(llm=llm), caller, "tell me a story", llm)
     scope = rig.scopes.get(caller.scope_key or "")
     assert list(scope.turns) == [("tell me a story", "Half")]

@@ -22,7 +22,7 @@ from ballsy.importer.errors import (
     TargetUnsupported,
 )
 from ballsy.importer.rules import timestamp_or_none
-from ballsy.importer.tables import TABLES
+from ballsy.importer.tables import model_specs
 from tests import pg
 from tests.db.legacy_factory import LegacyFacts, build_ballsy_db, build_legacy_db
 
@@ -132,13 +132,13 @@ async def test_deferring_records_every_index_and_restoring_rebuilds_it(target_ur
         left = await conn.fetch(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' "
             "AND tablename = ANY($1::text[]) ORDER BY 1",
-            [spec.name for spec in TABLES],
+            [spec.name for spec in model_specs()],
         )
         # Only the primary keys that foreign keys refer to stay while loading.
         assert [row[0] for row in left] == ["pk_conversations", "pk_users"]
         recorded = await conn.fetchval("SELECT count(*) FROM ballsy_import.deferred_indexes")
         assert deferred == recorded >= 8
-        for spec in TABLES:
+        for spec in model_specs():
             await target.restore_indexes(conn, spec.name)
     finally:
         await conn.close()

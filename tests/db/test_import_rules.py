@@ -31,8 +31,12 @@ from ballsy.importer.rules import (
     timestamp_or_none,
 )
 from ballsy.importer.source import SourceDb
-from ballsy.importer.tables import MESSAGES, TABLES, USERS, TableSpec
+from ballsy.importer.tables import TableSpec, by_name, model_specs
 from tests.db.legacy_factory import build_legacy_db
+
+TABLES = model_specs()
+USERS = by_name(TABLES)["users"]
+MESSAGES = by_name(TABLES)["messages"]
 
 
 @pytest.mark.parametrize(
@@ -322,8 +326,6 @@ def test_the_specs_reach_the_workers_without_sqlalchemy() -> None:
     import pickle
     import subprocess
     import sys
-
-    from ballsy.importer.tables import model_specs
 
     data = pickle.dumps(model_specs())
     code = (

@@ -128,8 +128,8 @@ def tokenless_scope_id(request: Request, response: Response) -> str:
     """Which tokenless HTTP client this is, for its short-lived memory (last result,
     recent turns).
 
-    HTTP has no connection to key on, and the legacy body's `user_id` is 1 for every
-    legacy client, so neither tells two clients at one address apart. A cookie does:
+    HTTP has no connection to key on, and the prototype's body field `user_id` is 1 for
+    every tokenless client, so neither tells two clients at one address apart. A cookie does:
     the first tokenless answer sets `ballsy_scope` (random, HttpOnly, SameSite=Strict)
     and a client that sends it back keeps its memory, as a browser does by itself. A
     client that keeps no cookies gets a fresh scope on each request: no memory, and
@@ -143,7 +143,7 @@ def tokenless_scope_id(request: Request, response: Response) -> str:
     response.set_cookie(
         SCOPE_COOKIE,
         scope_id,
-        max_age=services.settings.anonymous_scope_ttl_seconds,
+        max_age=services.settings.tokenless_scope_ttl_seconds,
         httponly=True,
         samesite="strict",
         secure=services.settings.is_production,

@@ -279,7 +279,7 @@ class VoiceSocket:
     def _tokenless(self, timezone: str | None) -> Identity:
         """This connection's own tokenless scope: a second socket with the same client id
         from the same address (another tab, another program) shares nothing with it."""
-        return Identity.legacy(
+        return Identity.tokenless(
             f"ws:{self.client_id}", self.address, connection=self.connection_id, timezone=timezone
         )
 

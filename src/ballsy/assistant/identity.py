@@ -1,11 +1,12 @@
-"""Who is asking: an authenticated user, or a legacy tokenless client's ephemeral scope.
+"""Who is asking: an authenticated user, or a tokenless client in its own short-lived scope.
 
-Anonymous identities are a user row plus an unguessable bearer token; only the
-token's SHA-256 is stored. Legacy clients that send no token are answered in an
-in-memory scope keyed by their door, their connection (a WebSocket, or an HTTP
-client's scope cookie) and network address: it holds the last arithmetic result and
-a few recent turns, expires, is bounded in size, and can never reach a real user's
-data. Two clients at one address never share it, even with the same client id.
+Anonymous users (POST /api/session) are a user row plus an unguessable bearer token;
+only the token's SHA-256 is stored. Tokenless clients (the prototype's own client,
+which sends no token) are answered in an in-memory scope keyed by their door, their
+connection (a WebSocket, or an HTTP client's scope cookie) and network address: it
+holds the last arithmetic result and a few recent turns, expires, is bounded in size,
+and can never reach a real user's data. Two clients at one address never share it,
+even with the same client id.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def limit_key(user_id: int | None, address: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Either `user_id` (authenticated) or `scope_key` (legacy, ephemeral) is set."""
+    """Either `user_id` (authenticated) or `scope_key` (tokenless) is set."""
 
     user_id: int | None = None
     scope_key: str | None = None
@@ -71,7 +72,7 @@ class Identity:
         return cls(user_id=user_id, timezone=timezone, address=address)
 
     @classmethod
-    def legacy(
+    def tokenless(
         cls, client_id: str, address: str, *, connection: str, timezone: str | None = None
     ) -> Identity:
         """A tokenless scope: `connection` names the one connection (or HTTP client) it
@@ -114,33 +115,33 @@ class TokenCache:
 
 
 @dataclass(slots=True)
-class EphemeralScope:
+class TokenlessScope:
     last_result: Fraction | None = None
     turns: list[tuple[str, str]] = field(default_factory=list)  # (user text, reply)
     touched: float = 0.0
 
 
-class EphemeralScopes:
-    """Bounded, expiring memory for legacy tokenless clients."""
+class TokenlessScopes:
+    """Bounded, expiring memory for tokenless clients."""
 
     def __init__(self, *, ttl_seconds: float, max_entries: int, max_turns: int = 6) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self.max_turns = max_turns
-        self._scopes: OrderedDict[str, EphemeralScope] = OrderedDict()
+        self._scopes: OrderedDict[str, TokenlessScope] = OrderedDict()
 
-    def get(self, key: str, *, now: float | None = None) -> EphemeralScope:
+    def get(self, key: str, *, now: float | None = None) -> TokenlessScope:
         now = time.monotonic() if now is None else now
         scope = self._scopes.get(key)
         if scope is None or now - scope.touched > self.ttl:
-            scope = EphemeralScope()
+            scope = TokenlessScope()
             self._scopes[key] = scope
         scope.touched = now
         self._scopes.move_to_end(key)
         self._evict(now)
         return scope
 
-    def remember_turn(self, scope: EphemeralScope, command: str, reply: str) -> None:
+    def remember_turn(self, scope: TokenlessScope, command: str, reply: str) -> None:
         scope.turns.append((command[:1000], reply[:2000]))
         del scope.turns[: -self.max_turns]
 

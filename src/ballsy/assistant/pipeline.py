@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnStarted
-from ballsy.assistant.identity import EphemeralScopes, Identity, parse_zone
+from ballsy.assistant.identity import Identity, TokenlessScopes, parse_zone
 from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
@@ -94,7 +94,7 @@ class Assistant:
         llm: LLMProvider | None,
         prompts: PromptBuilder,
         config: PipelineConfig,
-        scopes: EphemeralScopes,
+        scopes: TokenlessScopes,
         limits: TurnLimits,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -271,7 +271,7 @@ class Assistant:
         context when the AI will answer. Also returns the memory the route used (for the
         writer's check). A signed-in user's memory comes from the instance's cache (read
         once, or afresh with `fresh`); an AI turn reads its context, and the memory with
-        it, in one statement. A legacy scope reads nothing."""
+        it, in one statement. A tokenless scope reads nothing."""
         if not identity.authenticated:
             scope = self.scopes.get(identity.scope_key or "")
             memory = _Memory(

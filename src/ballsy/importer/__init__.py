@@ -87,6 +87,7 @@ An imported user claims their data with `ballsy users issue-token USERNAME`.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ if TYPE_CHECKING:
 
 # Where each public name lives. They load on first use, so that a worker process, which
 # imports only `workers` and what it needs, does not load the CLI, the coordinator and
-# SQLAlchemy with this package.
+# SQLAlchemy with this package. Measured: importing `workers` takes about 160 ms (245
+# modules); loading these homes eagerly would add about 225 ms (155 modules) to every
+# worker's start.
 _HOMES = {
     "main": "cli",
     "ImportFailed": "errors",
@@ -118,8 +121,6 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(f"{__name__}.{home}"), name)
 
 

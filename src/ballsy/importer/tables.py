@@ -128,7 +128,8 @@ def specs_from_metadata(metadata: MetaData) -> tuple[TableSpec, ...]:
 
 @cache
 def model_specs() -> tuple[TableSpec, ...]:
-    """The specs of Ballsy's models (loads SQLAlchemy: the coordinator's, not a worker's)."""
+    """The specs of Ballsy's models (loads SQLAlchemy: the coordinator's, not a worker's;
+    about 0.29 s and 262 modules, measured after importing this module)."""
     from ballsy.db.models import Base
 
     return specs_from_metadata(Base.metadata)
@@ -157,17 +158,3 @@ def load_order(specs: Sequence[TableSpec]) -> list[str]:
     for spec in specs:  # already parents first
         level[spec.name] = 1 + max((level[p] for _, p in spec.references), default=-1)
     return sorted(children, key=lambda name: (level[name], -height(name), name))
-
-
-def __getattr__(name: str) -> Any:
-    """`TABLES` and `USERS`, `MESSAGES`, …: Ballsy's specs, for callers that want them by
-    name (derived on first use, see `model_specs`)."""
-    if name.startswith("_") or not name.isupper():  # e.g. `__path__`: the import system's
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    specs = model_specs()
-    if name == "TABLES":
-        return specs
-    for spec in specs:
-        if spec.name.upper() == name:
-            return spec
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

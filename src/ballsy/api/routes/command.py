@@ -37,7 +37,7 @@ async def identity_for(
             if await repo.user_by_id(session, legacy_user_id) is None:
                 raise NotFound("No such user.")
         return Identity.user(legacy_user_id, timezone=timezone, address=caller.address)
-    return Identity.legacy(
+    return Identity.tokenless(
         "rest", caller.address, connection=tokenless_scope_id(request, response), timezone=timezone
     )
 
@@ -61,7 +61,7 @@ async def command(
     body: CommandIn, caller: CallerDep, services: ServicesDep, request: Request, response: Response
 ) -> CommandOut:
     """Answer one command. With a session token it is the user's own turn (stored);
-    without one it runs in a short-lived anonymous scope that touches no user's data."""
+    without one it runs in a short-lived tokenless scope that touches no user's data."""
     received = time.perf_counter()
     identity = await identity_for(
         caller,

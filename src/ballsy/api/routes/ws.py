@@ -2,8 +2,8 @@
 
 Authentication: browsers cannot set headers on a WebSocket, so the page sends its
 bearer token in the first message, `{"type": "hello", "token": "…"}` (never in the
-URL, which ends up in logs). Until then — and for legacy clients that never say
-hello — the socket runs in an ephemeral anonymous scope of its own. Cross-site pages
+URL, which ends up in logs). Until then — and for tokenless clients that never say
+hello — the socket runs in a short-lived tokenless scope of its own. Cross-site pages
 are refused before the handshake (see api/site_guard.py): a browser's Origin must be
 this host or one of CORS_ORIGINS.
 """

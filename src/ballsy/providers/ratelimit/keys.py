@@ -36,8 +36,8 @@ def ip_key(address: str | None) -> str:
 def limit_key(user_id: int | None, address: str | None) -> str:
     """`u:<id>` for a user authenticated by token, else `ip:<address>`.
 
-    Pass only an id proven by a token: legacy tokenless requests carry a `user_id`
-    the client chose, and must be keyed by their address.
+    Pass only an id proven by a token: tokenless requests carry the prototype's
+    `user_id` field, which the client chose,, and must be keyed by their address.
     """
     if user_id is not None:
         return user_key(user_id)

@@ -24,6 +24,7 @@ import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
+from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
 from ballsy.providers.stt.options import EngineOptions
 
@@ -118,8 +119,6 @@ class WhisperEngine:
 
     def warm(self) -> None:
         """Run the VAD, encoder and decoder once, so the first request finds them warm."""
-        from faster_whisper.vad import get_vad_model
-
         get_vad_model()
         quiet_noise = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.01
         # Greedy and four tokens: noise can send Whisper into a loop of dots otherwise.
@@ -200,8 +199,6 @@ def speech_pieces(samples: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float
     30 s of concatenated speech without timestamps made tiny.en skip most of it (WER 0.67
     on 50 s of espeak-ng speech against 0.21 phrase by phrase).
     """
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     options = VadOptions(
         min_silence_duration_ms=_PIECE_MIN_SILENCE_MS,
         speech_pad_ms=_PIECE_PAD_MS,

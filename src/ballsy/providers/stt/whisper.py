@@ -37,12 +37,13 @@ from ballsy.providers.stt.audio import (
     warm_decoder,
 )
 from ballsy.providers.stt.base import SpeechToText, Transcript
+from ballsy.providers.stt.options import EngineOptions
+from ballsy.providers.stt.pool import Job, WorkerPool
+from ballsy.providers.stt.worker import WorkerSpec
 
 if TYPE_CHECKING:
     from ballsy.config import Settings
     from ballsy.providers.stt.engine import WhisperEngine
-    from ballsy.providers.stt.options import EngineOptions
-    from ballsy.providers.stt.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,6 @@ class WhisperConfig:
     preload: bool = True
 
     def engine_options(self) -> EngineOptions:
-        from ballsy.providers.stt.options import EngineOptions
-
         return EngineOptions(
             model_path=self.model_path,
             device=self.device,
@@ -152,9 +151,6 @@ class WhisperSpeechToText(SpeechToText):
 
     @staticmethod
     def _new_pool(config: WhisperConfig) -> WorkerPool:
-        from ballsy.providers.stt.pool import WorkerPool
-        from ballsy.providers.stt.worker import WorkerSpec
-
         # The address-space cap is for CPU inference: CUDA reserves far more address
         # space than it uses, and would fail to start under any sensible cap.
         cap = config.worker_memory_mb if config.device == "cpu" else 0
@@ -278,8 +274,6 @@ class WhisperSpeechToText(SpeechToText):
     async def _transcribe_isolated(
         self, pool: WorkerPool, audio: bytes, content_type: str | None
     ) -> Transcript:
-        from ballsy.providers.stt.pool import Job
-
         await self._started(pool)
         job = Job(audio, content_type)
         return await self._run_in_slot(partial(pool.run, job), job.cancel, pool.executor)

@@ -26,6 +26,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ballsy.errors import BallsyError
+from ballsy.providers.stt.audio import SAMPLE_RATE, decode_audio, warm_decoder
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.sharedctypes import Synchronized
@@ -65,7 +68,7 @@ def serve(conn: Connection, spec: WorkerSpec, cancel: Synchronized[int]) -> None
     if spec.memory_bytes is not None:
         resource.setrlimit(resource.RLIMIT_AS, (spec.memory_bytes, spec.memory_bytes))
     try:
-        from ballsy.providers.stt.audio import warm_decoder
+        # Imported here so that a speech stack that cannot load is reported as `failed`.
         from ballsy.providers.stt.engine import WhisperEngine
 
         engine = WhisperEngine(spec.engine)
@@ -97,9 +100,6 @@ def _run_job(
     conn: Connection, engine: Any, spec: WorkerSpec, flag: _Flag, audio: bytes, ct: str | None
 ) -> bool:
     """Answer one job; False when this worker should exit (it ran out of memory)."""
-    from ballsy.errors import BallsyError
-    from ballsy.providers.stt.audio import SAMPLE_RATE, decode_audio
-
     started = time.perf_counter()
     try:
         samples = decode_audio(audio, max_seconds=spec.max_seconds, content_type=ct)
