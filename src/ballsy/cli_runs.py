@@ -187,18 +187,12 @@ class _RecordingLLM(LLMProvider):
 def open_llm(settings: Settings) -> LLMProvider | None:
     """The configured AI provider (None when none is set up); a `CliError` when the
     configuration cannot make one (bad OPENAI_BASE_URL, no Vertex AI credentials …)."""
-    choice = settings.effective_ai_provider()
-    if choice == "none":
-        return None
+    from ballsy.wiring import make_llm
+
     try:
-        if choice == "gemini":
-            from ballsy.providers.llm.gemini import GeminiProvider
-
-            return GeminiProvider.from_settings(settings)
-        from ballsy.providers.llm.openai_compat import OpenAICompatProvider
-
-        return OpenAICompatProvider.from_settings(settings)
+        return make_llm(settings)
     except AIError as exc:
+        choice = settings.effective_ai_provider()
         raise CliError(f"the AI provider ({choice}) cannot start: {exc.message}") from None
 
 

@@ -69,23 +69,33 @@ class Services:
         await self.engine.dispose()
 
 
-def build_llm(settings: Settings) -> LLMProvider | None:
-    """The configured AI provider, or None when none is set up."""
+def make_llm(settings: Settings) -> LLMProvider | None:
+    """The configured AI provider, or None when none is set up; raises `AIError` when the
+    configuration cannot make one (bad OPENAI_BASE_URL, Vertex AI without credentials …)."""
     choice = settings.effective_ai_provider()
     if choice == "none":
         return None
+    if choice == "gemini":
+        from ballsy.providers.llm.gemini import GeminiProvider
+
+        return GeminiProvider.from_settings(settings)
+    from ballsy.providers.llm.openai_compat import OpenAICompatProvider
+
+    return OpenAICompatProvider.from_settings(settings)
+
+
+def build_llm(settings: Settings) -> LLMProvider | None:
+    """The configured AI provider for the server: a configuration that cannot make one is
+    reported once, clearly, and local commands keep being served (AI_REQUIRED_FOR_READY
+    turns this into a readiness failure)."""
     try:
-        if choice == "gemini":
-            from ballsy.providers.llm.gemini import GeminiProvider
-
-            return GeminiProvider.from_settings(settings)
-        from ballsy.providers.llm.openai_compat import OpenAICompatProvider
-
-        return OpenAICompatProvider.from_settings(settings)
+        return make_llm(settings)
     except AIError as exc:
-        # e.g. Vertex AI mode with no Google credentials: report it once, clearly, and keep
-        # serving local commands (AI_REQUIRED_FOR_READY turns this into a readiness failure).
-        log.error("AI provider not available: %s", exc.message, extra={"ai_provider": choice})
+        log.error(
+            "AI provider not available: %s",
+            exc.message,
+            extra={"ai_provider": settings.effective_ai_provider()},
+        )
         return None
 
 
