@@ -34,7 +34,13 @@ import websockets
 from tests.pg import ADMIN_DSN, create_database, drop_database, free_port
 from tests.servers import BallsyProcess, cpu_seconds, listening_pids
 
-from bench.common import compile_bytecode, machine, median, percentile
+from bench.common import (
+    compile_bytecode,
+    machine,
+    median,
+    percentile,
+    read_http_response,
+)
 
 PROTOTYPE_GIT = "/work/.mirror/ethicalzeus07+ballsy-voice-assistant/repo"
 PROTOTYPE_COMMIT = "53a7354"
@@ -116,13 +122,7 @@ async def _http_client(target: Target, index: int, deadline: float, out: Load) -
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            if head.startswith(b"HTTP/1.1 200"):
+            if await read_http_response(reader):
                 out.count += 1
                 out.latencies.append(time.perf_counter() - started)
             else:

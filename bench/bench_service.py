@@ -30,7 +30,14 @@ import websockets
 from tests.pg import free_port
 from tests.servers import BallsyProcess, cpu_seconds, listening_pids
 
-from bench.common import compile_bytecode, machine, median, percentile, rss_mb
+from bench.common import (
+    compile_bytecode,
+    machine,
+    median,
+    percentile,
+    read_http_response,
+    rss_mb,
+)
 
 COMMANDS = [
     "hello",
@@ -94,13 +101,7 @@ async def _http_worker(
             started = time.perf_counter()
             writer.write(requests[turn % len(requests)])
             turn += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            if head.startswith(b"HTTP/1.1 200"):
+            if await read_http_response(reader):
                 out.count += 1
                 out.latencies.append(time.perf_counter() - started)
             else:

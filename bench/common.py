@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import compileall
 import os
 import platform
@@ -84,3 +85,15 @@ def wait_port_free(port: int, timeout: float = 5) -> None:
     deadline = time.monotonic() + timeout
     while listening_pids(port) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+async def read_http_response(reader: asyncio.StreamReader) -> bool:
+    """Read one keep-alive HTTP/1.1 response (head and Content-Length body) from
+    `reader`; True when its status was 200."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return head.startswith(b"HTTP/1.1 200")
