@@ -3,10 +3,16 @@
 # stop spending.
 data "google_project" "this" {
   project_id = var.project_id
+
+  # Read through the Cloud Resource Manager API, which a fresh project may not have enabled yet.
+  depends_on = [google_project_service.enabled]
 }
 
 resource "google_billing_budget" "monthly" {
   count = var.billing_account_id == null ? 0 : 1
+
+  # See providers.tf: the Billing Budgets API needs a quota project with user credentials.
+  provider = google.billing
 
   billing_account = var.billing_account_id
   display_name    = "${var.service_name} monthly budget"

@@ -28,15 +28,28 @@ locals {
     } : {},
   )
 
-  # Connections each Cloud SQL tier accepts (Cloud SQL quotas page); the pool budget below
-  # keeps (max_instances + 1 overshoot) × (pool + overflow) + a few admin connections under it.
-  tier_max_connections = {
-    "db-f1-micro" = 25
-    "db-g1-small" = 50
+  # Connections the app's user can really open on each Cloud SQL tier: max_connections less
+  # the slots PostgreSQL reserves for superusers (25 - 3 = 22 on db-f1-micro; an equivalent
+  # local server let the app user open exactly 22).
+  tier_usable_connections = {
+    "db-f1-micro" = 22
+    "db-g1-small" = 47
   }
+  # The migration job, an operator's Auth Proxy session and the hourly retention run's own
+  # short-lived connection.
   admin_connections = 3
-  connection_budget = (var.max_instances + 1) * (var.db_pool_size + var.db_max_overflow) + local.admin_connections
-  tier_connections  = lookup(local.tier_max_connections, var.database_tier, 100)
+  # The newest revision may overshoot max_instances by one for a moment, and while it takes
+  # over, the previous revision keeps instances (up to max_instances: the revision-level cap)
+  # for the WebSockets still open on it, for up to request_timeout_seconds. The service-level
+  # cap counts only revisions that receive traffic, so both are budgeted.
+  connections_per_instance = var.db_pool_size + var.db_max_overflow
+  connection_budget        = (2 * var.max_instances + 1) * local.connections_per_instance + local.admin_connections
+  usable_connections       = lookup(local.tier_usable_connections, var.database_tier, 97)
+
+  # How long Cloud Run waits for /ready on a new instance (the most a service allows is 240 s):
+  # /ready waits for the speech model (and any other model the app preloads) to load.
+  startup_probe_period_seconds    = 4
+  startup_probe_failure_threshold = 60
 
   cloudsql_mount_path = "/cloudsql"
   container_port      = 8080
@@ -49,6 +62,14 @@ resource "google_cloud_run_v2_service" "app" {
   location            = var.region
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = var.deletion_protection
+  # Public without an allUsers IAM binding, which organisation policies restricting members
+  # (iam.allowedPolicyMemberDomains) refuse. Off: callers need roles/run.invoker.
+  invoker_iam_disabled = var.public_access
+
+  # Across every revision that receives traffic: the cap the connection budget relies on.
+  scaling {
+    max_instance_count = var.max_instances
+  }
 
   # Terraform owns traffic: every apply sends all of it to the newest revision, so a manual
   # rollback (gcloud run services update-traffic) lasts until the next apply.
@@ -66,6 +87,7 @@ resource "google_cloud_run_v2_service" "app" {
     session_affinity                 = true
     execution_environment            = "EXECUTION_ENVIRONMENT_GEN2"
 
+    # Per revision: also caps a previous revision that keeps instances for open WebSockets.
     scaling {
       min_instance_count = var.min_instances
       max_instance_count = var.max_instances
@@ -120,12 +142,13 @@ resource "google_cloud_run_v2_service" "app" {
         mount_path = local.cloudsql_mount_path
       }
 
-      # /ready checks the database; loading the speech model can take a while on a cold start.
+      # /ready answers ready once the database is reachable and migrated and the speech model
+      # is loaded, so the first spoken request never pays for the load.
       startup_probe {
         initial_delay_seconds = 0
-        period_seconds        = 3
+        period_seconds        = local.startup_probe_period_seconds
         timeout_seconds       = 2
-        failure_threshold     = 40
+        failure_threshold     = local.startup_probe_failure_threshold
         http_get {
           path = "/ready"
           port = local.container_port
@@ -150,8 +173,8 @@ resource "google_cloud_run_v2_service" "app" {
       error_message = "Set gemini_api_key_version (the version printed by `gcloud secrets versions add`), or gemini_use_vertex_ai = true."
     }
     precondition {
-      condition     = local.connection_budget <= local.tier_connections
-      error_message = "Too many database connections: (max_instances + 1) × (db_pool_size + db_max_overflow) + ${local.admin_connections} = ${local.connection_budget} exceeds ${var.database_tier}'s ${local.tier_connections}."
+      condition     = local.connection_budget <= local.usable_connections
+      error_message = "Too many database connections: (2 × max_instances + 1) × (db_pool_size + db_max_overflow) + ${local.admin_connections} = ${local.connection_budget} exceeds the ${local.usable_connections} ${var.database_tier} lets the app open."
     }
   }
 

@@ -1,6 +1,7 @@
 # PostgreSQL on the smallest shared-core tier. Reachable only through Google's connectors
 # (Cloud Run's /cloudsql socket, the Cloud SQL Auth Proxy): a public IP with no authorized
-# networks, and every connection must present a client certificate, which the connectors do.
+# networks, connector_enforcement REQUIRED (a direct connection is refused even with a valid
+# password), and every connection must present a client certificate, which the connectors do.
 resource "google_sql_database_instance" "main" {
   # checkov:skip=CKV_GCP_60:Public IP without authorized networks; only IAM-authorised connectors with client certificates can connect. A private IP needs a VPC and peering, outside the free-tier budget.
   # checkov:skip=CKV2_GCP_20:Private IP needs a VPC, Private Service Access and a connector; see the CKV_GCP_60 reason.
@@ -22,6 +23,7 @@ resource "google_sql_database_instance" "main" {
     disk_autoresize             = true
     disk_autoresize_limit       = var.database_disk_autoresize_limit_gb
     deletion_protection_enabled = var.deletion_protection
+    connector_enforcement       = "REQUIRED"
     user_labels                 = var.labels
 
     ip_configuration {
@@ -117,8 +119,17 @@ resource "random_password" "database" {
   numeric = true
 }
 
+# The password is a write-only argument: sent to Cloud SQL, never kept in this resource's
+# state. Raise database_password_version to send it again (after
+# `terraform apply -replace=random_password.database`, to rotate it).
+#
+# ABANDON: the user owns every table, so PostgreSQL refuses to drop it ("role cannot be
+# dropped because some objects depend on it") and `terraform destroy` would stop here.
+# Destroy forgets the user instead; deleting the instance removes it with everything else.
 resource "google_sql_user" "app" {
-  name     = var.database_user
-  instance = google_sql_database_instance.main.name
-  password = random_password.database.result
+  name                = var.database_user
+  instance            = google_sql_database_instance.main.name
+  password_wo         = random_password.database.result
+  password_wo_version = var.database_password_version
+  deletion_policy     = "ABANDON"
 }

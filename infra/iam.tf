@@ -1,4 +1,5 @@
-# The runtime identity of the service and the migration job, with only what they use.
+# Two identities, each with only what it uses: the runtime (the Cloud Run service and the
+# migration job) and the build (Cloud Build, DEPLOYMENT.md step 4).
 resource "google_service_account" "runtime" {
   account_id   = var.runtime_service_account_id
   display_name = "${var.service_name} runtime (Cloud Run service and migration job)"
@@ -6,13 +7,11 @@ resource "google_service_account" "runtime" {
   depends_on = [google_project_service.enabled]
 }
 
+# No logWriter or metricWriter: the app writes its logs to stdout, which Cloud Run collects
+# itself, and sends no metrics through the Monitoring API (/metrics is scraped, not pushed).
 locals {
   runtime_project_roles = concat(
-    [
-      "roles/cloudsql.client",        # the /cloudsql socket
-      "roles/logging.logWriter",      # structured logs
-      "roles/monitoring.metricWriter" # custom metrics
-    ],
+    ["roles/cloudsql.client"], # the /cloudsql socket
     var.gemini_use_vertex_ai ? ["roles/aiplatform.user"] : [],
   )
 }
@@ -34,13 +33,35 @@ resource "google_secret_manager_secret_iam_member" "runtime" {
   member    = google_service_account.runtime.member
 }
 
-# The seed asks for a public endpoint: anyone may invoke this one service (v2 IAM resource).
-resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
-  count = var.public_access && var.image != null ? 1 : 0
+# Cloud Build runs as this account (`gcloud builds submit --service-account`): on projects
+# created since 2024 the default build account may lack these roles, or not exist at all.
+resource "google_service_account" "build" {
+  account_id   = var.build_service_account_id
+  display_name = "${var.service_name} image builds (Cloud Build)"
 
-  project  = google_cloud_run_v2_service.app[0].project
-  location = google_cloud_run_v2_service.app[0].location
-  name     = google_cloud_run_v2_service.app[0].name
-  role     = "roles/run.invoker"
-  member   = "allUsers"
+  depends_on = [google_project_service.enabled]
+}
+
+locals {
+  build_project_roles = [
+    "roles/logging.logWriter",    # build logs go to Cloud Logging (cloudbuild.yaml)
+    "roles/storage.objectViewer", # the source archive gcloud stages in gs://PROJECT_cloudbuild
+  ]
+}
+
+resource "google_project_iam_member" "build" {
+  for_each = toset(local.build_project_roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.build.member
+}
+
+# Pushing images: on this one repository only.
+resource "google_artifact_registry_repository_iam_member" "build_push" {
+  project    = google_artifact_registry_repository.images.project
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
 }

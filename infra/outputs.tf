@@ -3,6 +3,11 @@ output "artifact_registry_repository" {
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
 }
 
+output "build_service_account" {
+  description = "Service account Cloud Build runs as, in the form `gcloud builds submit --service-account` takes (projects/P/serviceAccounts/EMAIL)."
+  value       = google_service_account.build.id
+}
+
 output "cloud_run_url" {
   description = "HTTPS URL of the service (null until an image is deployed)."
   value       = one(google_cloud_run_v2_service.app[*].uri)
@@ -13,10 +18,9 @@ output "database_name" {
   value       = google_sql_database.app.name
 }
 
-output "database_password" {
-  description = "Generated password of the application database user."
-  value       = random_password.database.result
-  sensitive   = true
+output "database_url_secret" {
+  description = "Secret holding DATABASE_URL (its password is the database user's): read it with `gcloud secrets versions access`."
+  value       = google_secret_manager_secret.database_url.secret_id
 }
 
 output "database_user" {
@@ -55,10 +59,16 @@ output "secret_names" {
     { DATABASE_URL = google_secret_manager_secret.database_url.secret_id },
     { for k, s in google_secret_manager_secret.gemini_api_key : "GEMINI_API_KEY" => s.secret_id },
     { for k, s in google_secret_manager_secret.metrics_token : "METRICS_TOKEN" => s.secret_id },
+    { for k, s in google_secret_manager_secret.wake_token : "WAKE_TOKEN" => s.secret_id },
   )
 }
 
 output "service_name" {
   description = "Cloud Run service name."
   value       = var.service_name
+}
+
+output "wake_job_name" {
+  description = "Cloud Scheduler job that wakes the service for due timers and reminders (null unless tools_enabled and an image is set)."
+  value       = one(google_cloud_scheduler_job.wake[*].name)
 }

@@ -6,6 +6,7 @@ locals {
       "aiplatform.googleapis.com",
       "artifactregistry.googleapis.com",
       "cloudbuild.googleapis.com",
+      "cloudresourcemanager.googleapis.com", # the google_project data source (budget.tf)
       "iam.googleapis.com",
       "logging.googleapis.com",
       "monitoring.googleapis.com",
@@ -14,6 +15,7 @@ locals {
       "sqladmin.googleapis.com",
     ],
     var.billing_account_id == null ? [] : ["billingbudgets.googleapis.com"],
+    var.tools_enabled ? ["cloudscheduler.googleapis.com"] : [],
   )
 }
 

@@ -1,3 +1,19 @@
+variable "alert_email" {
+  description = "E-mail address the alerts and the uptime check notify (a Cloud Monitoring e-mail channel). Required while alerts_enabled is true."
+  type        = string
+  default     = null
+  validation {
+    condition     = !var.alerts_enabled || (var.alert_email != null && can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email)))
+    error_message = "Set alert_email to the address alerts should reach (alerts_enabled is true), or set alerts_enabled = false."
+  }
+}
+
+variable "alerts_enabled" {
+  description = "Create the uptime check and the alert policies (they notify alert_email and notification_channels)."
+  type        = bool
+  default     = true
+}
+
 variable "artifact_registry_repo" {
   description = "Artifact Registry Docker repository that holds the images."
   type        = string
@@ -35,6 +51,16 @@ variable "budget_amount_usd" {
   validation {
     condition     = var.budget_amount_usd >= 1 && floor(var.budget_amount_usd) == var.budget_amount_usd
     error_message = "budget_amount_usd is a whole number of dollars, at least 1."
+  }
+}
+
+variable "build_service_account_id" {
+  description = "Account id of the service account Cloud Build runs as (pushes images, writes build logs)."
+  type        = string
+  default     = "ballsy-build-sa"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.build_service_account_id))
+    error_message = "build_service_account_id: 6-30 lower-case letters, digits and hyphens."
   }
 }
 
@@ -118,8 +144,18 @@ variable "database_name" {
   }
 }
 
+variable "database_password_version" {
+  description = "Raise by one to send the database password (a write-only argument) to Cloud SQL and Secret Manager again, e.g. after `terraform apply -replace=random_password.database`."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.database_password_version >= 1 && floor(var.database_password_version) == var.database_password_version
+    error_message = "database_password_version is a whole number, at least 1."
+  }
+}
+
 variable "database_tier" {
-  description = "Cloud SQL machine tier. db-f1-micro (shared core, 25 connections) is the cheapest."
+  description = "Cloud SQL machine tier. db-f1-micro (shared core, 25 connections of which the app can open 22) is the cheapest."
   type        = string
   default     = "db-f1-micro"
   validation {
@@ -151,7 +187,7 @@ variable "database_version" {
 variable "db_max_overflow" {
   description = "Connections each instance may open beyond the pool (DB_MAX_OVERFLOW)."
   type        = number
-  default     = 2
+  default     = 1
   validation {
     condition     = var.db_max_overflow >= 0 && var.db_max_overflow <= 50
     error_message = "db_max_overflow is between 0 and 50."
@@ -161,7 +197,7 @@ variable "db_max_overflow" {
 variable "db_pool_size" {
   description = "Pooled database connections per instance (DB_POOL_SIZE)."
   type        = number
-  default     = 3
+  default     = 2
   validation {
     condition     = var.db_pool_size >= 1 && var.db_pool_size <= 50
     error_message = "db_pool_size is between 1 and 50."
@@ -181,6 +217,16 @@ variable "error_rate_critical" {
   validation {
     condition     = var.error_rate_critical > 0 && var.error_rate_critical < 1
     error_message = "error_rate_critical is a fraction between 0 and 1."
+  }
+}
+
+variable "error_rate_min_requests_per_minute" {
+  description = "The 5xx alerts stay quiet below this many requests a minute (one failed request of two is not an outage)."
+  type        = number
+  default     = 6
+  validation {
+    condition     = var.error_rate_min_requests_per_minute >= 0
+    error_message = "error_rate_min_requests_per_minute is 0 or more."
   }
 }
 
@@ -281,9 +327,9 @@ variable "log_level" {
 }
 
 variable "max_instances" {
-  description = "Most instances Cloud Run starts. (max_instances + 1) × (db_pool_size + db_max_overflow) must fit the tier's connections."
+  description = "Most instances serving at once, across revisions (service-level cap; also each revision's cap). (2 × max_instances + 1) × (db_pool_size + db_max_overflow) + 3 must fit the connections the tier lets the app open."
   type        = number
-  default     = 3
+  default     = 2
   validation {
     condition     = var.max_instances >= 1 && var.max_instances <= 100
     error_message = "max_instances is between 1 and 100."
@@ -291,7 +337,7 @@ variable "max_instances" {
 }
 
 variable "memory" {
-  description = "Memory per instance (the embedded speech model needs about 1 GiB)."
+  description = "Memory per instance: the server (about 80 MB) plus each speech worker (200-250 MB resident with the embedded model of about 0.3 GB on disk), with room for peaks."
   type        = string
   default     = "2Gi"
   validation {
@@ -327,7 +373,7 @@ variable "min_instances" {
 }
 
 variable "notification_channels" {
-  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts go to."
+  description = "Further Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts go to, besides alert_email."
   type        = list(string)
   default     = []
   validation {
@@ -346,7 +392,7 @@ variable "project_id" {
 }
 
 variable "public_access" {
-  description = "Let anyone invoke the service (roles/run.invoker for allUsers on this service only)."
+  description = "Let anyone invoke the service (the service's invoker IAM check is switched off; no allUsers binding). false: callers need roles/run.invoker."
   type        = bool
   default     = true
 }
@@ -395,4 +441,20 @@ variable "stt_enabled" {
   description = "Transcribe uploaded audio on the server with the embedded speech model (STT_ENABLED)."
   type        = bool
   default     = true
+}
+
+variable "tools_enabled" {
+  description = "Timers and reminders are on: create the WAKE_TOKEN secret and a Cloud Scheduler job that calls POST /internal/due, so due items fire while no instance runs."
+  type        = bool
+  default     = false
+}
+
+variable "wake_schedule" {
+  description = "Cron schedule (UTC) of the wake-up job when tools_enabled is true: every minute by default."
+  type        = string
+  default     = "* * * * *"
+  validation {
+    condition     = length(split(" ", trimspace(var.wake_schedule))) == 5
+    error_message = "wake_schedule is a five-field cron expression, e.g. \"* * * * *\"."
+  }
 }

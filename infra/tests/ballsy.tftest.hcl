@@ -31,6 +31,17 @@ mock_provider "google" {
   }
 }
 
+# The budget's own provider (providers.tf: user_project_override + billing_project). Its mock
+# names budgets differently, so a test can tell which provider created one.
+mock_provider "google" {
+  alias = "billing"
+  mock_resource "google_billing_budget" {
+    defaults = {
+      name = "billingAccounts/012345-6789AB-CDEF01/budgets/made-through-the-billing-alias"
+    }
+  }
+}
+
 mock_provider "google-beta" {}
 
 mock_provider "random" {
@@ -44,6 +55,7 @@ mock_provider "random" {
 variables {
   project_id   = "ballsy-test-123"
   cors_origins = ["https://ballsy.example.com"]
+  alert_email  = "oncall@ballsy.example.com"
 }
 
 run "first_apply_creates_the_foundation_but_no_service_before_an_image_exists" {
@@ -57,8 +69,13 @@ run "first_apply_creates_the_foundation_but_no_service_before_an_image_exists" {
   assert {
     condition = alltrue([for s in ["run.googleapis.com", "artifactregistry.googleapis.com", "sqladmin.googleapis.com",
       "secretmanager.googleapis.com", "cloudbuild.googleapis.com", "aiplatform.googleapis.com",
-    "logging.googleapis.com", "monitoring.googleapis.com"] : contains(keys(google_project_service.enabled), s)])
-    error_message = "Every API the seed lists must be enabled."
+    "logging.googleapis.com", "monitoring.googleapis.com", "cloudresourcemanager.googleapis.com"] : contains(keys(google_project_service.enabled), s)])
+    error_message = "Every API the seed lists must be enabled, and Cloud Resource Manager for the project data source."
+  }
+
+  assert {
+    condition     = !contains(keys(google_project_service.enabled), "cloudscheduler.googleapis.com") && length(google_cloud_scheduler_job.wake) == 0 && length(google_secret_manager_secret.wake_token) == 0
+    error_message = "Without tools there is no scheduler API, wake-up job or wake token."
   }
 
   assert {
@@ -130,13 +147,24 @@ run "password_is_url_safe_and_database_url_has_the_cloud_run_form" {
   }
 
   assert {
-    condition     = google_secret_manager_secret_version.database_url.secret_data == "postgresql+psycopg2://ballsy:Q7xk2PzR9mWb4TnV8cYh3LdJ6sGf5HaE@/ballsydb?host=/cloudsql/ballsy-test-123:us-central1:ballsy-db"
+    condition     = nonsensitive(local.database_url) == "postgresql+psycopg2://ballsy:Q7xk2PzR9mWb4TnV8cYh3LdJ6sGf5HaE@/ballsydb?host=/cloudsql/ballsy-test-123:us-central1:ballsy-db"
     error_message = "DATABASE_URL must be postgresql+psycopg2://USER:PASSWORD@/ballsydb?host=/cloudsql/CONNECTION_NAME."
   }
 
   assert {
-    condition     = nonsensitive(output.database_password) == random_password.database.result
-    error_message = "The password output must be the generated password."
+    # Write-only arguments carry the password (tests/infra/test_terraform.py checks that the
+    # stored `password` and `secret_data` arguments are not set): the version says when to
+    # send it again.
+    condition = (
+      google_sql_user.app.password_wo_version == 1 &&
+      tostring(google_secret_manager_secret_version.database_url.secret_data_wo_version) == "1"
+    )
+    error_message = "The database password goes through password_wo and secret_data_wo at version 1."
+  }
+
+  assert {
+    condition     = output.database_url_secret == "ballsy-database-url"
+    error_message = "No output repeats the password; the guide reads it from the DATABASE_URL secret."
   }
 }
 
@@ -159,9 +187,28 @@ run "service_matches_the_sizing_and_pins_image_and_secret_versions" {
       google_cloud_run_v2_service.app[0].template[0].containers[0].resources[0].limits.memory == "2Gi" &&
       google_cloud_run_v2_service.app[0].template[0].max_instance_request_concurrency == 10 &&
       google_cloud_run_v2_service.app[0].template[0].scaling[0].min_instance_count == 0 &&
-      google_cloud_run_v2_service.app[0].template[0].scaling[0].max_instance_count == 3
+      google_cloud_run_v2_service.app[0].template[0].scaling[0].max_instance_count == 2
     )
-    error_message = "1 vCPU, 2 GiB, concurrency 10, 0 to 3 instances."
+    error_message = "1 vCPU, 2 GiB, concurrency 10, 0 to 2 instances per revision."
+  }
+
+  assert {
+    condition     = google_cloud_run_v2_service.app[0].scaling[0].max_instance_count == 2
+    error_message = "The instance cap is also set for the whole service (across revisions with traffic)."
+  }
+
+  assert {
+    # (2 × 2 + 1) × (2 + 1) + 3 = 18 of db-f1-micro's 22 usable connections.
+    condition     = local.connection_budget == 18 && local.usable_connections == 22
+    error_message = "The default connection budget counts the previous revision's instances and fits 22 connections."
+  }
+
+  assert {
+    condition = (
+      google_cloud_run_v2_service.app[0].template[0].containers[0].startup_probe[0].period_seconds *
+      google_cloud_run_v2_service.app[0].template[0].containers[0].startup_probe[0].failure_threshold
+    ) == 240
+    error_message = "The startup probe waits the longest Cloud Run allows (240 s) for /ready, which waits for the models."
   }
 
   assert {
@@ -236,7 +283,7 @@ run "service_matches_the_sizing_and_pins_image_and_secret_versions" {
   }
 }
 
-run "public_access_is_only_invoker_on_this_service_and_secrets_are_granted_one_by_one" {
+run "public_access_needs_no_all_users_binding_and_secrets_are_granted_one_by_one" {
   command = apply
 
   variables {
@@ -245,12 +292,8 @@ run "public_access_is_only_invoker_on_this_service_and_secrets_are_granted_one_b
   }
 
   assert {
-    condition = (
-      google_cloud_run_v2_service_iam_member.public_invoker[0].member == "allUsers" &&
-      google_cloud_run_v2_service_iam_member.public_invoker[0].role == "roles/run.invoker" &&
-      google_cloud_run_v2_service_iam_member.public_invoker[0].name == google_cloud_run_v2_service.app[0].name
-    )
-    error_message = "allUsers may only invoke this one service."
+    condition     = google_cloud_run_v2_service.app[0].invoker_iam_disabled
+    error_message = "Public access switches the invoker check off instead of binding allUsers (refused under domain-restricted sharing)."
   }
 
   assert {
@@ -259,8 +302,8 @@ run "public_access_is_only_invoker_on_this_service_and_secrets_are_granted_one_b
   }
 
   assert {
-    condition     = toset(keys(google_project_iam_member.runtime)) == toset(["roles/cloudsql.client", "roles/logging.logWriter", "roles/monitoring.metricWriter"])
-    error_message = "The runtime account has only Cloud SQL client, log writer and metric writer on the project."
+    condition     = toset(keys(google_project_iam_member.runtime)) == toset(["roles/cloudsql.client"])
+    error_message = "The runtime account has only Cloud SQL client on the project (logs go to stdout; no metrics are pushed)."
   }
 
   assert {
@@ -270,6 +313,21 @@ run "public_access_is_only_invoker_on_this_service_and_secrets_are_granted_one_b
       alltrue([for m in google_secret_manager_secret_iam_member.runtime : m.role == "roles/secretmanager.secretAccessor"])
     )
     error_message = "Secret access is bound on each secret the runtime reads."
+  }
+}
+
+run "a_private_service_keeps_the_invoker_check" {
+  command = apply
+
+  variables {
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+    gemini_api_key_version = "1"
+    public_access          = false
+  }
+
+  assert {
+    condition     = !google_cloud_run_v2_service.app[0].invoker_iam_disabled
+    error_message = "public_access = false leaves invoking to roles/run.invoker holders."
   }
 }
 
@@ -297,34 +355,89 @@ run "vertex_ai_mode_drops_the_key_and_grants_aiplatform_user" {
   }
 }
 
-run "alerts_use_the_agreed_thresholds" {
+run "alerts_use_the_agreed_thresholds_and_reach_the_email_channel" {
   command = apply
 
   variables {
-    notification_channels = ["projects/ballsy-test-123/notificationChannels/42"]
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+    gemini_api_key_version = "1"
+    notification_channels  = ["projects/ballsy-test-123/notificationChannels/42"]
   }
 
   assert {
     condition = (
-      google_monitoring_alert_policy.latency_p95["warning"].conditions[0].condition_threshold[0].threshold_value == 2000 &&
-      google_monitoring_alert_policy.latency_p95["critical"].conditions[0].condition_threshold[0].threshold_value == 5000 &&
+      google_monitoring_notification_channel.email[0].type == "email" &&
+      google_monitoring_notification_channel.email[0].labels.email_address == "oncall@ballsy.example.com"
+    )
+    error_message = "An e-mail channel is made from alert_email."
+  }
+
+  assert {
+    condition = (
+      google_monitoring_alert_policy.latency_p95["warning"].conditions[0].condition_threshold[0].threshold_value == 2 &&
+      google_monitoring_alert_policy.latency_p95["critical"].conditions[0].condition_threshold[0].threshold_value == 5 &&
       google_monitoring_alert_policy.latency_p95["warning"].severity == "WARNING" &&
       google_monitoring_alert_policy.latency_p95["critical"].severity == "CRITICAL"
     )
-    error_message = "p95 latency alerts at 2 s (warning) and 5 s (critical)."
+    error_message = "p95 latency alerts at 2 s (warning) and 5 s (critical), in the log metric's seconds."
   }
 
   assert {
     condition = (
-      endswith(google_monitoring_alert_policy.error_rate["warning"].conditions[0].condition_prometheus_query_language[0].query, "> 0.01") &&
-      endswith(google_monitoring_alert_policy.error_rate["critical"].conditions[0].condition_prometheus_query_language[0].query, "> 0.05")
+      strcontains(google_logging_metric.request_latency[0].filter, "httpRequest.status!=101") &&
+      strcontains(google_logging_metric.request_latency[0].filter, "NOT httpRequest.requestUrl:\"/ws/\"") &&
+      strcontains(google_logging_metric.request_latency[0].filter, "NOT httpRequest.requestUrl:\"/api/voice\"") &&
+      strcontains(google_monitoring_alert_policy.latency_p95["warning"].conditions[0].condition_threshold[0].filter, "logging.googleapis.com/user/ballsy/request_latency")
     )
-    error_message = "5xx alerts at 1 % (warning) and 5 % (critical)."
+    error_message = "The latency alert reads a log metric that leaves out WebSockets and audio uploads."
   }
 
   assert {
-    condition     = alltrue([for p in concat(values(google_monitoring_alert_policy.latency_p95), values(google_monitoring_alert_policy.error_rate)) : toset(p.notification_channels) == toset(["projects/ballsy-test-123/notificationChannels/42"])])
-    error_message = "Every alert goes to the configured channels."
+    condition = (
+      strcontains(google_monitoring_alert_policy.error_rate["warning"].conditions[0].condition_prometheus_query_language[0].query, "> 0.01)") &&
+      strcontains(google_monitoring_alert_policy.error_rate["critical"].conditions[0].condition_prometheus_query_language[0].query, "> 0.05)") &&
+      endswith(google_monitoring_alert_policy.error_rate["warning"].conditions[0].condition_prometheus_query_language[0].query, "[5m])) >= 0.1)")
+    )
+    error_message = "5xx alerts at 1 % (warning) and 5 % (critical), only above 6 requests a minute (0.1 a second)."
+  }
+
+  assert {
+    condition = (
+      google_monitoring_uptime_check_config.health[0].http_check[0].path == "/health" &&
+      google_monitoring_uptime_check_config.health[0].http_check[0].use_ssl &&
+      google_monitoring_uptime_check_config.health[0].monitored_resource[0].labels.host == "ballsy-abc123-uc.a.run.app" &&
+      strcontains(google_monitoring_alert_policy.uptime[0].conditions[0].condition_threshold[0].filter, "uptime_check/check_passed")
+    )
+    error_message = "An uptime check calls /health on the service's host over HTTPS, and its failure alerts."
+  }
+
+  assert {
+    condition = (
+      google_monitoring_alert_policy.database["connections"].conditions[0].condition_threshold[0].threshold_value == 17 &&
+      strcontains(google_monitoring_alert_policy.database["connections"].conditions[0].condition_threshold[0].filter, "postgresql/num_backends") &&
+      strcontains(google_monitoring_alert_policy.database["cpu"].conditions[0].condition_threshold[0].filter, "database/cpu/utilization") &&
+      strcontains(google_monitoring_alert_policy.database["disk"].conditions[0].condition_threshold[0].filter, "database/disk/utilization") &&
+      alltrue([for p in values(google_monitoring_alert_policy.database) : strcontains(p.conditions[0].condition_threshold[0].filter, "resource.labels.database_id = \"ballsy-test-123:ballsy-db\"")])
+    )
+    error_message = "Cloud SQL alerts: connections over 80 % of the 22 usable, CPU, disk, on this instance."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_monitoring_alert_policy.migration_failed[0].conditions[0].condition_threshold[0].filter, "resource.labels.job_name = \"ballsy-migrate\"") &&
+      strcontains(google_monitoring_alert_policy.migration_failed[0].conditions[0].condition_threshold[0].filter, "metric.labels.result = \"failed\"")
+    )
+    error_message = "A failed execution of the migration job alerts."
+  }
+
+  assert {
+    condition = alltrue([
+      for p in concat(
+        values(google_monitoring_alert_policy.latency_p95), values(google_monitoring_alert_policy.error_rate),
+        values(google_monitoring_alert_policy.database), google_monitoring_alert_policy.uptime, google_monitoring_alert_policy.migration_failed,
+      ) : tolist(p.notification_channels) == tolist([google_monitoring_notification_channel.email[0].id, "projects/ballsy-test-123/notificationChannels/42"])
+    ])
+    error_message = "Every alert goes to the e-mail channel and the extra channels."
   }
 
   assert {
@@ -333,7 +446,86 @@ run "alerts_use_the_agreed_thresholds" {
   }
 }
 
-run "budget_is_created_when_a_billing_account_is_given" {
+run "alerts_need_an_email_address" {
+  command = plan
+
+  variables {
+    alert_email = null
+  }
+
+  expect_failures = [var.alert_email]
+}
+
+run "alerts_refuse_a_malformed_email_address" {
+  command = plan
+
+  variables {
+    alert_email = "oncall-at-example.com"
+  }
+
+  expect_failures = [var.alert_email]
+}
+
+run "without_alerts_no_email_is_needed_and_nothing_is_watched" {
+  command = apply
+
+  variables {
+    alerts_enabled         = false
+    alert_email            = null
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+    gemini_api_key_version = "1"
+  }
+
+  assert {
+    condition = (
+      length(google_monitoring_notification_channel.email) == 0 &&
+      length(google_monitoring_uptime_check_config.health) == 0 &&
+      length(google_monitoring_alert_policy.latency_p95) == 0 &&
+      length(google_monitoring_alert_policy.database) == 0 &&
+      length(google_monitoring_alert_policy.migration_failed) == 0
+    )
+    error_message = "alerts_enabled = false creates no channel, check or policy."
+  }
+}
+
+run "the_database_user_is_abandoned_on_destroy" {
+  command = apply
+
+  assert {
+    condition     = google_sql_user.app.deletion_policy == "ABANDON"
+    error_message = "The user owns the tables: destroy must forget it, not DROP ROLE it (which PostgreSQL refuses)."
+  }
+
+  assert {
+    condition     = google_sql_database_instance.main.settings[0].connector_enforcement == "REQUIRED"
+    error_message = "Only Cloud SQL connectors (the /cloudsql socket, the Auth Proxy) may connect."
+  }
+}
+
+run "images_are_built_by_a_terraform_managed_account_that_can_push_only_here" {
+  command = apply
+
+  assert {
+    condition = (
+      google_artifact_registry_repository_iam_member.build_push.role == "roles/artifactregistry.writer" &&
+      google_artifact_registry_repository_iam_member.build_push.member == google_service_account.build.member &&
+      google_artifact_registry_repository_iam_member.build_push.repository == google_artifact_registry_repository.images.name
+    )
+    error_message = "The build account may push to this repository only."
+  }
+
+  assert {
+    condition     = toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/storage.objectViewer"])
+    error_message = "The build account writes build logs and reads the staged source, nothing else project-wide."
+  }
+
+  assert {
+    condition     = google_service_account.build.account_id == "ballsy-build-sa" && output.build_service_account == google_service_account.build.id
+    error_message = "The guide passes the build account to gcloud builds submit from an output."
+  }
+}
+
+run "budget_is_created_through_the_billing_alias_when_a_billing_account_is_given" {
   command = apply
 
   variables {
@@ -347,6 +539,66 @@ run "budget_is_created_when_a_billing_account_is_given" {
     )
     error_message = "The budget covers this project and alerts at 50/90/100 %."
   }
+
+  assert {
+    condition     = google_billing_budget.monthly[0].name == "billingAccounts/012345-6789AB-CDEF01/budgets/made-through-the-billing-alias"
+    error_message = "The budget is made by the google.billing provider (user_project_override + billing_project)."
+  }
+
+  assert {
+    condition     = contains(keys(google_project_service.enabled), "billingbudgets.googleapis.com")
+    error_message = "The quota project (this one) needs the Billing Budgets API."
+  }
+}
+
+run "tools_add_the_wake_token_and_a_scheduler_that_wakes_the_service" {
+  command = apply
+
+  variables {
+    tools_enabled          = true
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+    gemini_api_key_version = "1"
+  }
+
+  assert {
+    condition = (
+      google_cloud_scheduler_job.wake[0].schedule == "* * * * *" &&
+      google_cloud_scheduler_job.wake[0].http_target[0].http_method == "POST" &&
+      google_cloud_scheduler_job.wake[0].http_target[0].uri == "https://ballsy-abc123-uc.a.run.app/internal/due" &&
+      nonsensitive(google_cloud_scheduler_job.wake[0].http_target[0].headers["Authorization"]) == "Bearer ${nonsensitive(random_password.wake_token[0].result)}"
+    )
+    error_message = "Every minute the job POSTs /internal/due on the service with the wake token as a bearer token."
+  }
+
+  assert {
+    condition = {
+      for e in google_cloud_run_v2_service.app[0].template[0].containers[0].env :
+      e.name => e.value_source[0].secret_key_ref[0].secret if length(e.value_source) > 0
+    }["WAKE_TOKEN"] == "ballsy-wake-token"
+    error_message = "The service reads the same token from Secret Manager as WAKE_TOKEN."
+  }
+
+  assert {
+    condition = (
+      contains([for m in google_secret_manager_secret_iam_member.runtime : m.secret_id], "ballsy-wake-token") &&
+      contains(keys(google_project_service.enabled), "cloudscheduler.googleapis.com") &&
+      output.wake_job_name == "ballsy-wake"
+    )
+    error_message = "The runtime may read the token; the Cloud Scheduler API is enabled."
+  }
+}
+
+run "the_wake_job_needs_a_public_service" {
+  command = plan
+
+  variables {
+    tools_enabled          = true
+    public_access          = false
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+    gemini_api_key_version = "1"
+  }
+
+  expect_failures = [google_cloud_scheduler_job.wake]
 }
 
 run "cors_may_be_empty_for_a_same_origin_page" {
@@ -403,10 +655,27 @@ run "connection_pool_must_fit_the_tier" {
   variables {
     image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
     gemini_api_key_version = "1"
-    max_instances          = 4
+    max_instances          = 3
   }
 
+  # (2 × 3 + 1) × 3 + 3 = 24 > 22: three instances fit only if the overlap is forgotten.
   expect_failures = [google_cloud_run_v2_service.app]
+}
+
+run "a_larger_tier_takes_more_instances" {
+  command = plan
+
+  variables {
+    image                  = "us-central1-docker.pkg.dev/ballsy-test-123/ballsy/ballsy:v1"
+    gemini_api_key_version = "1"
+    max_instances          = 4
+    database_tier          = "db-g1-small"
+  }
+
+  assert {
+    condition     = local.connection_budget == 30 && local.usable_connections == 47
+    error_message = "(2 × 4 + 1) × 3 + 3 = 30 fits db-g1-small's 47."
+  }
 }
 
 run "a_release_migrates_first_with_the_new_image_while_the_service_keeps_the_old" {
