@@ -41,7 +41,12 @@ def secret_values(settings: Settings) -> list[str]:
     """Every configured secret, so the log scrubber can hide it."""
     values = [
         s.get_secret_value()
-        for s in (settings.gemini_api_key, settings.openai_api_key, settings.metrics_token)
+        for s in (
+            settings.gemini_api_key,
+            settings.openai_api_key,
+            settings.metrics_token,
+            settings.wake_token,
+        )
         if s is not None
     ]
     values += [k.get_secret_value() for k in settings.operator_api_keys]

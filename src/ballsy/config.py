@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
 
+    # --- scheduled wake-up (deployment) -----------------------------------------
+    # Bearer token a scheduler (Cloud Scheduler, infra/scheduler.tf) presents to POST
+    # /internal/due, so due timers and reminders fire while no instance is running.
+    wake_token: SecretStr | None = None
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -197,7 +202,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("gemini_api_key", "openai_api_key", "metrics_token", "database_url")
+    @field_validator("gemini_api_key", "openai_api_key", "metrics_token", "wake_token", "database_url")
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():

@@ -79,7 +79,7 @@ def test_terraform_found_the_environment_it_sets() -> None:
     assert {"ENVIRONMENT", "CORS_ORIGINS", "TRUSTED_PROXY_HOPS"} <= set(PLAIN_ENV)
     assert set(VERTEX_ENV) == {"GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_LOCATION"}
     assert not set(VERTEX_ENV) & set(PLAIN_ENV)
-    assert {"DATABASE_URL", "GEMINI_API_KEY", "METRICS_TOKEN"} == set(SECRET_ENV)
+    assert {"DATABASE_URL", "GEMINI_API_KEY", "METRICS_TOKEN", "WAKE_TOKEN"} == set(SECRET_ENV)
 
 
 def test_every_variable_terraform_sets_is_a_setting() -> None:
@@ -172,7 +172,7 @@ def test_the_port_matches_everywhere() -> None:
 def _sample_database_url() -> str:
     """The DATABASE_URL that infra/tests asserts Terraform builds from sample values."""
     tests = (INFRA / "tests" / "ballsy.tftest.hcl").read_text()
-    match = re.search(r'secret_data == "(postgresql[^"]+)"', tests)
+    match = re.search(r'database_url\) == "(postgresql[^"]+)"', tests)
     assert match, "ballsy.tftest.hcl asserts the DATABASE_URL Terraform builds"
     return match.group(1)
 
@@ -198,10 +198,14 @@ def test_the_pool_fits_the_database_tier() -> None:
     overflow = int(_variable_default("db_max_overflow"))
     max_instances = int(_variable_default("max_instances"))
     assert _variable_default("database_tier") == "db-f1-micro"
-    # +1 instance: Cloud Run can briefly overshoot max instances during a rollout.
-    assert (max_instances + 1) * (pool + overflow) <= 25
-    assert pool == Settings.model_fields["db_pool_size"].default
-    assert overflow == Settings.model_fields["db_max_overflow"].default
+    # The newest revision (+1: a brief overshoot) and the previous one, still holding open
+    # WebSockets, each up to max_instances; 3 for the migration job and operators; 22 of
+    # db-f1-micro's 25 connections are open to the app's user (3 are reserved).
+    assert (2 * max_instances + 1) * (pool + overflow) + 3 <= 22
+    # Cloud Run's pool comes from Terraform, whatever the app's own defaults (sized for one
+    # self-hosted process) are.
+    assert PLAIN_ENV["DB_POOL_SIZE"] == "tostring(var.db_pool_size)"
+    assert PLAIN_ENV["DB_MAX_OVERFLOW"] == "tostring(var.db_max_overflow)"
 
 
 def test_probe_paths_are_routes_of_the_app(make_settings: Any) -> None:
@@ -250,3 +254,18 @@ def test_every_file_the_image_copies_is_in_the_build_context() -> None:
         assert f"!{source.rstrip('/')}" in ignore or f"!{source}" in ignore, (
             f".dockerignore excludes {source}"
         )
+
+
+def test_the_startup_probe_outlasts_the_speech_model_load() -> None:
+    """/ready waits for the speech workers; a worker that cannot load gives up after
+    START_TIMEOUT_SECONDS, and /ready must still get to answer before Cloud Run stops the
+    instance (its startup probe may wait 240 s at most)."""
+    from ballsy.providers.stt.pool import START_TIMEOUT_SECONDS
+
+    cloud_run = (INFRA / "cloud_run.tf").read_text()
+    period = re.search(r"startup_probe_period_seconds\s*=\s*(\d+)", cloud_run)
+    threshold = re.search(r"startup_probe_failure_threshold\s*=\s*(\d+)", cloud_run)
+    assert period and threshold, "cloud_run.tf sets the startup probe's period and threshold"
+    window = int(period.group(1)) * int(threshold.group(1))
+    assert START_TIMEOUT_SECONDS + 30 <= window <= 240
+

@@ -7,10 +7,11 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.infra.tools import INFRA, TOOLS, blocks, resources, tfcheck
+from tests.infra.tools import INFRA, TOOLS, blocks, hcl_files, resources, tfcheck, unquote
 
 SCHEMAS = {path.stem: json.loads(path.read_text()) for path in (TOOLS / "schema").glob("*.json")}
 
@@ -115,18 +116,51 @@ def test_committed_schemas_cover_exactly_the_types_used() -> None:
     assert used == served, f"add to / drop from extract_schema.py: {sorted(used ^ served)}"
 
 
-def test_all_users_appears_only_as_invoker_of_the_service() -> None:
-    """The public grant is one binding on one service, never on the project or a secret."""
+def _one(value: Any) -> Any:
+    """python-hcl2 wraps some single values in a list."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def test_no_all_users_binding_anywhere() -> None:
+    """Public access switches the service's invoker check off (invoker_iam_disabled): an
+    allUsers binding is refused under organisation policies that restrict members."""
     grants = [
         (rtype, name)
         for rtype, named in resources().items()
         for name, body in named.items()
         if "allUsers" in json.dumps(body) or "allAuthenticatedUsers" in json.dumps(body)
     ]
-    assert grants == [("google_cloud_run_v2_service_iam_member", "public_invoker")]
-    body = resources()["google_cloud_run_v2_service_iam_member"]["public_invoker"]
-    assert "roles/run.invoker" in json.dumps(body)
-    assert "google_cloud_run_v2_service.app" in json.dumps(body)
+    assert grants == []
+    service = resources()["google_cloud_run_v2_service"]["app"]
+    assert _one(service["invoker_iam_disabled"]) == "${var.public_access}"
+
+
+def test_the_budget_uses_the_provider_with_a_quota_project() -> None:
+    """The Billing Budgets API refuses user credentials without a quota project, and
+    Terraform ignores the one stored with gcloud's credentials: the budget's provider names
+    it itself."""
+    providers = {}
+    for entry in hcl_files()["providers.tf"]["provider"]:
+        for name, body in entry.items():
+            providers[(name, unquote(_one(body.get("alias"))))] = body
+    billing = providers[("google", "billing")]
+    assert _one(billing["user_project_override"]) is True
+    assert _one(billing["billing_project"]) == "${var.project_id}"
+    budget = resources()["google_billing_budget"]["monthly"]
+    assert _one(budget["provider"]) == "${google.billing}"
+
+
+def test_generated_secrets_are_written_write_only() -> None:
+    """The password and generated tokens go through password_wo / secret_data_wo, so the
+    user's and the secret versions' state hold no copy of them."""
+    user = resources()["google_sql_user"]["app"]
+    assert "password" not in user
+    assert _one(user["password_wo"]) == "${random_password.database.result}"
+    for name, body in resources()["google_secret_manager_secret_version"].items():
+        assert "secret_data" not in body, f"secret version {name} stores its value in the state"
+        assert "secret_data_wo" in body and "secret_data_wo_version" in body
+    outputs = json.dumps(blocks("output"))
+    assert "random_password" not in outputs, "no output repeats a generated secret"
 
 
 def test_variables_and_outputs_read_as_documentation() -> None:
