@@ -269,3 +269,32 @@ def test_the_startup_probe_outlasts_the_speech_model_load() -> None:
     window = int(period.group(1)) * int(threshold.group(1))
     assert START_TIMEOUT_SECONDS + 30 <= window <= 240
 
+
+
+def test_every_base_image_is_pinned_by_the_same_digest() -> None:
+    """A rebuild of the same commit gets the same operating system and interpreter."""
+    froms = re.findall(r"^FROM\s+(\S+)", (REPO / "Dockerfile").read_text(), re.M)
+    external = [ref for ref in froms if "/" in ref or ":" in ref or "@" in ref]
+    assert external, "the Dockerfile names a base image"
+    assert all(re.search(r"@sha256:[0-9a-f]{64}$", ref) for ref in external), external
+    assert len(set(external)) == 1, f"the stages disagree on the base: {sorted(set(external))}"
+
+
+def test_dependencies_and_ballsy_arrive_in_separate_layers() -> None:
+    """The ~250 MB dependency layer stays the same between releases; Ballsy is its own layer."""
+    text = (REPO / "Dockerfile").read_text()
+    runtime = text[text.rindex("\nFROM ") :]
+    copies = re.findall(r"^COPY --from=(\w+) (\S+) (\S+)$", runtime, re.M)
+    assert copies == [("deps", "/opt/ballsy", "/opt/ballsy"), ("app", "/stage/", "/")]
+    deps = text[text.index(" AS deps") : text.index(" AS app")]
+    assert "COPY src" not in deps and "pyproject.toml" not in deps, "deps must not see the app"
+
+
+def test_cloud_build_runs_as_its_own_account_with_logs_in_cloud_logging() -> None:
+    import yaml
+
+    config = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
+    # A user-chosen build account cannot write to the default logs bucket.
+    assert config["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+    assert config["images"] == ["${_IMAGE}"]
+    assert "--cache-from" in config["steps"][0]["args"][-1]
