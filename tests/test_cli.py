@@ -74,7 +74,24 @@ def test_db_upgrade_current_downgrade(env: Path) -> None:
     assert "behind" not in current
     as_json = json.loads(runner.invoke(app, ["db", "current", "--json"]).stdout)
     assert as_json["current"] == as_json["head"] == current.split()[1]
-    assert runner.invoke(app, ["db", "downgrade", "--revision", "base"]).exit_code == 0
+    assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
+    assert runner.invoke(app, ["db", "current"]).output.startswith("current: none")
+
+
+def test_downgrade_asks_at_a_terminal_and_changes_nothing_on_no(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ballsy.cli
+
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    head = runner.invoke(app, ["db", "current"]).output.split()[1]
+    monkeypatch.setattr(ballsy.cli, "_at_terminal", lambda: True)
+    declined = runner.invoke(app, ["db", "downgrade", "base"], input="n\n")
+    assert declined.exit_code == 1
+    assert "dropped with their data" in declined.output
+    assert runner.invoke(app, ["db", "current"]).output.split()[1] == head
+    accepted = runner.invoke(app, ["db", "downgrade", "base", "--yes"])
+    assert accepted.exit_code == 0, accepted.output
     assert runner.invoke(app, ["db", "current"]).output.startswith("current: none")
 
 

@@ -242,18 +242,56 @@ def db_upgrade(
     typer.echo(f"database at {revision}")
 
 
-@db_app.command("downgrade", cls=_Command, epilog="Example: ballsy db downgrade --revision base")
+def _at_terminal() -> bool:
+    """Someone can answer a question (not a Cloud Run job, a pipe or a script)."""
+    return sys.stdin.isatty()
+
+
+@db_app.command(
+    "downgrade",
+    cls=_Command,
+    epilog=(
+        "Examples: ballsy db downgrade 0001  ·  ballsy db downgrade base --yes. "
+        "Exit 2 for a relative, unknown or newer revision (nothing is changed)."
+    ),
+)
 def db_downgrade(
-    revision: Annotated[str, typer.Option(help="Target revision.")] = "-1",
+    revision: Annotated[
+        str, typer.Argument(help="Revision id to go back to (see `ballsy db current`), or base.")
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask, even at a terminal.")
+    ] = False,
 ) -> None:
-    """Revert migrations down to REVISION (default: one step)."""
-    from ballsy.cli_runs import prepare_database
+    """Undo the migrations newer than REVISION; their tables and columns are dropped with
+    their data.
+
+    At a terminal it asks first. Without one (a Cloud Run job, a script) the absolute
+    REVISION is the confirmation: running the same command again changes nothing more.
+    """
+    from ballsy.cli_runs import current_revision, prepare_database
     from ballsy.db import migrate
+    from ballsy.db.downgrade import DowngradeRefused, plan_downgrade
 
     settings = _settings()
     prepare_database(settings)
-    migrate.downgrade(settings.database_url_value(), revision)
-    typer.echo(f"database downgraded to {revision}")
+    current = asyncio.run(current_revision(settings))
+    try:
+        plan = plan_downgrade(current, revision)
+    except DowngradeRefused as exc:
+        raise CliError(f"not downgraded: {exc}") from None
+    if plan.changes_nothing:
+        typer.echo(f"database already at {current or 'no revision'}; nothing to undo")
+        return
+    undoing = ", ".join(plan.undone)
+    if not yes and _at_terminal():
+        typer.confirm(
+            f"Undo {undoing} (from {plan.current} down to {plan.target})? "
+            "Their tables and columns are dropped with their data.",
+            abort=True,
+        )
+    migrate.downgrade(settings.database_url_value(), plan.target)
+    typer.echo(f"database downgraded from {plan.current} to {plan.target} (undid {undoing})")
 
 
 @db_app.command("current", cls=_Command)
