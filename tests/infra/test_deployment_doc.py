@@ -49,17 +49,29 @@ def test_the_guide_has_the_whole_sequence() -> None:
         "terraform plan",
         "terraform apply",
         "gcloud secrets versions add",
-        "gcloud builds submit --tag",
+        "gcloud builds submit --config ../cloudbuild.yaml",
+        "--service-account \"$(terraform output -raw build_service_account)\"",
         "gcloud run jobs execute",
         "/health",
         "wss://",
         "gcloud run services update-traffic",
         "terraform destroy",
         "ballsy db import-sqlite",
+        '--args="db,downgrade,',
+        "gcloud sql instances clone",
+        'backend "gcs"',
     ]:
         assert step in text or step in DOC.read_text(), f"DEPLOYMENT.md lacks {step!r}"
     # Migrations run before the image that needs them gets traffic.
     assert text.index("gcloud run jobs execute") < text.index('echo "image = ')
+    # A migration is rolled back with the new image first, then the service, and only then
+    # (last resort) by restoring a copy.
+    runbook = DOC.read_text()[DOC.read_text().index("## Rolling back a migration") :]
+    assert (
+        runbook.index("db,downgrade,")
+        < runbook.index("Roll the service back")
+        < runbook.index("gcloud sql instances clone")
+    )
 
 
 def test_outputs_used_exist() -> None:
@@ -73,7 +85,12 @@ def test_variables_set_exist() -> None:
     variables = set(blocks("variable"))
     set_on_command_line = {m.group(1) for m in _matches(r"-var \"?(\w+)=")}
     written_to_tfvars = {m.group(1) for m in _matches(r"echo \"(\w+) = ")}
-    edited_with_sed = {m.group(1) for m in _matches(r"s/\^(\w+) +=")}
+    edited_with_sed = {
+        m.group(1)
+        for line in COMMANDS
+        if line.endswith("terraform.tfvars")
+        for m in re.finditer(r"s/\^(\w+) +=", line)
+    }
     used = set_on_command_line | written_to_tfvars | edited_with_sed
     assert {"image", "migration_image", "gemini_api_key_version", "deletion_protection"} <= used
     assert used <= variables, f"unknown variables: {sorted(used - variables)}"

@@ -128,7 +128,12 @@ def test_rollback_runbook_downgrades_then_upgrades_again(
 
 @pytest.mark.parametrize(
     ("revision", "says"),
-    [("-1", "is relative"), ("0999", "unknown revision"), ("head", "is relative")],
+    [
+        ("-1", "No such option"),  # read as an option: refused before anything runs
+        ("0001+1", "is relative"),
+        ("head", "is relative"),
+        ("0999", "unknown revision"),
+    ],
 )
 def test_a_downgrade_the_job_could_repeat_or_misread_is_refused(
     sqlite_url: str, tmp_path: Path, revision: str, says: str
