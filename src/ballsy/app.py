@@ -32,6 +32,7 @@ from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.models import utcnow
 from ballsy.logging import configure_logging
+from ballsy.warmup import WarmUps
 from ballsy.wiring import Overrides, Services, build_services
 
 log = logging.getLogger("ballsy.app")
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
     )
     services = build_services(settings, overrides)
     hub = SocketHub()
+    warmups = WarmUps()  # what /ready waits for (ballsy/warmup.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,8 +77,11 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             # The embedded default migrates itself; PostgreSQL is migrated explicitly.
             await asyncio.to_thread(migrate.upgrade_sqlite_if_needed, settings.database_url_value())
         background: list[asyncio.Task[None]] = [asyncio.create_task(_check_schema(app, services))]
+        # Models load before /ready reports ready, so the first user pays nothing for them.
+        # Each preloaded model registers here; the synthesis voice the same way:
+        # warmups.start("voice", <async load returning whether it is usable>).
         if services.stt.available and settings.stt_preload:
-            background.append(asyncio.create_task(_warm_up(services)))
+            warmups.start("speech", lambda: _warm_up_speech(services))
         if settings.history_retention_days:
             background.append(asyncio.create_task(_retention_loop(services)))
         if settings.anonymous_user_retention_days:
@@ -88,6 +93,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await warmups.aclose()
             await services.aclose()
 
     app = FastAPI(
@@ -103,6 +109,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
     app.state.settings = settings
     app.state.services = services
     app.state.sockets = hub
+    app.state.warmups = warmups
     install_error_handlers(app)
     include_routes(app, settings)
     if settings.cors_origins:
@@ -141,14 +148,13 @@ async def _check_schema(app: FastAPI, services: Services) -> None:
         )
 
 
-async def _warm_up(services: Services) -> None:
+async def _warm_up_speech(services: Services) -> bool:
+    """Start the speech workers and load the model in each; whether one is usable."""
     # Let the server answer its first probes before the model's import and load compete
     # with it for the CPU (and Python's GIL).
     await asyncio.sleep(0.5)
-    try:
-        await services.stt.warm_up()
-    except Exception:
-        log.exception("speech model warm-up failed; it will load on first use")
+    await services.stt.warm_up()  # logs its own failure; the next request retries
+    return services.stt.ready
 
 
 async def _retention_loop(services: Services) -> None:

@@ -202,7 +202,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("gemini_api_key", "openai_api_key", "metrics_token", "wake_token", "database_url")
+    @field_validator(
+        "gemini_api_key", "openai_api_key", "metrics_token", "wake_token", "database_url"
+    )
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():

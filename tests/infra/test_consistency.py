@@ -270,7 +270,6 @@ def test_the_startup_probe_outlasts_the_speech_model_load() -> None:
     assert START_TIMEOUT_SECONDS + 30 <= window <= 240
 
 
-
 def test_every_base_image_is_pinned_by_the_same_digest() -> None:
     """A rebuild of the same commit gets the same operating system and interpreter."""
     froms = re.findall(r"^FROM\s+(\S+)", (REPO / "Dockerfile").read_text(), re.M)

@@ -50,7 +50,7 @@ def test_the_guide_has_the_whole_sequence() -> None:
         "terraform apply",
         "gcloud secrets versions add",
         "gcloud builds submit --config ../cloudbuild.yaml",
-        "--service-account \"$(terraform output -raw build_service_account)\"",
+        '--service-account "$(terraform output -raw build_service_account)"',
         "gcloud run jobs execute",
         "/health",
         "wss://",

@@ -58,7 +58,8 @@ def _run(argv: list[str], database_url: str, tmp_path: Path) -> subprocess.Compl
             "DATABASE_URL": database_url,
             "BALLSY_ENV_FILE": str(tmp_path / "no.env"),
             "PYTHONPATH": os.pathsep.join(
-                str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "src").split(os.pathsep)
+                str(Path(p).resolve())
+                for p in os.environ.get("PYTHONPATH", "src").split(os.pathsep)
             ),
         }
     )
@@ -91,9 +92,7 @@ def test_the_runbook_downgrade_is_the_job_command_with_other_arguments() -> None
     assert _runbook_args()[2].startswith("$"), "the revision comes from a shell variable"
 
 
-def test_rollback_runbook_downgrades_then_upgrades_again(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_rollback_runbook_downgrades_then_upgrades_again(database_url: str, tmp_path: Path) -> None:
     revisions = known_revisions()
     assert len(revisions) >= 2, "a rollback needs a previous revision to go back to"
     previous = revisions[-2]

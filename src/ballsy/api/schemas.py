@@ -176,3 +176,7 @@ class Ready(BaseModel):
     ai: str | None = None
     code: str | None = Field(default=None, description="schema_out_of_date when not migrated")
     message: str | None = None
+    models: dict[str, str] | None = Field(
+        default=None,
+        description="Preloaded models (speech, …): loading, ok or failed; not ready while loading",
+    )

@@ -1,4 +1,5 @@
-"""Liveness (no I/O) and readiness (a database round trip, bounded in time).
+"""Liveness (no I/O) and readiness (a database round trip, bounded in time, and the
+preloaded models: see ballsy/warmup.py).
 
 Readiness also needs the database at this release's schema: a PostgreSQL database
 that was never migrated answers queries, but every request would fail. The revision
@@ -38,12 +39,15 @@ async def health() -> dict[str, str]:
     "/ready",
     response_model=Ready,
     responses={
-        503: {"model": Ready, "description": "database unavailable or not migrated (or AI)"}
+        503: {
+            "model": Ready,
+            "description": "database unavailable or not migrated, a model still loading (or AI)",
+        }
     },
 )
 async def ready(request: Request, services: ServicesDep) -> JSONResponse:
-    """Ready when a database round trip succeeds within READY_TIMEOUT_SECONDS and the
-    database is at this release's schema."""
+    """Ready when a database round trip succeeds within READY_TIMEOUT_SECONDS, the
+    database is at this release's schema and no preloaded model is still loading."""
     settings = services.settings
     state = await database_state(
         services,
@@ -53,10 +57,16 @@ async def ready(request: Request, services: ServicesDep) -> JSONResponse:
     if state == "ok":
         request.app.state.schema_current = True
     ok = state == "ok"
-    body: dict[str, str] = {"status": "ready" if ok else "not ready", "db": state}
+    body: dict[str, object] = {"status": "ready" if ok else "not ready", "db": state}
     if state == "schema_out_of_date":
         body["code"] = "schema_out_of_date"
         body["message"] = SCHEMA_MESSAGE
+    warmups = getattr(request.app.state, "warmups", None)
+    if warmups is not None and (models := warmups.states()):
+        body["models"] = models
+        if warmups.loading:
+            ok = False
+            body["status"] = "not ready"
     if settings.ai_required_for_ready:
         body["ai"] = "ok" if services.llm is not None else "unconfigured"
         ok = ok and services.llm is not None
