@@ -127,14 +127,16 @@ class MiniLM:
             x = self._block(x, layer)
         pooled = x.mean(axis=0)
         norm = float(np.linalg.norm(pooled))
-        return (pooled / max(norm, 1e-12)).astype(np.float32)
+        return (pooled / max(norm, 1e-12)).astype(np.float32)  # type: ignore[no-any-return]
 
     def _block(self, x: Vector, layer: _Layer) -> Vector:
         n = x.shape[0]
         head = self.width // self.heads
         qkv = x @ layer.qkv_w + layer.qkv_b  # (n, 3 * width)
         q, k, v = (
-            qkv[:, i * self.width : (i + 1) * self.width].reshape(n, self.heads, head).transpose(1, 0, 2)
+            qkv[:, i * self.width : (i + 1) * self.width]
+            .reshape(n, self.heads, head)
+            .transpose(1, 0, 2)
             for i in range(3)
         )
         scores = (q @ k.transpose(0, 2, 1)) / math.sqrt(head)  # (heads, n, n)
@@ -144,7 +146,9 @@ class MiniLM:
         context = (weights @ v).transpose(1, 0, 2).reshape(n, self.width)
         x = _layer_norm(x + context @ layer.out_w + layer.out_b, layer.ln1_g, layer.ln1_b, self.eps)
         hidden = _gelu(x @ layer.up_w + layer.up_b)
-        return _layer_norm(x + hidden @ layer.down_w + layer.down_b, layer.ln2_g, layer.ln2_b, self.eps)
+        return _layer_norm(
+            x + hidden @ layer.down_w + layer.down_b, layer.ln2_g, layer.ln2_b, self.eps
+        )
 
 
 def _layer_norm(x: Vector, gain: Vector, bias: Vector, eps: float) -> Vector:
@@ -160,6 +164,8 @@ def _gelu(x: Vector) -> Vector:
     sign = np.sign(z)
     a = np.abs(z)
     t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     erf = sign * (1.0 - poly * np.exp(-a * a))
     return (0.5 * x * (1.0 + erf)).astype(np.float32)  # type: ignore[no-any-return]

