@@ -25,7 +25,7 @@ class MemoryIntent:
 _POLITE = r"(?:(?:hey |ok |okay )?(?:ballsy )?(?:please |can you |could you |would you )?)"
 _REMEMBER = re.compile(
     rf"^{_POLITE}(?:remember|note|keep in mind|don't forget|do not forget)"
-    r"(?: that|:)? (?P<fact>(?!to )(?!me$).+)$"
+    r"(?: that|:)? (?P<fact>(?!to\b)(?!me$).+)$"
 )
 _LIST = re.compile(
     rf"^{_POLITE}(?:"
@@ -46,10 +46,10 @@ _FORGET_ALL = re.compile(
     r")$"
 )
 _FORGET_LAST = re.compile(
-    rf"^(?:no |actually |never mind )?{_POLITE}forget (?:that|it|this|the last (?:thing|one)"
+    rf"^(?:(?:no|actually|never mind),? )?{_POLITE}forget (?:that|it|this|the last (?:thing|one)"
     r"|what i (?:just )?(?:said|told you))$"
 )
-_FORGET_MATCH = re.compile(rf"^{_POLITE}forget (?:about |that )?(?P<query>(?!to ).+)$")
+_FORGET_MATCH = re.compile(rf"^{_POLITE}forget (?:about |that )?(?P<query>(?!to\b).+)$")
 _EDGE = re.compile(r"^[\s,.!?]+|[\s,.!?]+$")
 _SPACES = re.compile(r"\s+")
 
@@ -85,7 +85,7 @@ def memory_intent(text: str) -> MemoryIntent | None:
             "would",
             "hey",
             "ok",
-            "no ",
+            "no",
             "actually",
             "never",
             "ballsy",
@@ -132,14 +132,12 @@ _WORD = re.compile(r"[A-Za-z']+")
 
 
 def second_person(fact: str) -> str:
-    """ "my sister is called Alice" -> "your sister is called Alice", for the spoken
-    confirmation (the stored fact keeps the user's own words)."""
+    """'My sister is called Alice' -> 'your sister is called Alice', for the spoken
+    confirmation, where the fact follows "that" (the stored fact keeps the user's own
+    words)."""
 
     def swap(match: re.Match[str]) -> str:
         word = match.group(0)
-        swapped = _SWAPS.get(word.lower())
-        if swapped is None:
-            return word
-        return swapped.capitalize() if word[0].isupper() and word != "I" else swapped
+        return _SWAPS.get(word.lower(), word)
 
     return _WORD.sub(swap, fact)
