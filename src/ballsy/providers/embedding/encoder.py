@@ -9,7 +9,8 @@ query. Concurrency is bounded by the pool's size (`MEMORY_EMBED_THREADS`); each 
 a few milliseconds.
 
 The model is loaded on first use (about 0.2 s, in the pool, off the loop), once.
-Without the `memory` extra, `load_embedder` says what to install.
+Without the `memory` extra, `load_embedder` says what to install. OpenBLAS is held to
+one thread (see `_one_blas_thread`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Embedder:
             if self._model is None:
                 from ballsy.providers.embedding.minilm import MiniLM
 
+                _one_blas_thread()
                 self._model = MiniLM()
             return self._model
 
@@ -76,11 +78,23 @@ class Embedder:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _one_blas_thread() -> None:
+    """One OpenBLAS thread per computation, for the whole process. An embedding's matrices
+    are small (a dozen tokens by 384), and OpenBLAS's own threads, which spin while they
+    wait, fought the server and each other: on a loaded 2-core machine one embedding
+    took 263 ms with two BLAS threads against 26 ms with one (docs/benchmarks.md).
+    Concurrency comes from the pool's threads instead."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def load_embedder(*, threads: int = 1) -> Embedder | str:
     """The embedder, or the sentence saying why memory cannot run (the extra missing)."""
     try:
         import numpy  # noqa: F401
         import safetensors  # noqa: F401
+        import threadpoolctl  # noqa: F401
         import tokenizers  # noqa: F401
 
         from ballsy.providers.embedding.minilm import model_dir
