@@ -310,6 +310,8 @@ class LongTermMemory:
         removed = await self.forget_all(user_id)
         if not removed:
             return "There's nothing to forget: I don't remember anything about you."
+        if removed == 1:
+            return "Done. I've forgotten the one thing you told me to remember."
         return f"Done. I've forgotten all {removed} things you told me to remember."
 
 
