@@ -29,7 +29,9 @@ from ballsy.db import migrate
 from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.models import CommandHistory, RememberedFact, User
+from ballsy.errors import DatabaseUnavailable
 from ballsy.providers.embedding.encoder import MISSING_EXTRA, Embedder
+from tests.pg import free_port
 from tests.scripted_llm import ScriptedLLM
 
 # (fact, a question asking for it in other words)
@@ -404,3 +406,24 @@ async def test_without_the_memory_extra_memory_commands_say_what_to_install(rig:
     await say(assistant, user, "What's my sibling's name?")  # AI turns go on, unremembered
     assert facts_in_prompt(llm) == ""
     assert await rig.stored(user) == []
+
+
+# --- the database unreachable ----------------------------------------------------------
+
+
+async def test_an_unreachable_database_is_a_clear_error_and_ai_turns_go_on(
+    rig: Rig, make_settings: Callable[..., Settings]
+) -> None:
+    user = await rig.new_user()
+    dead = build_engine(make_settings(), url=f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    llm = ScriptedLLM()
+    assistant = rig.assistant(LongTermMemory(dead, rig.embedder, MemoryOptions()), llm)
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await say(assistant, user, "Remember that my sister is called Alice")
+        # Recall failing costs the prompt its facts, never the reply.
+        ended = await say(assistant, user, "What's my sibling's name?")
+        assert ended.source == "ai" and ended.response == "Sure thing."
+        assert facts_in_prompt(llm) == ""
+    finally:
+        await dead.dispose()

@@ -19,18 +19,20 @@ A user with no facts costs that one read and no embedding at all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ballsy.commands.base import LocalReply
 from ballsy.commands.memory import MemoryIntent, second_person
 from ballsy.db import memories as store
+from ballsy.db.errors import database_error
 from ballsy.db.models import MEMORY_MAX_CHARS
 from ballsy.errors import BadRequest, FeatureUnavailable
 from ballsy.providers.embedding.encoder import Embedder
@@ -108,6 +110,20 @@ class LongTermMemory:
     def available(self) -> bool:
         return self.embedder is not None
 
+    @contextlib.asynccontextmanager
+    async def _db(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection (in a committed transaction with `write`); database failures
+        surface as the client errors of `ballsy.db.errors` (503 when unreachable)."""
+        try:
+            opened = self.engine.begin() if write else self.engine.connect()
+            async with opened as conn:
+                yield conn
+        except Exception as exc:
+            known = database_error(exc)
+            if known is None:
+                raise
+            raise known from exc
+
     def _model(self) -> Embedder:
         if self.embedder is None:
             raise FeatureUnavailable(self.unavailable or "Long-term memory is switched off.")
@@ -130,7 +146,7 @@ class LongTermMemory:
             best = await self._rank(known, embedded.vector, limit=1)
             if best and best[0].score >= _DUPLICATE:
                 return False, best[0].text
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             await store.add_fact(
                 conn,
                 user_id,
@@ -144,7 +160,7 @@ class LongTermMemory:
 
     async def forget_newest(self, user_id: int) -> str | None:
         self._model()
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             newest = await store.newest_fact(conn, user_id)
             if newest is None:
                 return None
@@ -157,14 +173,14 @@ class LongTermMemory:
         found = await self.recall(user_id, _clean(query), limit=1)
         if not found or found[0].score < self.options.forget_min_score:
             return None
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             deleted = await store.delete_facts(conn, user_id, [found[0].id])
         self._drop(user_id)
         return deleted[0] if deleted else None
 
     async def forget_all(self, user_id: int) -> int:
         self._model()
-        async with self.engine.begin() as conn:
+        async with self._db(write=True) as conn:
             removed = await store.delete_all_facts(conn, user_id)
         self._drop(user_id)
         return removed
@@ -215,7 +231,7 @@ class LongTermMemory:
     # --- the cache -------------------------------------------------------------------
 
     async def _facts(self, user_id: int) -> _Facts:
-        async with self.engine.connect() as conn:
+        async with self._db() as conn:
             current = await store.version(conn, user_id)
             cached = self._cache.get(user_id)
             if cached is not None and cached.version == current:
