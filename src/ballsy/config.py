@@ -172,6 +172,18 @@ class Settings(BaseSettings):
     # How long a check may wait for the PostgreSQL store before failing open or closed.
     rate_limit_store_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
 
+    # --- long-term memory ------------------------------------------------------
+    # "remember that …", "forget that", facts in every AI prompt (needs the `memory` extra).
+    memory_enabled: bool = True
+    # Remembered facts added to each AI prompt, most relevant first, within this many
+    # word-piece tokens (0: none; the facts stay reachable by voice and the AI's tools).
+    memory_prompt_tokens: int = Field(default=150, ge=0, le=4000)
+    memory_max_facts_per_user: int = Field(default=1000, ge=1, le=100_000)
+    # Threads computing embeddings (each a few ms of CPU per query).
+    memory_embed_threads: int = Field(default=1, ge=1, le=16)
+    # Vectors kept in each instance's recall cache, all users together (1.5 KB each).
+    memory_cache_max_vectors: int = Field(default=200_000, ge=1000, le=10_000_000)
+
     # --- metrics -------------------------------------------------------------
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None

@@ -19,11 +19,13 @@ from ballsy.assistant.identity import TokenCache, TokenlessScopes
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
+from ballsy.assistant.recall import LongTermMemory, MemoryOptions
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
 from ballsy.errors import FeatureUnavailable
 from ballsy.metrics import Metrics
+from ballsy.providers.embedding.encoder import load_embedder
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
 from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
@@ -60,6 +62,8 @@ class Services:
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
         await self.assistant.turns.aclose()
+        if self.assistant.recall is not None and self.assistant.recall.embedder is not None:
+            self.assistant.recall.embedder.close()
         for closable in (self.llm, self.stt, self.limiter):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
@@ -112,6 +116,23 @@ def build_stt(settings: Settings) -> SpeechToText:
         return UnavailableSpeechToText(exc.message)
 
 
+def build_long_term_memory(settings: Settings, engine: AsyncEngine) -> LongTermMemory | None:
+    """The long-term memory; None when switched off (its phrases then go to the AI).
+    Without the `memory` extra it exists and answers with what to install."""
+    if not settings.memory_enabled:
+        return None
+    embedder = load_embedder(threads=settings.memory_embed_threads)
+    options = MemoryOptions(
+        prompt_tokens=settings.memory_prompt_tokens,
+        max_per_user=settings.memory_max_facts_per_user,
+        cache_max_vectors=settings.memory_cache_max_vectors,
+    )
+    if isinstance(embedder, str):
+        log.warning("long-term memory unavailable: %s", embedder)
+        return LongTermMemory(engine, None, options, unavailable=embedder)
+    return LongTermMemory(engine, embedder, options)
+
+
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
     """The limiter; with RATE_LIMIT_ENABLED=false it exists and admits everything."""
     return RateLimiter.from_settings(settings, engine=engine)
@@ -161,6 +182,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
             busy_timeout_ms=round(settings.db_command_timeout_seconds * 1000),
         ),
         memory=MemoryCache(settings.user_memory_cache_entries),
+        recall=build_long_term_memory(settings, engine),
     )
     return Services(
         settings=settings,

@@ -31,8 +31,10 @@ from ballsy.assistant.identity import Identity, TokenlessScopes, parse_zone
 from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
+from ballsy.assistant.recall import LongTermMemory
 from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
 from ballsy.commands.hedging import is_uncertain
+from ballsy.commands.memory import memory_intent
 from ballsy.commands.router import route
 from ballsy.db import repositories as repo
 from ballsy.db.errors import database_error
@@ -101,6 +103,7 @@ class Assistant:
         router: Router = route,
         turns: TurnWriter | None = None,
         memory: MemoryCache | None = None,
+        recall: LongTermMemory | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
@@ -116,6 +119,8 @@ class Assistant:
         # one transaction for every turn waiting, and on SQLite never two writers at once.
         self.turns = turns or TurnWriter(engine, idle_gap=config.conversation_idle)
         self.memory = memory or MemoryCache()
+        # Long-term memory (remembered facts); None when switched off.
+        self.recall = recall
 
     # --- the turn ------------------------------------------------------------------
 
@@ -143,6 +148,17 @@ class Assistant:
         text = self.validate(request.text)
         turn_id = request.turn_id or str(uuid.uuid4())
         identity = request.identity
+        intent = memory_intent(text) if self.recall is not None else None
+        if intent is not None and self.recall is not None:
+            now = self.clock()
+            reply = await self.recall.answer(identity.user_id, intent)
+            ended = TurnEnded(turn_id, reply.text, None, None, "local", reply.family)
+            await self._store(
+                identity, text, ended, now=now, started=started, first_text=time.perf_counter()
+            )
+            yield TurnStarted(turn_id, "local")
+            yield ended
+            return
         # A local answer computed from cached memory is stored only if that memory is still
         # current (see assistant/memory.py); if not, it is answered again from a fresh read.
         # The last attempt stores without the check, as a plain read-then-write would.
@@ -207,7 +223,7 @@ class Assistant:
         parts: list[str] = []
         first_text: float | None = None
         stats = ReplyStats(model=self.llm.model)
-        messages = self.prompts.build(need, history)
+        messages = self.prompts.build(need, history, await self._remembered(identity, text))
         failure: AIError | None = None
         try:
             stream = self.llm.stream(messages, self.config.generation, stats)
@@ -263,6 +279,17 @@ class Assistant:
         yield ended
 
     # --- memory ----------------------------------------------------------------------
+
+    async def _remembered(self, identity: Identity, text: str) -> list[str]:
+        """The user's remembered facts for this command's prompt (assistant/recall.py).
+        A failure here costs the prompt its facts, never the reply."""
+        if self.recall is None or identity.user_id is None:
+            return []
+        try:
+            return await self.recall.for_prompt(identity.user_id, text)
+        except Exception:
+            log.warning("could not recall remembered facts", exc_info=True)
+            return []
 
     async def _understand(
         self, identity: Identity, text: str, now: datetime, *, fresh: bool = False

@@ -8,6 +8,7 @@ original's `search` action, so the page can offer a web search.
 
 from __future__ import annotations
 
+from ballsy.assistant.recall import prompt_section
 from ballsy.commands.base import LocalReply, NeedsAI
 from ballsy.commands.hedging import REASON_UNAVAILABLE, REASON_UNSURE, search_fallback
 from ballsy.providers.llm.base import ChatMessage
@@ -22,8 +23,11 @@ class PromptBuilder:
         self.system_prompt = system_prompt
         self.context_max_chars = context_max_chars
 
-    def build(self, need: NeedsAI, history: list[tuple[str, str]]) -> list[ChatMessage]:
-        """System persona, then recent turns (within the cap), then the new command."""
+    def build(
+        self, need: NeedsAI, history: list[tuple[str, str]], memories: list[str] | None = None
+    ) -> list[ChatMessage]:
+        """System persona (with the remembered facts chosen for this command, see
+        assistant/recall.py), then recent turns (within the cap), then the new command."""
         kept: list[tuple[str, str]] = []
         budget = self.context_max_chars
         for user_text, reply in reversed(history):
@@ -32,7 +36,10 @@ class PromptBuilder:
                 break
             kept.append((user_text, reply))
             budget -= cost
-        messages = [ChatMessage("system", self.system_prompt)]
+        system = self.system_prompt
+        if memories:
+            system = f"{system}\n\n{prompt_section(memories)}"
+        messages = [ChatMessage("system", system)]
         for user_text, reply in reversed(kept):
             messages.append(ChatMessage("user", user_text))
             messages.append(ChatMessage("assistant", reply))

@@ -9,7 +9,7 @@ module for why and how; tests/db/test_migrations.py holds it to the migrations.
 from __future__ import annotations
 
 # The migration these statements are the head of.
-REVISION = "0002"
+REVISION = "0004"
 
 SQLITE: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -24,6 +24,8 @@ SQLITE: tuple[str, ...] = (
     "CREATE INDEX ix_messages_conversation_id_id ON messages (conversation_id, id)",
     "CREATE TABLE rate_limit_buckets (\n\tbucket_key VARCHAR(200) NOT NULL, \n\ttokens FLOAT NOT NULL, \n\tlast_allowed BOOLEAN NOT NULL, \n\tupdated_at DATETIME NOT NULL, \n\texpires_at DATETIME NOT NULL, \n\tCONSTRAINT pk_rate_limit_buckets PRIMARY KEY (bucket_key)\n)",
     "CREATE INDEX ix_rate_limit_buckets_expires_at ON rate_limit_buckets (expires_at)",
+    "CREATE TABLE remembered_facts (\n\tid INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \n\tuser_id INTEGER NOT NULL, \n\ttext TEXT NOT NULL, \n\tembedding BLOB NOT NULL, \n\tmodel VARCHAR(64) NOT NULL, \n\ttokens INTEGER NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\tCONSTRAINT fk_remembered_facts_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_remembered_facts_user_id_id ON remembered_facts (user_id, id)",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -40,4 +42,6 @@ POSTGRES: tuple[str, ...] = (
     "CREATE TABLE rate_limit_buckets (\n    bucket_key VARCHAR(200) NOT NULL,\n    tokens FLOAT NOT NULL,\n    last_allowed BOOLEAN NOT NULL,\n    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    expires_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    CONSTRAINT pk_rate_limit_buckets PRIMARY KEY (bucket_key)\n)",
     "CREATE INDEX ix_rate_limit_buckets_expires_at ON rate_limit_buckets (expires_at)",
     "ALTER TABLE rate_limit_buckets SET UNLOGGED",
+    "CREATE TABLE remembered_facts (\n    id SERIAL NOT NULL,\n    user_id INTEGER NOT NULL,\n    text TEXT NOT NULL,\n    embedding BYTEA NOT NULL,\n    model VARCHAR(64) NOT NULL,\n    tokens INTEGER NOT NULL,\n    created_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    CONSTRAINT pk_remembered_facts PRIMARY KEY (id),\n    CONSTRAINT fk_remembered_facts_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_remembered_facts_user_id_id ON remembered_facts (user_id, id)",
 )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -42,6 +43,8 @@ NAMING_CONVENTION = {
 # and history reads return at most that much of each value.
 COMMAND_MAX_CHARS = 1000
 REPLY_MAX_CHARS = 32_000
+# A remembered fact: a sentence or two, never a document.
+MEMORY_MAX_CHARS = 500
 
 
 def utcnow() -> datetime:
@@ -173,3 +176,32 @@ class RateLimitBucket(Base):
     last_allowed: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RememberedFact(Base):
+    """One thing a user asked Ballsy to remember (the long-term memory, assistant/recall.py).
+
+    `embedding` is the fact's sentence vector as little-endian float32 bytes (384 of them
+    for all-MiniLM-L6-v2, named in `model`, so a later model can tell which rows to
+    re-embed); plain bytes work on SQLite and PostgreSQL alike, and recall ranks them in
+    numpy from the per-user cache. `tokens` is the fact's length in the model's word
+    pieces: the unit of the prompt's memory budget. Deleted with its user (ON DELETE
+    CASCADE). The id is AUTOINCREMENT on SQLite too, so ids are never reused: the recall
+    cache checks (count, newest id) to see whether another instance changed the memory.
+    """
+
+    __tablename__ = "remembered_facts"
+    __table_args__ = (
+        Index("ix_remembered_facts_user_id_id", "user_id", "id"),
+        # Not carried by the SQLite importer: the prototype had no memory, and the copy
+        # format has no binary column kind (a Ballsy SQLite's memories stay behind).
+        {"info": {"imported": False}, "sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text, info={"max_chars": MEMORY_MAX_CHARS})
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    model: Mapped[str] = mapped_column(String(64))
+    tokens: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ from ballsy.db.models import (
     CommandHistory,
     Conversation,
     Message,
+    RememberedFact,
     User,
     UserSettings,
     utcnow,
@@ -502,10 +503,11 @@ async def delete_idle_anonymous_users(
     """Delete up to `batch` anonymous users last seen before `cutoff`; return how many.
 
     The retention rule: an anonymous user (made by `create_anonymous_user`, never an
-    imported or placeholder one) that has no turn at all — no command history and no
-    message — and was not seen since `cutoff` is deleted with its settings and empty
-    conversations. `with_history` (an operator's explicit choice) also deletes those
-    that have turns, with all their data.
+    imported or placeholder one) that has no turn at all — no command history, no
+    message and no remembered fact — and was not seen since `cutoff` is deleted with its
+    settings and empty conversations. `with_history` (an operator's explicit choice) also
+    deletes those that have turns, with all their data (remembered facts included, by
+    ON DELETE CASCADE).
 
     The conditions are repeated on the deleted rows themselves: a user whose turn
     lands while the batch runs (it updates `last_seen_at`) is re-checked by
@@ -524,7 +526,10 @@ async def delete_idle_anonymous_users(
             .where(Conversation.user_id == User.id)
             .exists()
         )
-        conditions += [~has_history, ~has_messages]
+        # Remembered facts are the user's data too (they can outlive the turns that
+        # made them, which history retention removes).
+        has_memories = select(RememberedFact.id).where(RememberedFact.user_id == User.id).exists()
+        conditions += [~has_history, ~has_messages, ~has_memories]
     chosen = select(User.id).where(*conditions).order_by(User.id).limit(batch)
     ids = [row[0] for row in (await session.execute(chosen)).all()]
     if not ids:

@@ -49,7 +49,10 @@ def sqlite_statements(migrations: Path = migrate.MIGRATIONS_DIR) -> list[str]:
         migrate.upgrade(f"sqlite:///{path}", migrations_dir=migrations)
         with sqlite3.connect(path) as conn:
             rows = conn.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+                # sqlite_sequence is SQLite's own (made with the first AUTOINCREMENT
+                # table); creating it by hand is an error.
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
             ).fetchall()
     return [str(row[0]) for row in rows]
 
