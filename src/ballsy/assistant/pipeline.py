@@ -347,8 +347,7 @@ class Assistant:
             answer, action, data = fallback.text, fallback.action, fallback.data
         elif need.kind == "lookup" and (
             hedged
-            or not judged
-            and is_uncertain(answer, subject=need.subject, is_person=need.is_person)
+            or (not judged and is_uncertain(answer, subject=need.subject, is_person=need.is_person))
         ):
             # What was said stays said; the search is offered after it.
             fallback = (
