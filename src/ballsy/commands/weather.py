@@ -31,7 +31,8 @@ _HERE = re.compile(r"^(?:here|outside|my location|where i am|around here)$")
 _GENERAL = re.compile(
     r"^(?:(?:what is|how is|what will|how will|what does|what is going to|tell me|give me|"
     r"check|show me|get)\s+)?(?:the\s+)?(?:weather|forecast|weather forecast)"
-    r"(?:\s+(?:be|look|looks|going to be|gonna be|report))?(?:\s+like)?(?:\s+outside)?$"
+    r"(?:\s+(?:be|look|looks|going to be|gonna be|report))?(?:\s+like)?"
+    r"(?:\s+(?:outside|here|around here))?$"
 )
 _WILL_IT = re.compile(
     r"^(?:will|is|does|is it going to|it is going to|will it be|is it going to be|do you think)?"
