@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from ballsy.api import ws_protocol as proto
+from ballsy.errors import BadRequest
 from tests.clients import new_user
 from tests.fakes import FakeGemini, FakeOpenAI, Reply
 from tests.fakes.open_meteo import FakeOpenMeteo
@@ -234,3 +236,52 @@ def test_weather_is_answered_locally_without_the_ai(
     assert nowhere["action"] == "ask_location"
     assert down["response"].startswith("I can't reach the weather service")
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "parsed"),
+    [
+        (
+            '{"type": "location", "latitude": 45.7640, "longitude": 4.8357}',
+            proto.Location((45.76, 4.84), None),
+        ),
+        ('{"type": "location", "place": " Lyon "}', proto.Location(None, "Lyon")),
+        ('{"type": "location"}', proto.Location(None, None)),
+    ],
+)
+def test_location_frames(frame: str, parsed: proto.Location) -> None:
+    assert proto.parse(frame) == parsed
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "location", "latitude": 91, "longitude": 0}',
+        '{"type": "location", "latitude": 10}',
+        '{"type": "location", "latitude": true, "longitude": 0}',
+        '{"type": "location", "latitude": "45", "longitude": "4"}',
+        '{"type": "location", "place": 5}',
+    ],
+)
+def test_bad_location_frames_are_refused(frame: str) -> None:
+    with pytest.raises(BadRequest):
+        proto.parse(frame)
+
+
+def test_a_shared_location_answers_the_weather_on_that_socket_only(
+    make_client: Callable[..., TestClient], weather: FakeOpenMeteo
+) -> None:
+    client = make_client(**_weather_settings(weather))
+    first, second = _socket(client), _socket(client)
+    try:
+        first.send_json({"type": "location", "latitude": 45.764, "longitude": 4.8357})
+        here = _end(Socket(first).turn("will it rain tomorrow"))
+        elsewhere = _end(Socket(second).turn("will it rain tomorrow"))
+        first.send_json({"type": "location", "place": "Lyon"})
+        named = _end(Socket(first).turn("what's the weather tomorrow"))
+    finally:
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)
+    assert here["response"].startswith("Yes, rain is likely where you are tomorrow")
+    assert elsewhere["action"] == "ask_location"
+    assert named["response"].startswith("Tomorrow in Lyon:")

@@ -73,8 +73,10 @@ class TurnRequest:
     turn_id: str | None = None
     # When the door received the command (time.perf_counter()), for turn latency.
     received_at: float | None = None
-    # Coordinates the browser shared with the user's consent (for the weather).
+    # Where weather questions are about, from the client: coordinates the browser shared
+    # with the user's consent, or a place name the user set on that device.
     location: tuple[float, float] | None = None
+    place: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +218,8 @@ class Assistant:
             now=now,
             zone=zone or UTC_ZONE,
             turn_id=turn_id,
-            place=self.default_place,
+            # The user's own place or shared position comes before the server's default.
+            place=request.place or (None if request.location else self.default_place),
             location=request.location,
         )
 
