@@ -63,3 +63,29 @@ def test_weather_asks_for_the_location_and_uses_it_once_shared(
     expect(page.locator(ASSISTANT).last).to_contain_text(
         "No, it should stay dry where you are tomorrow", timeout=10_000
     )
+
+
+def test_a_weather_place_set_on_this_device_answers_without_asking(
+    start_server: Callable[..., BallsyProcess],
+    launch: Callable[..., Any],
+    weather: FakeOpenMeteo,
+) -> None:
+    server = start_server(
+        WEATHER_FORECAST_URL=weather.forecast_url, WEATHER_GEOCODING_URL=weather.geocoding_url
+    )
+    page = _open(launch(), server.base_url)
+    page.click("#open-settings")
+    page.fill("#setting-weather-place", "Lyon")
+    with page.expect_response(
+        lambda r: r.request.method == "PUT" and "/api/settings/" in r.url, timeout=15_000
+    ):
+        page.click("#settings-save")
+    _say(page, "what's the weather tomorrow")
+    expect(page.locator(ASSISTANT).last).to_contain_text(
+        "Tomorrow in Lyon: overcast skies", timeout=10_000
+    )
+    # Kept in this browser across a reload, and shown in the settings.
+    page.reload()
+    _open(page.context, server.base_url)
+    page.click("#open-settings")
+    expect(page.locator("#setting-weather-place")).to_have_value("Lyon")

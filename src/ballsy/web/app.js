@@ -2,7 +2,7 @@
 
 import { Api, ApiError } from "./api.js";
 import { AudioRecorder, BrowserRecognizer, canRecord, hasBrowserRecognition } from "./listener.js";
-import { locationMessage, offerLocation } from "./location.js";
+import { locationMessage, offerLocation, setupWeatherPlace } from "./location.js";
 import {
   applyStoredTheme,
   applyTheme,
@@ -857,6 +857,7 @@ function wireControls() {
     save: saveSettings,
     canInterruptByVoice: canWatchForVoice,
   });
+  setupWeatherPlace({ send: (message) => socket.send(message) });
 }
 
 let wakeSessionRetry = null;

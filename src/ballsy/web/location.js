@@ -4,6 +4,7 @@
 // about a kilometre, stays in this browser and is sent to the socket after each hello.
 
 const KEY = "ballsy.weatherLocation";
+const PLACE_KEY = "ballsy.weatherPlace";
 
 function round(value) {
   return Math.round(value * 100) / 100;
@@ -22,16 +23,38 @@ export function sharedLocation() {
   return null;
 }
 
+/** The place the user set for the weather on this device ("" when none). */
+export function weatherPlace() {
+  return (localStorage.getItem(PLACE_KEY) || "").trim();
+}
+
 /** The socket message that tells the server where the weather is about, or null. */
 export function locationMessage() {
   const shared = sharedLocation();
-  return shared ? { type: "location", ...shared } : null;
+  const place = weatherPlace();
+  if (!shared && !place) return null;
+  return { type: "location", ...(shared || {}), ...(place ? { place } : {}) };
 }
 
-/** Forget the shared position (the server forgets it on the next message). */
-export function forgetLocation(send) {
-  localStorage.removeItem(KEY);
-  send({ type: "location" });
+/**
+ * The settings dialog's "Weather place" field: filled when the dialog opens, stored in
+ * this browser and sent to the socket when the form is saved. (Kept here, beside the
+ * rest of the weather's page code.)
+ */
+export function setupWeatherPlace({ send }) {
+  const field = document.getElementById("setting-weather-place");
+  const opener = document.getElementById("open-settings");
+  const form = document.getElementById("settings-form");
+  if (!field || !opener || !form) return;
+  opener.addEventListener("click", () => {
+    field.value = weatherPlace();
+  });
+  form.addEventListener("submit", () => {
+    const place = field.value.trim().slice(0, 100);
+    if (place) localStorage.setItem(PLACE_KEY, place);
+    else localStorage.removeItem(PLACE_KEY);
+    send(locationMessage() || { type: "location" });
+  });
 }
 
 /**
