@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from ballsy.providers.llm.base import (
@@ -13,8 +14,9 @@ from ballsy.providers.llm.base import (
     ToolCall,
     ToolSpec,
 )
-from tests.fakes import Reply
-from tests.providers.llm.conftest import Case
+from ballsy.providers.llm.openai_compat import OpenAICompatProvider
+from tests.fakes import FakeOpenAI, Raw, Reply
+from tests.providers.llm.conftest import FAST, OPENAI_KEY, OPENAI_MODEL, Case
 
 WEATHER = ToolSpec(
     name="weather",
@@ -118,3 +120,43 @@ async def test_without_tools_nothing_is_declared(case: Case) -> None:
     got = [c async for c in case.make().stream(ASK, GenerationParams(), ReplyStats())]
     assert got == ["Hi."]
     assert "tools" not in case.fake.requests[0].json()
+
+
+async def test_openai_tool_calls_without_indexes_are_told_apart(fake_openai: FakeOpenAI) -> None:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        return json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    fake_openai.script(
+        Raw(
+            [
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"id": "a", "function": {"name": "weather", "arguments": "{}"}}
+                        ]
+                    }
+                ),
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"id": "b", "function": {"name": "search", "arguments": '{"query"'}}
+                        ]
+                    }
+                ),
+                chunk({"tool_calls": [{"function": {"arguments": ': "x"}'}}]}, "tool_calls"),
+            ]
+        )
+    )
+    provider = OpenAICompatProvider(
+        base_url=fake_openai.base_url, model=OPENAI_MODEL, api_key=OPENAI_KEY, limits=FAST
+    )
+    try:
+        got = [
+            c
+            async for c in provider.stream_with_tools(
+                ASK, GenerationParams(), ReplyStats(), [WEATHER]
+            )
+        ]
+    finally:
+        await provider.aclose()
+    assert got == [ToolCall("a", "weather", {}), ToolCall("b", "search", {"query": "x"})]

@@ -255,8 +255,8 @@ class _ToolCallParts:
         for piece in pieces:
             if not isinstance(piece, dict):
                 raise AIError("bad_response", "the AI server sent a malformed tool call")
-            index = piece.get("index", 0)
-            if not isinstance(index, int):
+            index = piece.get("index", self._index_for(piece.get("id")))
+            if not isinstance(index, int) or isinstance(index, bool):
                 raise AIError("bad_response", "the AI server sent a tool call without an index")
             if index not in self.parts and len(self.parts) >= self.MAX_CALLS:
                 raise AIError("bad_response", "the AI server asked for too many tool calls")
@@ -271,6 +271,16 @@ class _ToolCallParts:
                     part["arguments"] += function["arguments"]
             if len(part["arguments"]) > self.MAX_ARGUMENT_CHARS:
                 raise AIError("bad_response", "the AI server sent oversized tool arguments")
+
+    def _index_for(self, call_id: object) -> int:
+        """Servers that leave out `index` send each call whole, with its own id (a piece
+        without an id continues the latest call)."""
+        for index, part in self.parts.items():
+            if call_id and part["id"] == call_id:
+                return index
+        if call_id or not self.parts:
+            return len(self.parts)
+        return max(self.parts)
 
     def finished(self) -> list[ToolCall]:
         calls: list[ToolCall] = []
