@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
 GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
@@ -92,15 +93,24 @@ _MISSING = object()
 class OpenMeteo:
     def __init__(self, options: WeatherOptions | None = None) -> None:
         self.options = options or WeatherOptions()
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.options.timeout_s),
-            headers={"User-Agent": "Ballsy voice assistant"},
-        )
+        # Made on the first question: httpx stays off the server's start path.
+        self._http: httpx.AsyncClient | None = None
         self._cache = _Cache(self.options.cache_entries, self.options.cache_minutes * 60)
         self.requests = 0  # made to the service (for tests and metrics)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.options.timeout_s),
+                headers={"User-Agent": "Ballsy voice assistant"},
+            )
+        return self._http
 
     async def geocode(self, name: str) -> Place | None:
         """The best match for a place name, or None when the service knows none."""
@@ -153,9 +163,11 @@ class OpenMeteo:
         return forecast
 
     async def _get(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
         self.requests += 1
         try:
-            response = await self._http.get(url, params=params)
+            response = await self._client().get(url, params=params)
         except httpx.TimeoutException:
             raise WeatherUnavailable("the weather service timed out") from None
         except httpx.HTTPError as exc:
