@@ -285,3 +285,13 @@ def test_a_shared_location_answers_the_weather_on_that_socket_only(
     assert here["response"].startswith("Yes, rain is likely where you are tomorrow")
     assert elsewhere["action"] == "ask_location"
     assert named["response"].startswith("Tomorrow in Lyon:")
+
+
+def test_weather_switched_off_is_said_plainly(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(weather_enabled=False)
+    ws = _socket(client)
+    try:
+        end = _end(Socket(ws).turn("will it rain tomorrow in Lyon"))
+    finally:
+        ws.__exit__(None, None, None)
+    assert end["response"] == "Sorry, weather is switched off on this server."

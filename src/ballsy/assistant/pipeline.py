@@ -233,7 +233,10 @@ class Assistant:
         started: float,
     ) -> AsyncIterator[Event]:
         """A command Ballsy understood that a tool answers (no AI involved)."""
-        result = await self.tools.run(ToolCall(ctx.turn_id, need.tool, need.arguments), ctx)
+        if self.tools.toolbox.get(need.tool) is None:
+            result = ToolResult(f"Sorry, {need.family} is switched off on this server.")
+        else:
+            result = await self.tools.run(ToolCall(ctx.turn_id, need.tool, need.arguments), ctx)
         ended = TurnEnded(
             ctx.turn_id, result.text, result.action, result.data, "local", need.family
         )
