@@ -133,9 +133,16 @@ def weather_options(settings: Settings) -> WeatherOptions:
     )
 
 
-def build_tools(settings: Settings, closables: list[Any]) -> ToolBox:
-    """The tools local commands and the AI may call; each capability adds its list here
-    in one line. Services that hold connections go in `closables`."""
+def build_tools(
+    settings: Settings,
+    *,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    closables: list[Any],
+) -> ToolBox:
+    """The tools local commands and the AI may call. Each capability adds its list here
+    in one line (`box.add(timer_tools(...))`), with the database handles it needs;
+    services that hold connections go in `closables`, closed at shutdown."""
     box = ToolBox()
     box.add(web_tools())
     if settings.weather_enabled:
@@ -163,7 +170,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         max_turns=max(settings.context_turns, 1),
     )
     closables: list[Any] = []
-    tools = build_tools(settings, closables)
+    tools = build_tools(settings, engine=engine, sessions=sessions, closables=closables)
     assistant = Assistant(
         engine=engine,
         sessions=sessions,

@@ -59,8 +59,9 @@ async def _notes(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
 
 
 @pytest.fixture
-async def rig(make_settings: Callable[..., Settings], sqlite_url: str) -> AsyncIterator[Rig]:
-    async for value in _rig(make_settings(), sqlite_url):
+async def rig(make_settings: Callable[..., Settings], database_url: str) -> AsyncIterator[Rig]:
+    """Once on SQLite, once on PostgreSQL (marked `postgres`)."""
+    async for value in _rig(make_settings(), database_url):
         yield value
 
 

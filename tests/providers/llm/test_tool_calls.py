@@ -160,3 +160,29 @@ async def test_openai_tool_calls_without_indexes_are_told_apart(fake_openai: Fak
     finally:
         await provider.aclose()
     assert got == [ToolCall("a", "weather", {}), ToolCall("b", "search", {"query": "x"})]
+
+
+def test_gemini_sends_one_rounds_results_together_in_one_user_turn() -> None:
+    from ballsy.providers.llm.gemini import to_gemini
+
+    first, second = ToolCall("1", "weather", {}), ToolCall("2", "search", {"query": "x"})
+    _system, contents = to_gemini(
+        [
+            *ASK,
+            ChatMessage("assistant", "Checking. ", tool_calls=(first, second)),
+            ChatMessage("tool", "sunny", tool_call=first),
+            ChatMessage("tool", "searched", tool_call=second),
+        ]
+    )
+    model_turn, results = contents[-2:]
+    assert model_turn["role"] == "model"
+    assert [sorted(p) for p in model_turn["parts"]] == [
+        ["text"],
+        ["function_call"],
+        ["function_call"],
+    ]
+    assert results["role"] == "user"
+    assert [p["function_response"]["response"] for p in results["parts"]] == [
+        {"output": "sunny"},
+        {"output": "searched"},
+    ]
