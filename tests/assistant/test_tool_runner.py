@@ -11,6 +11,7 @@ import pytest
 
 from ballsy.assistant.tool_runner import ToolLimits, ToolRunner
 from ballsy.assistant.tools import Tool, ToolBox, ToolContext, ToolError, ToolResult
+from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import ToolCall
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
@@ -37,7 +38,7 @@ async def _long(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
     return ToolResult("x" * 10_000)
 
 
-def runner() -> ToolRunner:
+def runner(metrics: Metrics | None = None) -> ToolRunner:
     box = ToolBox()
     box.add(
         Tool("echo", "echo", SCHEMA, _echo),
@@ -49,7 +50,8 @@ def runner() -> ToolRunner:
             Tool("long", "says a lot", SCHEMA, _long),
         ],
     )
-    return ToolRunner(box, ToolLimits(timeout_s=0.2, max_calls_per_round=2, max_result_chars=50))
+    limits = ToolLimits(timeout_s=0.2, max_calls_per_round=2, max_result_chars=50)
+    return ToolRunner(box, limits, metrics)
 
 
 def ctx(user_id: int | None) -> ToolContext:
@@ -96,3 +98,24 @@ def test_two_tools_cannot_share_a_name() -> None:
     box.add(Tool("echo", "echo", SCHEMA, _echo))
     with pytest.raises(ValueError, match="two tools"):
         box.add(Tool("echo", "again", SCHEMA, _echo))
+
+
+async def test_outcomes_are_counted_without_the_models_made_up_names() -> None:
+    metrics = Metrics()
+    tools = runner(metrics)
+    for name in ("echo", "crash", "hang", "refuse", "made_up_1", "made_up_2"):
+        await tools.run(call(name), ctx(None))
+    await tools.run(call("mine"), ctx(None))
+
+    def count(tool: str, outcome: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "ballsy_tool_calls_total", {"tool": tool, "outcome": outcome}
+        )
+
+    assert count("echo", "ok") == 1
+    assert count("crash", "error") == 1
+    assert count("hang", "timeout") == 1
+    assert count("refuse", "refused") == 1
+    assert count("mine", "refused") == 1
+    assert count("unknown", "unknown") == 2
+    assert count("made_up_1", "unknown") is None

@@ -133,7 +133,7 @@ class Assistant:
         self.turns = turns or TurnWriter(engine, idle_gap=config.conversation_idle)
         self.memory = memory or MemoryCache()
         # Tools the AI may call (function calling) and local commands may use.
-        self.tools = ToolRunner(tools or ToolBox(), tool_limits)
+        self.tools = ToolRunner(tools or ToolBox(), tool_limits, metrics)
         # The place weather questions are about when the asker names none.
         self.default_place = default_place
 

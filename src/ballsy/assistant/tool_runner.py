@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from ballsy.assistant.tools import ToolBox, ToolContext, ToolError, ToolResult
+from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import ToolCall
 
 log = logging.getLogger("ballsy.assistant.tools")
@@ -34,9 +35,16 @@ class ToolLimits:
 
 
 class ToolRunner:
-    def __init__(self, toolbox: ToolBox, limits: ToolLimits | None = None) -> None:
+    def __init__(
+        self, toolbox: ToolBox, limits: ToolLimits | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.toolbox = toolbox
         self.limits = limits or ToolLimits()
+        self.metrics = metrics
+
+    def _count(self, tool: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.tool_calls.labels(tool, outcome).inc()
 
     async def run_round(
         self, calls: list[ToolCall], ctx: ToolContext
@@ -54,23 +62,30 @@ class ToolRunner:
     async def run(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
         tool = self.toolbox.get(call.name)
         if tool is None:
+            self._count("unknown", "unknown")  # the model's made-up names stay out of labels
             return ToolResult(f"There is no tool named {call.name[:64]!r}.")
         if tool.needs_user and ctx.user_id is None:
+            self._count(tool.name, "refused")
             return ToolResult(
                 "Not available: this needs a signed-in user, and this client has no account."
             )
+        outcome = "ok"
         try:
             async with asyncio.timeout(self.limits.timeout_s):
                 result = await tool.handler(ctx, call.arguments)
         except ToolError as exc:
+            outcome = "refused"
             result = ToolResult(str(exc))
         except TimeoutError:
+            outcome = "timeout"
             log.warning("tool timed out", extra={"tool": tool.name})
             result = ToolResult(f"The {tool.name} tool took too long and was stopped.")
         except Exception:
             # A bug in one tool costs this call, not the turn (and never its details).
+            outcome = "error"
             log.exception("tool failed", extra={"tool": tool.name})
             result = ToolResult(f"The {tool.name} tool failed.")
-        log.info("tool called", extra={"tool": tool.name, "tool_action": result.action})
+        self._count(tool.name, outcome)
+        log.info("tool called", extra={"tool": tool.name, "tool_outcome": outcome})
         text = result.text[: self.limits.max_result_chars]
         return ToolResult(text, result.action, result.data)
