@@ -37,6 +37,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "log_format": "json",
             # Starlette's TestClient calls itself "testserver" (its WebSocket URL is fixed).
             "trusted_hosts": "testserver,127.0.0.1,localhost",
+            # No traffic leaves the machine: weather tests point these at a local fake.
+            "weather_forecast_url": "http://127.0.0.1:9/v1/forecast",
+            "weather_geocoding_url": "http://127.0.0.1:9/v1/search",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

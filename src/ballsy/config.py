@@ -122,6 +122,17 @@ class Settings(BaseSettings):
     ai_max_retries: int = Field(default=2, ge=0, le=5)
     ai_required_for_ready: bool = False
 
+    # --- tools and weather ---------------------------------------------------
+    ai_tools_enabled: bool = True
+    ai_tool_max_rounds: int = Field(default=3, ge=0, le=8)
+    ai_tool_timeout_seconds: float = Field(default=8.0, gt=0, le=60)
+    weather_enabled: bool = True
+    weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    weather_default_place: str = Field(default="", max_length=100)
+    weather_timeout_seconds: float = Field(default=4.0, gt=0, le=30)
+    weather_cache_minutes: float = Field(default=10.0, ge=0, le=180)
+
     # --- speech-to-text ------------------------------------------------------
     stt_enabled: bool = True
     stt_model: str = "embedded"

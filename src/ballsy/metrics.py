@@ -69,6 +69,13 @@ class Metrics:
         self.ai_failures = Counter(
             "ballsy_ai_failures_total", "AI failures by kind.", ["provider", "kind"], registry=r
         )
+        self.tool_calls = Counter(
+            "ballsy_tool_calls_total",
+            "Tool calls (AI function calls and local commands) by tool and outcome "
+            "(ok, refused, error, timeout, unknown).",
+            ["tool", "outcome"],
+            registry=r,
+        )
         self.stt_duration = Histogram(
             "ballsy_stt_duration_seconds",
             "Speech-to-text processing time.",

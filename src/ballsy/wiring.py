@@ -17,9 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ballsy.assistant.identity import TokenCache, TokenlessScopes
 from ballsy.assistant.memory import MemoryCache
+from ballsy.assistant.memory_tools import memory_tools
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.assistant.recall import LongTermMemory, MemoryOptions
+from ballsy.assistant.tool_runner import ToolLimits
+from ballsy.assistant.tools import ToolBox
+from ballsy.assistant.weather import weather_tools
+from ballsy.assistant.web_tools import web_tools
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
@@ -31,6 +36,7 @@ from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
+from ballsy.providers.weather.open_meteo import OpenMeteo, WeatherOptions
 
 log = logging.getLogger("ballsy.wiring")
 
@@ -58,13 +64,15 @@ class Services:
     limiter: RateLimiter
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
+    # Tool services holding connections (the weather client), closed at shutdown.
+    closables: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
         await self.assistant.turns.aclose()
         if self.assistant.recall is not None and self.assistant.recall.embedder is not None:
             self.assistant.recall.embedder.close()
-        for closable in (self.llm, self.stt, self.limiter):
+        for closable in (self.llm, self.stt, self.limiter, *self.closables):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
                     await closable.aclose()
@@ -138,6 +146,37 @@ def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
     return RateLimiter.from_settings(settings, engine=engine)
 
 
+def weather_options(settings: Settings) -> WeatherOptions:
+    return WeatherOptions(
+        forecast_url=settings.weather_forecast_url,
+        geocoding_url=settings.weather_geocoding_url,
+        timeout_s=settings.weather_timeout_seconds,
+        cache_minutes=settings.weather_cache_minutes,
+    )
+
+
+def build_tools(
+    settings: Settings,
+    *,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    closables: list[Any],
+    recall: LongTermMemory | None = None,
+) -> ToolBox:
+    """The tools local commands and the AI may call. Each capability adds its list here
+    in one line (`box.add(timer_tools(...))`), with the database handles it needs;
+    services that hold connections go in `closables`, closed at shutdown."""
+    box = ToolBox()
+    box.add(web_tools())
+    if settings.weather_enabled:
+        weather = OpenMeteo(weather_options(settings))
+        closables.append(weather)
+        box.add(weather_tools(weather))
+    if recall is not None:
+        box.add(memory_tools(recall))
+    return box
+
+
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
     overrides = overrides or Overrides()
     engine = build_engine(settings)
@@ -154,6 +193,11 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         ttl_seconds=settings.tokenless_scope_ttl_seconds,
         max_entries=settings.tokenless_scope_max_entries,
         max_turns=max(settings.context_turns, 1),
+    )
+    closables: list[Any] = []
+    recall = build_long_term_memory(settings, engine)
+    tools = build_tools(
+        settings, engine=engine, sessions=sessions, closables=closables, recall=recall
     )
     assistant = Assistant(
         engine=engine,
@@ -182,7 +226,13 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
             busy_timeout_ms=round(settings.db_command_timeout_seconds * 1000),
         ),
         memory=MemoryCache(settings.user_memory_cache_entries),
-        recall=build_long_term_memory(settings, engine),
+        recall=recall,
+        tools=tools,
+        tool_limits=ToolLimits(
+            max_rounds=settings.ai_tool_max_rounds if settings.ai_tools_enabled else 0,
+            timeout_s=settings.ai_tool_timeout_seconds,
+        ),
+        default_place=settings.weather_default_place.strip() or None,
     )
     return Services(
         settings=settings,
@@ -194,6 +244,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         llm=llm,
         stt=stt,
         limiter=limiter,
+        closables=closables,
     )
 
 

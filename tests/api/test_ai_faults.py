@@ -154,7 +154,10 @@ def test_lookup_that_hedges_becomes_a_search(client: TestClient, fake: FakeGemin
     end = _end(messages)
     assert end["action"] == "search"
     assert "search" in end["response"].lower()
-    assert not [m for m in messages if m["type"] == "reply_delta"]  # lookups are not streamed
+    # Lookups stream like every answer; the search is offered after what was said.
+    deltas = [m["text"] for m in messages if m["type"] == "reply_delta"]
+    assert "".join(deltas) == "I'm not sure who that is."
+    assert end["response"].startswith("I'm not sure who that is.")
 
 
 def test_cancel_closes_the_providers_connection(client: TestClient, fake: FakeGemini) -> None:

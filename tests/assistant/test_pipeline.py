@@ -277,12 +277,12 @@ async def test_an_ai_chat_streams_its_deltas_then_the_whole_reply(any_rig: Rig) 
     assert _metric(any_rig.metrics, "ballsy_ai_tokens_total", labels) == 8
 
 
-async def test_a_lookup_is_answered_in_one_piece_and_a_hedge_offers_a_search(rig: Rig) -> None:
+async def test_a_lookup_streams_and_a_hedging_first_sentence_offers_a_search(rig: Rig) -> None:
     user_id = await rig.new_user()
     question = "who is the mayor of Springfield"
     sure = rig.build(llm=ScriptedLLM(Script(chunks=["The mayor is ", "Joe Quimby."])))
     events = await _events(sure, Identity.user(user_id), question)
-    assert [type(event) for event in events] == [TurnStarted, TurnEnded]  # no deltas
+    assert [type(event) for event in events] == [TurnStarted, TextDelta, TextDelta, TurnEnded]
     assert events[-1] == TurnEnded(
         events[0].turn_id,
         "The mayor is Joe Quimby.",
@@ -293,17 +293,26 @@ async def test_a_lookup_is_answered_in_one_piece_and_a_hedge_offers_a_search(rig
         model="scripted-1",
     )
 
-    unsure = rig.build(llm=ScriptedLLM(Script(chunks=["I'm not sure ", "who that is."])))
-    *_, ended = await _events(unsure, Identity.user(user_id), question)
+    # The hedge is in the first sentence: the reply stops there (the rest is never asked
+    # for) and the search is offered after what was already said.
+    unsure_llm = ScriptedLLM(
+        Script(chunks=["I'm not sure ", "who that is. ", "Maybe a cartoon ", "character?"])
+    )
+    unsure = rig.build(llm=unsure_llm)
+    *streamed, ended = await _events(unsure, Identity.user(user_id), question)
+    assert "".join(e.text for e in streamed if isinstance(e, TextDelta)) == (
+        "I'm not sure who that is. "
+    )
     assert ended == TurnEnded(
         ended.turn_id,
-        "I'm not sure about that one. Let me search the web for that.",
+        "I'm not sure who that is. Let me search the web for that.",
         "search",
         {"query": question},
         "ai",
         "lookup",
         model="scripted-1",
     )
+    assert unsure_llm.completed == 0  # stopped at the first sentence
     assert [(row.result, row.action) for row in await rig.history(user_id)] == [
         (ended.response, "search"),
         ("The mayor is Joe Quimby.", None),

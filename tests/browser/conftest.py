@@ -72,6 +72,9 @@ def start_server(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[Callable[.
                 "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
                 "STT_PRELOAD": "true",
                 "LOG_LEVEL": "WARNING",
+                # No traffic leaves the machine: weather tests pass a local fake's URLs.
+                "WEATHER_FORECAST_URL": "http://127.0.0.1:9/v1/forecast",
+                "WEATHER_GEOCODING_URL": "http://127.0.0.1:9/v1/search",
                 **env,
             },
             port=port,

@@ -340,7 +340,7 @@ LOOKUPS = [
     ("can you tell me about the Roman Empire", "the Roman Empire", False),
     ("define serendipity", "serendipity", False),
     ("what does ephemeral mean", "ephemeral", False),
-    ("what is the weather", "the weather", False),
+    ("what is the weather vane", "the weather vane", False),  # "the weather": commands/weather.py
 ]
 
 

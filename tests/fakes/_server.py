@@ -46,6 +46,8 @@ class Reply:
     blocked: str | None = None  # the prompt is blocked for this reason (no text at all)
     input_tokens: int = 11
     output_tokens: int | None = None  # None: one per chunk
+    # Function calls the model makes after its text: (name, arguments) pairs.
+    tool_calls: Sequence[tuple[str, dict[str, Any]]] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Implements `POST /{version}/models/{model}:generateContent` and
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from collections.abc import Collection
@@ -163,12 +164,26 @@ def _stream_events(reply: Reply, model: str) -> tuple[list[dict[str, Any]], list
     finish = reply.finish_reason or "STOP"
     events: list[dict[str, Any]] = []
     for index, text in enumerate(reply.chunks):
-        last = index == len(reply.chunks) - 1
+        last = index == len(reply.chunks) - 1 and not reply.tool_calls
         events.append(
             {
                 **base,
                 "candidates": [_candidate(text, finish if last else None)],
                 "usageMetadata": _usage(reply, final=last),
+            }
+        )
+    for index, (name, args) in enumerate(reply.tool_calls):
+        # Like Gemini 3: each call carries a thought signature the client must send back.
+        call_part = {
+            "functionCall": {"name": name, "args": args},
+            "thoughtSignature": base64.b64encode(f"sig-{index}-{name}".encode()).decode(),
+        }
+        content = {"role": "model", "parts": [call_part]}
+        events.append(
+            {
+                **base,
+                "candidates": [{"content": content, "index": 0, "finishReason": finish}],
+                "usageMetadata": _usage(reply, final=True),
             }
         )
     trailer = (

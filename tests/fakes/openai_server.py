@@ -11,6 +11,7 @@ chunk when the request sets `stream_options.include_usage`, and OpenAI-style err
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Collection
@@ -127,7 +128,24 @@ def _stream_events(
     if reply.blocked is not None:
         return [], [_chunk(base, {}, "content_filter")]
     events = [_chunk(base, {"role": "assistant", "content": text}, None) for text in reply.chunks]
-    trailer = [_chunk(base, {}, reply.finish_reason or "stop")]
+    for index, (name, args) in enumerate(reply.tool_calls):
+        # As servers stream them: id and name first, the arguments' JSON in two pieces.
+        arguments = json.dumps(args)
+        half = len(arguments) // 2
+        head = {"index": index, "id": f"call_{index}", "type": "function"}
+        events.append(
+            _chunk(
+                base, {"tool_calls": [{**head, "function": {"name": name, "arguments": ""}}]}, None
+            )
+        )
+        for piece in (arguments[:half], arguments[half:]):
+            events.append(
+                _chunk(
+                    base, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, None
+                )
+            )
+    finish = "tool_calls" if reply.tool_calls else "stop"
+    trailer = [_chunk(base, {}, reply.finish_reason or finish)]
     if include_usage:
         trailer.append({**base, "choices": [], "usage": _usage(reply)})
     return events, trailer

@@ -49,7 +49,8 @@ class HttpContextMiddleware:
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
             (b"content-security-policy", CSP.encode()),
-            (b"permissions-policy", b"microphone=(self), camera=(), geolocation=()"),
+            # Geolocation only for this page itself: the weather asks for it, with consent.
+            (b"permissions-policy", b"microphone=(self), camera=(), geolocation=(self)"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
         if production:

@@ -125,6 +125,8 @@ class VoiceSocket:
         self.connection_id = uuid.uuid4().hex
         self.identity = self._tokenless(None)
         self.timezone: str | None = None
+        # Where this socket's weather questions are about (see ws_protocol's location).
+        self.location: proto.Location = proto.Location(None, None)
         self.turn: asyncio.Task[None] | None = None
         self.turn_id: str | None = None
         self.turn_streaming = False
@@ -254,6 +256,8 @@ class VoiceSocket:
                 await self._audio_start(mime)
             case proto.AudioEnd():
                 await self._audio_end()
+            case proto.Location():
+                self.location = message
 
     async def _hello(self, token: str | None, timezone: str | None) -> None:
         if timezone is not None and parse_zone(timezone) is None:
@@ -352,6 +356,8 @@ class VoiceSocket:
                 text=text,  # type: ignore[arg-type]
                 turn_id=turn_id,
                 received_at=received,
+                location=self.location.coordinates,
+                place=self.location.place,
             )
             async for event in self.services.assistant.run_turn(request):
                 if isinstance(event, TextDelta):

@@ -11,6 +11,12 @@ Client -> server (JSON text frames):
   {"type": "audio_start", "mime": str?} … binary frames … {"type": "audio_end"}
                                                         -> transcript, then a streamed turn
   {"type": "ping"}                                      -> {"type": "pong"}
+  {"type": "location", "latitude": num?, "longitude": num?, "place": str?}
+                                                        where weather questions on this
+                                                        socket are about (the browser's
+                                                        position, shared with consent, kept
+                                                        to 2 decimals; or a place name);
+                                                        no fields: forget it. No answer.
   {"status": "listening"}                               legacy -> status_update
 Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
 transcript, status_update, pong, error {code, message, retry_after?}. A turn is answered
@@ -66,7 +72,37 @@ class AudioEnd:
     pass
 
 
-ClientMessage = Hello | Command | Cancel | StatusListening | Ping | AudioStart | AudioEnd
+@dataclass(frozen=True, slots=True)
+class Location:
+    coordinates: tuple[float, float] | None
+    place: str | None
+
+
+ClientMessage = Hello | Command | Cancel | StatusListening | Ping | AudioStart | AudioEnd | Location
+
+
+def _coordinate(payload: dict[str, Any], key: str, bound: float) -> float | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not -bound <= value <= bound
+    ):
+        raise BadRequest(f"'{key}' must be a number between -{bound:g} and {bound:g}.")
+    # About a kilometre: enough for a forecast, and no more of where the user is.
+    return round(float(value), 2)
+
+
+def _location(payload: dict[str, Any]) -> Location:
+    latitude = _coordinate(payload, "latitude", 90)
+    longitude = _coordinate(payload, "longitude", 180)
+    if (latitude is None) != (longitude is None):
+        raise BadRequest("Send both 'latitude' and 'longitude', or neither.")
+    place = _optional_str(payload, "place", 100)
+    coordinates = None if latitude is None or longitude is None else (latitude, longitude)
+    return Location(coordinates, place.strip() or None if place else None)
 
 
 def _optional_str(payload: dict[str, Any], key: str, limit: int = 200) -> str | None:
@@ -101,6 +137,8 @@ def parse(raw: str) -> ClientMessage:
         return Cancel(_optional_str(payload, "turn_id", 64))
     if kind == "ping":
         return Ping()
+    if kind == "location":
+        return _location(payload)
     if kind == "audio_start":
         return AudioStart(_optional_str(payload, "mime", 100))
     if kind == "audio_end":

@@ -32,8 +32,10 @@ from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
 from ballsy.assistant.recall import LongTermMemory
-from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
-from ballsy.commands.hedging import is_uncertain
+from ballsy.assistant.tool_runner import ToolLimits, ToolRunner
+from ballsy.assistant.tools import ToolBox, ToolContext, ToolResult
+from ballsy.commands.base import CommandContext, LocalReply, NeedsAI, NeedsTool
+from ballsy.commands.hedging import first_sentence, is_uncertain, search_fallback
 from ballsy.commands.memory import memory_intent
 from ballsy.commands.router import route
 from ballsy.db import repositories as repo
@@ -42,11 +44,18 @@ from ballsy.db.models import utcnow
 from ballsy.db.turn_store import UNCHANGED, Memory, StaleMemory, TurnWriter
 from ballsy.errors import BadRequest, InvalidData
 from ballsy.metrics import Metrics
-from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider, ReplyStats
+from ballsy.providers.llm.base import (
+    AIError,
+    ChatMessage,
+    GenerationParams,
+    LLMProvider,
+    ReplyStats,
+    ToolCall,
+)
 
 log = logging.getLogger("ballsy.assistant")
 
-Router = Callable[[str, CommandContext], LocalReply | NeedsAI]
+Router = Callable[[str, CommandContext], LocalReply | NeedsAI | NeedsTool]
 UTC_ZONE = ZoneInfo("UTC")
 # Control characters a command may not hold: NUL and the other C0 controls except tab,
 # line feed and carriage return (which people paste), and DEL. PostgreSQL cannot store
@@ -66,6 +75,10 @@ class TurnRequest:
     turn_id: str | None = None
     # When the door received the command (time.perf_counter()), for turn latency.
     received_at: float | None = None
+    # Where weather questions are about, from the client: coordinates the browser shared
+    # with the user's consent, or a place name the user set on that device.
+    location: tuple[float, float] | None = None
+    place: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +117,9 @@ class Assistant:
         turns: TurnWriter | None = None,
         memory: MemoryCache | None = None,
         recall: LongTermMemory | None = None,
+        tools: ToolBox | None = None,
+        tool_limits: ToolLimits | None = None,
+        default_place: str | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
@@ -121,6 +137,10 @@ class Assistant:
         self.memory = memory or MemoryCache()
         # Long-term memory (remembered facts); None when switched off.
         self.recall = recall
+        # Tools the AI may call (function calling) and local commands may use.
+        self.tools = ToolRunner(tools or ToolBox(), tool_limits, metrics)
+        # The place weather questions are about when the asker names none.
+        self.default_place = default_place
 
     # --- the turn ------------------------------------------------------------------
 
@@ -192,10 +212,55 @@ class Assistant:
             yield TurnStarted(turn_id, "local")
             yield ended
             return
-        # The last attempt stores unchecked, so the loop only ends on an AI turn.
+        if isinstance(decision, NeedsTool):
+            tool_ctx = self._tool_context(request, turn_id, now)
+            async for event in self._tool_turn(identity, text, tool_ctx, decision, now, started):
+                yield event
+            return
+        # The last attempt stores unchecked, so the loop only ends on an AI or tool turn.
         assert isinstance(decision, NeedsAI)
-        async for event in self._ai_turn(identity, text, turn_id, decision, history, now, started):
+        tool_ctx = self._tool_context(request, turn_id, now)
+        async for event in self._ai_turn(
+            identity, text, turn_id, decision, history, now, started, tool_ctx
+        ):
             yield event
+
+    def _tool_context(self, request: TurnRequest, turn_id: str, now: datetime) -> ToolContext:
+        identity = request.identity
+        cached = self.memory.get(identity.user_id) if identity.user_id is not None else None
+        zone = parse_zone(identity.timezone) or parse_zone(cached[1] if cached else None)
+        return ToolContext(
+            user_id=identity.user_id,
+            now=now,
+            zone=zone or UTC_ZONE,
+            turn_id=turn_id,
+            # The user's own place or shared position comes before the server's default.
+            place=request.place or (None if request.location else self.default_place),
+            location=request.location,
+        )
+
+    async def _tool_turn(
+        self,
+        identity: Identity,
+        text: str,
+        ctx: ToolContext,
+        need: NeedsTool,
+        now: datetime,
+        started: float,
+    ) -> AsyncIterator[Event]:
+        """A command Ballsy understood that a tool answers (no AI involved)."""
+        if self.tools.toolbox.get(need.tool) is None:
+            result = ToolResult(f"Sorry, {need.family} is switched off on this server.")
+        else:
+            result = await self.tools.run(ToolCall(ctx.turn_id, need.tool, need.arguments), ctx)
+        ended = TurnEnded(
+            ctx.turn_id, result.text, result.action, result.data, "local", need.family
+        )
+        await self._store(
+            identity, text, ended, now=now, started=started, first_text=time.perf_counter()
+        )
+        yield TurnStarted(ctx.turn_id, "local")
+        yield ended
 
     async def _ai_turn(
         self,
@@ -206,6 +271,7 @@ class Assistant:
         history: list[tuple[str, str]],
         now: datetime,
         started: float,
+        tool_ctx: ToolContext,
     ) -> AsyncIterator[Event]:
         if self.llm is None:
             reply = not_configured_reply(need)
@@ -219,23 +285,64 @@ class Assistant:
 
         await self.limits.check_ai(user_id=identity.user_id, address=identity.address)
         yield TurnStarted(turn_id, "ai")
-        stream_deltas = need.kind == "chat"
         parts: list[str] = []
         first_text: float | None = None
         stats = ReplyStats(model=self.llm.model)
         messages = self.prompts.build(need, history, await self._remembered(identity, text))
+        offered = self.tools.toolbox.specs()
         failure: AIError | None = None
+        # Every answer streams. A lookup's search fallback is decided from its first
+        # sentence: a hedge there ("I'm not sure who that is.") stops the reply and
+        # offers the search after what was already said; a confident start streams on.
+        judged = need.kind != "lookup"
+        hedged = False
+        done_by_tool: ToolResult | None = None
         try:
-            stream = self.llm.stream(messages, self.config.generation, stats)
-            async with aclosing(cast(AsyncGenerator[str, None], stream)) as chunks:
-                async for chunk in chunks:
-                    if not chunk:
-                        continue
-                    if first_text is None:
-                        first_text = time.perf_counter()
-                    parts.append(chunk)
-                    if stream_deltas:
-                        yield TextDelta(turn_id, chunk)
+            for round_number in range(self.tools.limits.max_rounds + 1):
+                # The last round offers no tools: the model must answer in words.
+                tools = offered if round_number < self.tools.limits.max_rounds else []
+                round_stats = ReplyStats(model=self.llm.model)
+                calls: list[ToolCall] = []
+                round_text: list[str] = []
+                try:
+                    stream = self.llm.stream_with_tools(
+                        messages, self.config.generation, round_stats, tools
+                    )
+                    async with aclosing(
+                        cast(AsyncGenerator[str | ToolCall, None], stream)
+                    ) as chunks:
+                        async for chunk in chunks:
+                            if isinstance(chunk, ToolCall):
+                                calls.append(chunk)
+                                continue
+                            if not chunk:
+                                continue
+                            if first_text is None:
+                                first_text = time.perf_counter()
+                            parts.append(chunk)
+                            round_text.append(chunk)
+                            yield TextDelta(turn_id, chunk)
+                            if not judged:
+                                sentence = first_sentence("".join(parts))
+                                if sentence is not None:
+                                    judged = True
+                                    hedged = is_uncertain(
+                                        sentence, subject=need.subject, is_person=need.is_person
+                                    )
+                                    if hedged:
+                                        break
+                finally:
+                    _merge_stats(stats, round_stats)
+                if hedged or not calls:
+                    break
+                results = await self.tools.run_round(calls, tool_ctx)
+                messages = [
+                    *messages,
+                    ChatMessage("assistant", "".join(round_text), tool_calls=tuple(calls)),
+                    *(ChatMessage("tool", r.text, tool_call=c) for c, r in results),
+                ]
+                # The page carries out what a tool did (open a site, a search).
+                done_by_tool = next((r for _, r in reversed(results) if r.action), done_by_tool)
         except AIError as exc:
             failure = exc
         except asyncio.CancelledError:
@@ -251,8 +358,8 @@ class Assistant:
             self._observe_ai(stats, failure)
 
         answer = "".join(parts).strip()
-        action: str | None = None
-        data: dict[str, Any] | None = None
+        action: str | None = done_by_tool.action if done_by_tool else None
+        data: dict[str, Any] | None = done_by_tool.data if done_by_tool else None
         source: Source = "ai"
         if failure is not None:
             log.warning(
@@ -260,10 +367,16 @@ class Assistant:
             )
             fallback = fallback_for(failure.kind, need, partial=answer)
             answer, action, data = fallback.text, fallback.action, fallback.data
-        elif need.kind == "lookup" and is_uncertain(
-            answer, subject=need.subject, is_person=need.is_person
+        elif need.kind == "lookup" and (
+            hedged
+            or (not judged and is_uncertain(answer, subject=need.subject, is_person=need.is_person))
         ):
-            fallback = fallback_for("uncertain", need, partial="")
+            # What was said stays said; the search is offered after it.
+            fallback = (
+                search_fallback(need.subject, answer)
+                if answer
+                else fallback_for("uncertain", need, partial="")
+            )
             answer, action, data = fallback.text, fallback.action, fallback.data
         ended = TurnEnded(
             turn_id, answer, action, data, source, need.family, model=stats.model or None
@@ -293,7 +406,7 @@ class Assistant:
 
     async def _understand(
         self, identity: Identity, text: str, now: datetime, *, fresh: bool = False
-    ) -> tuple[LocalReply | NeedsAI, list[tuple[str, str]], Memory | None]:
+    ) -> tuple[LocalReply | NeedsAI | NeedsTool, list[tuple[str, str]], Memory | None]:
         """Route the command with what Ballsy remembers of the asker, and the conversation's
         context when the AI will answer. Also returns the memory the route used (for the
         writer's check). A signed-in user's memory comes from the instance's cache (read
@@ -353,7 +466,7 @@ class Assistant:
         zone = parse_zone(identity.timezone) or parse_zone(timezone) or UTC_ZONE
         return _Memory(timezone=zone, last_result=_parse_fraction(last_result))
 
-    def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI:
+    def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI | NeedsTool:
         return self.router(
             text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
         )
@@ -364,7 +477,7 @@ class Assistant:
         context is not switched off."""
         return self.llm is not None and self.config.context_turns > 0
 
-    def _wants_context(self, decision: LocalReply | NeedsAI) -> bool:
+    def _wants_context(self, decision: LocalReply | NeedsAI | NeedsTool) -> bool:
         """Only an AI reply uses the conversation."""
         return isinstance(decision, NeedsAI) and self._reads_context
 
@@ -470,6 +583,21 @@ class Assistant:
             self.metrics.ai_tokens.labels(provider, "output").inc(stats.output_tokens)
         if failure is not None:
             self.metrics.ai_failures.labels(provider, failure.kind).inc()
+
+
+def _merge_stats(total: ReplyStats, one: ReplyStats) -> None:
+    """Add one request's usage and timing to the turn's (several with tool rounds)."""
+    total.model = one.model or total.model
+    if one.input_tokens is not None:
+        total.input_tokens = (total.input_tokens or 0) + one.input_tokens
+    if one.output_tokens is not None:
+        total.output_tokens = (total.output_tokens or 0) + one.output_tokens
+    if total.time_to_first_token_s is None:
+        total.time_to_first_token_s = one.time_to_first_token_s
+    if one.total_s is not None:
+        total.total_s = (total.total_s or 0.0) + one.total_s
+    total.attempts += one.attempts
+    total.finish_reason = one.finish_reason or total.finish_reason
 
 
 def _pair_turns(messages: list[tuple[bool, str]]) -> list[tuple[str, str]]:

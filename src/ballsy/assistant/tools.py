@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ballsy.providers.llm.base import ToolSpec
+
 
 class ToolError(Exception):
     """A tool call that cannot be carried out; the message is safe to show the model."""
@@ -29,6 +31,10 @@ class ToolContext:
     now: datetime
     zone: ZoneInfo
     turn_id: str
+    # Where the asker is, when known: a place name from settings, or coordinates the
+    # browser shared with the user's consent (latitude, longitude).
+    place: str | None = None
+    location: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,10 @@ class ToolBox:
             {"name": t.name, "description": t.description, "parameters": t.parameters}
             for t in self.tools.values()
         ]
+
+    def specs(self) -> list[ToolSpec]:
+        """The declarations as the AI providers take them."""
+        return [ToolSpec(t.name, t.description, t.parameters) for t in self.tools.values()]
 
     def __bool__(self) -> bool:
         return bool(self.tools)

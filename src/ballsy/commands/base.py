@@ -51,3 +51,14 @@ class NeedsAI:
     subject: str
     family: str = "ai"
     is_person: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsTool:
+    """A command Ballsy understood itself but that needs a service to answer ("what's
+    the weather in Lyon"): the pipeline runs the named tool with these arguments and
+    says its result, without the AI."""
+
+    tool: str
+    arguments: dict[str, Any]
+    family: str

@@ -68,3 +68,19 @@ def search_fallback(subject: str, reason_text: str = "") -> LocalReply:
         action="search",
         data={"query": query},
     )
+
+
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"')\]]*)(?=\s)")
+
+
+def first_sentence(text: str) -> str | None:
+    """The first complete sentence of a reply still streaming, or None until one ends.
+
+    A sentence ends at . ! ? or … followed by a space, once it has at least four words
+    (so "Dr." or "St." does not end it); a shorter opening is judged with what follows.
+    """
+    for match in _SENTENCE_END.finditer(text):
+        opening = text[: match.end()].strip()
+        if len(_WORD.findall(opening)) >= MIN_PERSON_ANSWER_WORDS:
+            return opening
+    return None

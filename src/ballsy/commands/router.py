@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ballsy.commands import web
-from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
+from ballsy.commands.base import CommandContext, LocalReply, NeedsAI, NeedsTool
 from ballsy.commands.calculator import answer_arithmetic
 from ballsy.commands.clock import answer_clock
 from ballsy.commands.conversation import answer_conversation
 from ballsy.commands.lookup import answer_chat, answer_lookup
 from ballsy.commands.normalize import Utterance, understand
+from ballsy.commands.weather import answer_weather
 
-Handler = Callable[[Utterance, CommandContext], LocalReply | NeedsAI | None]
+Handler = Callable[[Utterance, CommandContext], LocalReply | NeedsAI | NeedsTool | None]
 
 NOT_HEARD_REPLY = "Sorry, I didn't catch that. Could you say it again?"
 
@@ -26,6 +27,7 @@ HANDLERS: tuple[Handler, ...] = (
     answer_conversation,  # greetings, name, small talk, thanks, goodbyes (exit)
     answer_clock,  # time and date
     answer_arithmetic,  # calculations, including "plus six" after a result
+    answer_weather,  # "will it rain tomorrow in Lyon": the weather tool, without the AI
     web.answer_site_search,  # "X on youtube/spotify/netflix/amazon/twitter/facebook/instagram"
     web.answer_maps,  # directions and places on a map
     web.answer_news,
@@ -36,8 +38,9 @@ HANDLERS: tuple[Handler, ...] = (
 )
 
 
-def route(text: str, ctx: CommandContext) -> LocalReply | NeedsAI:
-    """Answer `text` locally (`LocalReply`) or say what the AI must do (`NeedsAI`).
+def route(text: str, ctx: CommandContext) -> LocalReply | NeedsAI | NeedsTool:
+    """Answer `text` locally (`LocalReply`), name the tool that answers it (`NeedsTool`),
+    or say what the AI must do (`NeedsAI`).
 
     Pure: no I/O, the clock and the last result come from `ctx`. Fast on any input:
     every pattern is linear and every calculation bounded.

@@ -2,6 +2,7 @@
 
 import { Api, ApiError } from "./api.js";
 import { AudioRecorder, BrowserRecognizer, canRecord, hasBrowserRecognition } from "./listener.js";
+import { locationMessage, offerLocation, setupWeatherPlace } from "./location.js";
 import {
   applyStoredTheme,
   applyTheme,
@@ -373,6 +374,8 @@ function onConnectionState(connection, delay, info) {
   if (connection === "connected") {
     ui.setConnection("connected", info && info.reconnected ? "Reconnected" : "Connected");
     ui.setOffline(false);
+    const location = locationMessage();
+    if (location) socket.send(location);
     sendHeld();
   } else if (connection === "reconnecting" && delay > 0) {
     const seconds = Math.max(1, Math.round(delay / 1000));
@@ -455,6 +458,8 @@ function performAction(action, data, bubble, { family = null, command = "" } = {
     };
     if (command) offerRetry(bubble, command, [search]);
     else bubble.addActions([search]);
+  } else if (action === "ask_location") {
+    offerLocation(bubble, { send: (message) => socket.send(message), retry: () => sendCommand(command) });
   } else if (action === "exit") {
     stopListening();
     ui.setCaption("Tap the orb whenever you need me.");
@@ -852,6 +857,7 @@ function wireControls() {
     save: saveSettings,
     canInterruptByVoice: canWatchForVoice,
   });
+  setupWeatherPlace({ send: (message) => socket.send(message) });
 }
 
 let wakeSessionRetry = null;

@@ -11,9 +11,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Role = Literal["system", "user", "assistant"]
+# "tool" carries a tool's result back to the model (function calling).
+Role = Literal["system", "user", "assistant", "tool"]
 
 AIErrorKind = Literal[
     "not_configured",  # no provider set up
@@ -28,9 +29,38 @@ AIErrorKind = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: name, when to use it, JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a tool to be run.
+
+    `call_id` is the provider's id for the call (echoed back with the result);
+    `signature` is opaque provider data that must be sent back with the call in the
+    next request (Gemini's thought signature), else None.
+    """
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    signature: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One message. An assistant message may carry the tool calls the model made; a
+    "tool" message carries one call's result (`tool_call` is the call it answers)."""
+
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call: ToolCall | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +106,17 @@ class LLMProvider(ABC):
         stats: ReplyStats,
     ) -> AsyncIterator[str]:
         """Yield the reply's text chunks in order; raise `AIError` on failure."""
+
+    def stream_with_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
+        """Like `stream`, offering `tools`: yields text chunks and the `ToolCall`s the
+        model makes. A provider without function calling answers with text only."""
+        return self.stream(messages, params, stats)
 
     async def aclose(self) -> None:
         """Release clients and connections at shutdown."""

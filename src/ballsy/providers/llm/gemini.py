@@ -11,7 +11,10 @@ How the SDK is held:
   nested generators would otherwise keep it open until garbage collection);
 - the SDK's own retries stay off (its default without `retry_options` is one attempt);
   `stream_with_retries` owns retries, so they never multiply;
-- automatic function calling and continuation are off: one request per attempt.
+- automatic function calling and continuation are off: one request per attempt. Function
+  calling is manual: `stream_with_tools` declares the tools, yields the model's
+  `ToolCall`s (with their thought signatures, which Gemini 3 requires back), and the
+  pipeline sends the results in the next request as function responses.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from ballsy.providers.llm.base import (
     GenerationParams,
     LLMProvider,
     ReplyStats,
+    ToolCall,
+    ToolSpec,
 )
 from ballsy.providers.llm.http import httpx_timeout, shared_ssl_context, transport_error
 from ballsy.providers.llm.streaming import (
@@ -107,14 +112,71 @@ def to_gemini(messages: Sequence[ChatMessage]) -> tuple[str | None, list[types.C
     reply with six turns of context on our machines), which is time to first token.
     """
     system = "\n\n".join(m.content for m in messages if m.role == "system") or None
-    contents: list[types.ContentDict] = [
-        {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
-        for m in messages
-        if m.role != "system"
-    ]
+    contents: list[types.ContentDict] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            part = _function_response(m)
+            last = contents[-1] if contents else None
+            # The results of one round's calls travel together, in one user turn.
+            if last is not None and _is_function_responses(last):
+                last.setdefault("parts", []).append(part)  # type: ignore[union-attr]
+            else:
+                contents.append({"role": "user", "parts": [part]})
+            continue
+        parts: list[types.PartDict] = [{"text": m.content}] if m.content or not m.tool_calls else []
+        parts.extend(_function_call(call) for call in m.tool_calls)
+        contents.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
     if not contents:
         raise ValueError("a reply needs at least one user or assistant message")
     return system, contents
+
+
+def _function_call(call: ToolCall) -> types.PartDict:
+    part: types.PartDict = {
+        "function_call": {"name": call.name, "args": call.arguments, "id": call.call_id}
+    }
+    if call.signature is not None:
+        part["thought_signature"] = call.signature
+    return part
+
+
+def _function_response(message: ChatMessage) -> types.PartDict:
+    call = message.tool_call
+    if call is None:
+        raise ValueError("a tool message needs the call it answers")
+    return {
+        "function_response": {
+            "name": call.name,
+            "id": call.call_id,
+            "response": {"output": message.content},
+        }
+    }
+
+
+def _is_function_responses(content: types.ContentDict) -> bool:
+    parts = content.get("parts") or []
+    return content.get("role") == "user" and all(
+        isinstance(p, dict) and "function_response" in p for p in parts
+    )
+
+
+def function_declarations(tools: Sequence[ToolSpec]) -> list[types.Tool]:
+    """Our tools as one Gemini tool of function declarations (JSON Schema arguments).
+
+    Built as models, not typed dicts: from a dict the SDK sends `parameters_json_schema`
+    under its Python name, which the API does not know.
+    """
+    if not tools:
+        return []
+    declarations = [
+        types.FunctionDeclaration(
+            name=t.name, description=t.description, parameters_json_schema=t.parameters
+        )
+        for t in tools
+    ]
+    return [types.Tool(function_declarations=declarations)]
 
 
 class GeminiProvider(LLMProvider):
@@ -201,9 +263,28 @@ class GeminiProvider(LLMProvider):
         params: GenerationParams,
         stats: ReplyStats,
     ) -> AsyncIterator[str]:
+        return self._stream(messages, params, stats, ())  # type: ignore[return-value]
+
+    def stream_with_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
+        return self._stream(messages, params, stats, tools)
+
+    def _stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
         stats.model = self.model
         system, contents = to_gemini(messages)
         config = types.GenerateContentConfig(
+            tools=function_declarations(tools) or None,
             system_instruction=system,
             max_output_tokens=params.max_output_tokens,
             temperature=params.temperature,
@@ -228,7 +309,7 @@ class GeminiProvider(LLMProvider):
         contents: list[types.ContentDict],
         config: types.GenerateContentConfig,
         stats: ReplyStats,
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[str | ToolCall, None]:
         """One request: yield its text; map every failure to an `AIError`."""
         capture = _Capture()
         sdk_stream: AsyncIterator[types.GenerateContentResponse] | None = None
@@ -312,8 +393,9 @@ async def _next_response(
         ) from None
 
 
-def _absorb(response: types.GenerateContentResponse, stats: ReplyStats) -> list[str]:
-    """Record usage and finish reason; return the chunk's text; raise when blocked."""
+def _absorb(response: types.GenerateContentResponse, stats: ReplyStats) -> list[str | ToolCall]:
+    """Record usage and finish reason; return the chunk's text and function calls;
+    raise when blocked."""
     usage = response.usage_metadata
     if usage is not None:
         if usage.prompt_token_count is not None:
@@ -337,7 +419,17 @@ def _absorb(response: types.GenerateContentResponse, stats: ReplyStats) -> list[
         if stats.finish_reason in BLOCKED_FINISH_REASONS:
             raise AIError("blocked", f"Gemini stopped the reply ({stats.finish_reason})")
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-    return [part.text for part in parts if part.text and not part.thought]
+    out: list[str | ToolCall] = []
+    for part in parts:
+        call = part.function_call
+        if call is not None and call.name:
+            # The Gemini API often sends no id; ours pairs the call with its result.
+            call_id = call.id or f"call-{stats.extra.get('calls', '0')}"
+            stats.extra["calls"] = str(int(stats.extra.get("calls", "0")) + 1)
+            out.append(ToolCall(call_id, call.name, dict(call.args or {}), part.thought_signature))
+        elif part.text and not part.thought:
+            out.append(part.text)
+    return out
 
 
 def _enum_text(value: Any) -> str:

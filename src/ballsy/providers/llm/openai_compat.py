@@ -3,8 +3,10 @@
 Covers Ollama (`http://127.0.0.1:11434/v1`), vLLM, llama.cpp server, LM Studio and NVIDIA
 NIM: `POST {base_url}/chat/completions` with `stream=true`, read as server-sent events
 (`data: {chunk}` ... `data: [DONE]`). Usage comes from the final chunk when the server
-honours `stream_options.include_usage`. Plain `httpx`; no SDK needed. Timeouts, retries
-and cancellation follow `streaming.stream_with_retries`, like the Gemini provider.
+honours `stream_options.include_usage`. Function calling uses the `tools` field; the
+model's `tool_calls` arrive in pieces (name first, arguments as JSON fragments) and are
+yielded as whole `ToolCall`s when the choice finishes. Plain `httpx`; no SDK needed.
+Timeouts, retries and cancellation follow `streaming.stream_with_retries`, like the Gemini provider.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ballsy.providers.llm.base import (
     GenerationParams,
     LLMProvider,
     ReplyStats,
+    ToolCall,
+    ToolSpec,
 )
 from ballsy.providers.llm.http import (
     httpx_timeout,
@@ -91,15 +95,45 @@ class OpenAICompatProvider(LLMProvider):
         params: GenerationParams,
         stats: ReplyStats,
     ) -> AsyncIterator[str]:
+        return self._stream(messages, params, stats, ())  # type: ignore[return-value]
+
+    def stream_with_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
+        return self._stream(messages, params, stats, tools)
+
+    def _stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
         stats.model = self.model
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [to_openai(m) for m in messages],
             "stream": True,
             # `max_tokens` is the field every compatible server knows.
             "max_tokens": params.max_output_tokens,
             "temperature": params.temperature,
         }
+        if tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in tools
+            ]
         return stream_with_retries(
             lambda: self._attempt(body, stats),
             limits=self.limits,
@@ -110,9 +144,12 @@ class OpenAICompatProvider(LLMProvider):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _attempt(self, body: dict[str, Any], stats: ReplyStats) -> AsyncGenerator[str, None]:
-        """One request: yield its text; map every failure to an `AIError`."""
+    async def _attempt(
+        self, body: dict[str, Any], stats: ReplyStats
+    ) -> AsyncGenerator[str | ToolCall, None]:
+        """One request: yield its text and tool calls; map every failure to an `AIError`."""
         response: httpx.Response | None = None
+        calls = _ToolCallParts()
         try:
             response = await self._send(body)
             if response.status_code != 200:
@@ -128,9 +165,13 @@ class OpenAICompatProvider(LLMProvider):
                 raise self._status_error(response)
             async for payload in _sse_payloads(response):
                 if payload == "[DONE]":
-                    return
-                for text in _absorb(_parse_chunk(payload), stats):
+                    break
+                chunk = _parse_chunk(payload)
+                for text in _absorb(chunk, stats):
                     yield text
+                calls.absorb(chunk)
+            for call in calls.finished():
+                yield call
         except httpx.TransportError as exc:
             raise transport_error(exc) from None
         finally:
@@ -172,6 +213,90 @@ class OpenAICompatProvider(LLMProvider):
         if code >= 500:
             return RetryableError("unavailable", f"the AI server is unavailable ({code})")
         return AIError("bad_response", f"the AI server answered HTTP {code}")
+
+
+def to_openai(message: ChatMessage) -> dict[str, Any]:
+    """One message in the chat-completions shape, tool calls and results included."""
+    if message.role == "tool":
+        call_id = message.tool_call.call_id if message.tool_call else ""
+        return {"role": "tool", "tool_call_id": call_id, "content": message.content}
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["content"] = message.content or None
+        out["tool_calls"] = [
+            {
+                "id": call.call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+    return out
+
+
+class _ToolCallParts:
+    """Tool calls as they stream in: by index, an id and name first, then the arguments'
+    JSON in fragments. Bounded: a server cannot make us hold unlimited arguments."""
+
+    MAX_CALLS = 8
+    MAX_ARGUMENT_CHARS = 16_000
+
+    def __init__(self) -> None:
+        self.parts: dict[int, dict[str, Any]] = {}
+
+    def absorb(self, chunk: dict[str, Any]) -> None:
+        choices = chunk.get("choices") or []
+        delta = choices[0].get("delta") if choices else None
+        pieces = delta.get("tool_calls") if isinstance(delta, dict) else None
+        if not pieces:
+            return
+        if not isinstance(pieces, list):
+            raise AIError("bad_response", "the AI server sent malformed tool calls")
+        for piece in pieces:
+            if not isinstance(piece, dict):
+                raise AIError("bad_response", "the AI server sent a malformed tool call")
+            index = piece.get("index", self._index_for(piece.get("id")))
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise AIError("bad_response", "the AI server sent a tool call without an index")
+            if index not in self.parts and len(self.parts) >= self.MAX_CALLS:
+                raise AIError("bad_response", "the AI server asked for too many tool calls")
+            part = self.parts.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            function = piece.get("function") or {}
+            if isinstance(piece.get("id"), str):
+                part["id"] = piece["id"]
+            if isinstance(function, dict):
+                if isinstance(function.get("name"), str):
+                    part["name"] += function["name"]
+                if isinstance(function.get("arguments"), str):
+                    part["arguments"] += function["arguments"]
+            if len(part["arguments"]) > self.MAX_ARGUMENT_CHARS:
+                raise AIError("bad_response", "the AI server sent oversized tool arguments")
+
+    def _index_for(self, call_id: object) -> int:
+        """Servers that leave out `index` send each call whole, with its own id (a piece
+        without an id continues the latest call)."""
+        for index, part in self.parts.items():
+            if call_id and part["id"] == call_id:
+                return index
+        if call_id or not self.parts:
+            return len(self.parts)
+        return max(self.parts)
+
+    def finished(self) -> list[ToolCall]:
+        calls: list[ToolCall] = []
+        for index in sorted(self.parts):
+            part = self.parts[index]
+            if not part["name"]:
+                raise AIError("bad_response", "the AI server sent a tool call without a name")
+            try:
+                arguments = json.loads(part["arguments"] or "{}")
+            except json.JSONDecodeError:
+                # The model's own mistake: the tool gets no arguments and says what it needs.
+                arguments = {}
+            if not isinstance(arguments, dict):
+                arguments = {}
+            calls.append(ToolCall(part["id"] or f"call-{index}", part["name"], arguments))
+        return calls
 
 
 async def _sse_payloads(response: httpx.Response) -> AsyncIterator[str]:

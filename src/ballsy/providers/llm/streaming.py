@@ -23,7 +23,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ballsy.providers.llm.base import AIError, AIErrorKind, ReplyStats
 
@@ -70,7 +70,8 @@ class RetryableError(AIError):
         self.retry_after_s = retry_after_s
 
 
-Attempt = Callable[[], AsyncGenerator[str, None]]
+# What an attempt yields: text chunks, or with function calling also `ToolCall`s.
+Chunk = TypeVar("Chunk")
 
 
 def backoff_delay(retry_number: int, limits: StreamLimits, rng: random.Random) -> float:
@@ -88,13 +89,13 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 async def stream_with_retries(
-    attempt: Attempt,
+    attempt: Callable[[], AsyncGenerator[Chunk, None]],
     *,
     limits: StreamLimits,
     stats: ReplyStats,
     provider: str,
     rng: random.Random | None = None,
-) -> AsyncGenerator[str, None]:
+) -> AsyncGenerator[Chunk, None]:
     """Yield the reply's chunks from attempts, applying the module's rules."""
     loop = asyncio.get_running_loop()
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -139,7 +140,9 @@ async def stream_with_retries(
         stats.total_s = loop.time() - started
 
 
-async def _rest(chunks: AsyncGenerator[str, None], deadline: float) -> AsyncGenerator[str, None]:
+async def _rest(
+    chunks: AsyncGenerator[Chunk, None], deadline: float
+) -> AsyncGenerator[Chunk, None]:
     """The chunks after the first; failures are final (text was already sent)."""
     while True:
         try:
@@ -151,7 +154,7 @@ async def _rest(chunks: AsyncGenerator[str, None], deadline: float) -> AsyncGene
         yield chunk
 
 
-async def _next(chunks: AsyncGenerator[str, None], deadline: float, what: str) -> str | None:
+async def _next(chunks: AsyncGenerator[Chunk, None], deadline: float, what: str) -> Chunk | None:
     """The next chunk before `deadline` (loop time), or None at the end."""
     try:
         async with asyncio.timeout_at(deadline):

@@ -1,0 +1,1 @@
+"""Weather forecasts from Open-Meteo (no key): geocoding and daily forecasts."""
