@@ -17,13 +17,16 @@ from ballsy.commands.clock import answer_clock
 from ballsy.commands.conversation import answer_conversation
 from ballsy.commands.lookup import answer_chat, answer_lookup
 from ballsy.commands.normalize import Utterance, understand
+from ballsy.commands.timers import TimerRequest, answer_timers
 
-Handler = Callable[[Utterance, CommandContext], LocalReply | NeedsAI | None]
+Decision = LocalReply | NeedsAI | TimerRequest
+Handler = Callable[[Utterance, CommandContext], Decision | None]
 
 NOT_HEARD_REPLY = "Sorry, I didn't catch that. Could you say it again?"
 
 HANDLERS: tuple[Handler, ...] = (
     answer_conversation,  # greetings, name, small talk, thanks, goodbyes (exit)
+    answer_timers,  # timers, alarms and reminders (carried out by the assistant)
     answer_clock,  # time and date
     answer_arithmetic,  # calculations, including "plus six" after a result
     web.answer_site_search,  # "X on youtube/spotify/netflix/amazon/twitter/facebook/instagram"
@@ -36,8 +39,9 @@ HANDLERS: tuple[Handler, ...] = (
 )
 
 
-def route(text: str, ctx: CommandContext) -> LocalReply | NeedsAI:
-    """Answer `text` locally (`LocalReply`) or say what the AI must do (`NeedsAI`).
+def route(text: str, ctx: CommandContext) -> Decision:
+    """Answer `text` locally (`LocalReply`), say what the AI must do (`NeedsAI`), or
+    what to do with the user's timers (`TimerRequest`, carried out by the assistant).
 
     Pure: no I/O, the clock and the last result come from `ctx`. Fast on any input:
     every pattern is linear and every calculation bounded.
