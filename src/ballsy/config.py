@@ -172,6 +172,16 @@ class Settings(BaseSettings):
     # How long a check may wait for the PostgreSQL store before failing open or closed.
     rate_limit_store_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
 
+    # --- timers, alarms and reminders ----------------------------------------
+    # How often each instance looks for items set or fired through other instances (it
+    # also wakes at the next due time it knows of): the most a page on another instance
+    # waits to hear an item fire.
+    timer_poll_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    # Items (timers, alarms and reminders together) a user may have waiting.
+    timers_max_per_user: int = Field(default=100, ge=1, le=10_000)
+    # Bearer token for POST /internal/due (Cloud Scheduler's wake-up call); unset: 404.
+    wake_token: SecretStr | None = None
+
     # --- metrics -------------------------------------------------------------
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
@@ -197,7 +207,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("gemini_api_key", "openai_api_key", "metrics_token", "database_url")
+    @field_validator(
+        "gemini_api_key", "openai_api_key", "metrics_token", "database_url", "wake_token"
+    )
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():

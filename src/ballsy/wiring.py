@@ -19,6 +19,7 @@ from ballsy.assistant.identity import TokenCache, TokenlessScopes
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
+from ballsy.assistant.timers import TimerOptions, Timers
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
@@ -54,6 +55,7 @@ class Services:
     llm: LLMProvider | None
     stt: SpeechToText
     limiter: RateLimiter
+    timers: Timers
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -134,6 +136,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         max_entries=settings.tokenless_scope_max_entries,
         max_turns=max(settings.context_turns, 1),
     )
+    timers = Timers(engine, timer_options(settings))
     assistant = Assistant(
         engine=engine,
         sessions=sessions,
@@ -161,6 +164,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
             busy_timeout_ms=round(settings.db_command_timeout_seconds * 1000),
         ),
         memory=MemoryCache(settings.user_memory_cache_entries),
+        timers=timers,
     )
     return Services(
         settings=settings,
@@ -172,6 +176,14 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         llm=llm,
         stt=stt,
         limiter=limiter,
+        timers=timers,
+    )
+
+
+def timer_options(settings: Settings) -> TimerOptions:
+    return TimerOptions(
+        poll_seconds=settings.timer_poll_seconds,
+        max_pending_per_user=settings.timers_max_per_user,
     )
 
 

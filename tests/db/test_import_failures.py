@@ -78,7 +78,7 @@ def test_a_refused_import_is_undone_and_a_fixed_retry_succeeds(
     after = _state(postgres_url)
     assert after == before
     assert all(validated for *_, kind, validated in after["constraints"] if kind == "f")
-    assert len([c for c in after["constraints"] if c[2] == "f"]) == 4
+    assert len([c for c in after["constraints"] if c[2] == "f"]) == 5  # the timers table too
     assert _dangling(postgres_url) == 0
 
     with psycopg.connect(postgres_url) as conn:
@@ -160,7 +160,7 @@ def test_foreign_keys_are_absent_while_loading_and_checked_when_back(
     assert report.ok and not report.foreign_keys_checked_per_row
     assert seen == [[]]
     back = _fetch(target_url, "SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f'")
-    assert len(back) == 4 and all(validated for _, validated in back)
+    assert len(back) == 5 and all(validated for _, validated in back)
 
 
 def test_text_past_the_products_limits_is_cut_and_listed(tmp_path: Path, target_url: str) -> None:

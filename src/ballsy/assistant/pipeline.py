@@ -31,9 +31,11 @@ from ballsy.assistant.identity import Identity, TokenlessScopes, parse_zone
 from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
+from ballsy.assistant.timers import Timers
 from ballsy.commands.base import CommandContext, LocalReply, NeedsAI
 from ballsy.commands.hedging import is_uncertain
-from ballsy.commands.router import route
+from ballsy.commands.router import Decision, route
+from ballsy.commands.timers import TimerRequest
 from ballsy.db import repositories as repo
 from ballsy.db.errors import database_error
 from ballsy.db.models import utcnow
@@ -44,7 +46,7 @@ from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider, Re
 
 log = logging.getLogger("ballsy.assistant")
 
-Router = Callable[[str, CommandContext], LocalReply | NeedsAI]
+Router = Callable[[str, CommandContext], Decision]
 UTC_ZONE = ZoneInfo("UTC")
 # Control characters a command may not hold: NUL and the other C0 controls except tab,
 # line feed and carriage return (which people paste), and DEL. PostgreSQL cannot store
@@ -101,6 +103,7 @@ class Assistant:
         router: Router = route,
         turns: TurnWriter | None = None,
         memory: MemoryCache | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
@@ -116,6 +119,7 @@ class Assistant:
         # one transaction for every turn waiting, and on SQLite never two writers at once.
         self.turns = turns or TurnWriter(engine, idle_gap=config.conversation_idle)
         self.memory = memory or MemoryCache()
+        self.timers = timers or Timers(engine)
 
     # --- the turn ------------------------------------------------------------------
 
@@ -150,6 +154,9 @@ class Assistant:
             now = self.clock()
             fresh = attempt > 0
             decision, history, used = await self._understand(identity, text, now, fresh=fresh)
+            acted = isinstance(decision, TimerRequest)
+            if isinstance(decision, TimerRequest):  # done once: the retry below stores unchecked
+                decision = await self.timers.carry_out(identity, decision, now)
             if not isinstance(decision, LocalReply):
                 break
             first_text = time.perf_counter()
@@ -167,7 +174,7 @@ class Assistant:
                     first_text=first_text,
                     new_result=(decision.result_changed, new_result),
                     used=used,
-                    check=attempt < _MEMORY_ATTEMPTS - 1,
+                    check=attempt < _MEMORY_ATTEMPTS - 1 and not acted,
                 )
             except StaleMemory:
                 assert identity.user_id is not None
@@ -266,7 +273,7 @@ class Assistant:
 
     async def _understand(
         self, identity: Identity, text: str, now: datetime, *, fresh: bool = False
-    ) -> tuple[LocalReply | NeedsAI, list[tuple[str, str]], Memory | None]:
+    ) -> tuple[Decision, list[tuple[str, str]], Memory | None]:
         """Route the command with what Ballsy remembers of the asker, and the conversation's
         context when the AI will answer. Also returns the memory the route used (for the
         writer's check). A signed-in user's memory comes from the instance's cache (read
@@ -326,7 +333,7 @@ class Assistant:
         zone = parse_zone(identity.timezone) or parse_zone(timezone) or UTC_ZONE
         return _Memory(timezone=zone, last_result=_parse_fraction(last_result))
 
-    def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI:
+    def _route(self, text: str, now: datetime, memory: _Memory) -> Decision:
         return self.router(
             text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
         )
@@ -337,7 +344,7 @@ class Assistant:
         context is not switched off."""
         return self.llm is not None and self.config.context_turns > 0
 
-    def _wants_context(self, decision: LocalReply | NeedsAI) -> bool:
+    def _wants_context(self, decision: Decision) -> bool:
         """Only an AI reply uses the conversation."""
         return isinstance(decision, NeedsAI) and self._reads_context
 

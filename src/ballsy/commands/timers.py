@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -79,12 +79,16 @@ class TimeLeft:
 TimerIntent = SetItem | CancelItems | ListItems | TimeLeft
 
 
+_UTC = ZoneInfo("UTC")
+
+
 @dataclass(frozen=True, slots=True)
 class TimerRequest:
     """A timer command for the assistant to carry out (it needs the user's stored items)."""
 
     intent: TimerIntent
     family: str
+    zone: ZoneInfo = _UTC  # the user's, for saying times back
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,15 +204,17 @@ def answer_timers(utterance: Utterance, ctx: CommandContext) -> TimerRequest | L
     text = " ".join(words)
     left = _time_left(text)  # "how much time is left" names no timer, and means one
     if left is not None:
-        return left
+        return replace(left, zone=ctx.timezone)
     if not _KEYWORDS.intersection(words):
         return None
     for reader in (_list, _cancel):
         found = reader(text)
         if found is not None:
-            return found
+            return replace(found, zone=ctx.timezone)
     for setter in (_alarm, _reminder, _timer):
         made = setter(words, utterance, ctx)
+        if isinstance(made, TimerRequest):
+            return replace(made, zone=ctx.timezone)
         if made is not None:
             return made
     return None
@@ -467,7 +473,8 @@ def fired_text(item: ItemView, *, zone: ZoneInfo, late: bool) -> str:
     return f"Reminder: {what}."
 
 
-def _describe(item: ItemView, now: datetime, zone: ZoneInfo) -> str:
+def describe(item: ItemView, now: datetime, zone: ZoneInfo) -> str:
+    """ "pasta timer, 3 minutes left", "7 AM tomorrow", "call Mum at 6 PM today"."""
     if item.kind == "timer":
         left = max(0, round((item.due_at - now).total_seconds()))
         return f"{_timer_name(item)}, {spoken_duration(left)} left"
@@ -491,7 +498,7 @@ def list_reply(items: Sequence[ItemView], kind: Kind | None, now: datetime, zone
     if not shown:
         return f"You have no {kind}s." if kind else "You have no timers, alarms or reminders."
     what = kind or ("item" if len({i.kind for i in shown}) > 1 else shown[0].kind)
-    parts = [_describe(item, now, zone) for item in shown]
+    parts = [describe(item, now, zone) for item in shown]
     return f"You have {_count(len(shown), what)}: {_join(parts)}."
 
 
@@ -519,14 +526,14 @@ def cancel_reply(
         item = cancelled[0]
         if item.kind == "timer":
             return f"Cancelled your {_timer_name(item)}."
-        return f"Cancelled your {item.kind} for {_describe(item, now, zone)}."
+        return f"Cancelled your {item.kind} for {describe(item, now, zone)}."
     return f"Cancelled {_count(len(cancelled), kind)}."
 
 
 def which_reply(candidates: Sequence[ItemView], now: datetime, zone: ZoneInfo) -> str:
     """Several items fit "cancel my alarm": ask which."""
     kind = candidates[0].kind
-    parts = [_describe(item, now, zone) for item in candidates]
+    parts = [describe(item, now, zone) for item in candidates]
     return (
         f"You have {_count(len(candidates), kind)}: {_join(parts)}. "
         f"Which one should I cancel? Or say 'cancel all my {kind}s'."
