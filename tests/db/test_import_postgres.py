@@ -83,6 +83,7 @@ async def test_legacy_import_verifies_and_reports_every_quirk(
             "conversations.user_id",
             "messages.conversation_id",
             "settings.user_id",
+            "timers.user_id",
             "command_history.user_id",
         ],
         0,
@@ -408,4 +409,4 @@ async def test_a_role_without_superuser_imports_with_per_row_checks(
     assert report.ok
     assert report.foreign_keys_checked_per_row is True
     assert not any(report.dangling_references.values())
-    assert len(report.dangling_references) == 4
+    assert len(report.dangling_references) == 5  # every foreign key, the timers' too
