@@ -11,6 +11,7 @@ import {
 } from "./settings.js";
 import { VoiceSocket } from "./socket.js";
 import { Speaker } from "./speaker.js";
+import { offerNotifications, ring, TimerList } from "./timers.js";
 import * as ui from "./ui.js";
 import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_activity.js";
 
@@ -53,6 +54,7 @@ const state = {
 };
 
 const speaker = new Speaker({ onChange: () => refreshOrb() });
+let timerList = null; // the timers dialog, once the page is wired
 const voiceWatch = new VoiceWatch({ onVoice: (handover) => onVoiceWhileSpeaking(handover) });
 let voiceWatchLinger = null;
 const socket = new VoiceSocket({
@@ -250,6 +252,8 @@ function onSocketMessage(message) {
       state.lastTranscript = message.text || "";
       ui.addBubble("user", message.text || "");
       return undefined;
+    case "timer_fired":
+      return timerFired(message);
     case "error":
       return socketError(message);
     case "_closed":
@@ -257,6 +261,19 @@ function onSocketMessage(message) {
     default:
       return undefined; // status_update and anything newer than this page
   }
+}
+
+/** A timer, alarm or reminder of this user is due (on every page of theirs). */
+function timerFired(message) {
+  state.lastRing = ring(message, {
+    // Spoken at once (over a reply being read out), but never into a recording.
+    say: (text) => {
+      if (!state.listening) speaker.say(text);
+    },
+    show: (text) => ui.addBubble("system", text),
+  });
+  if (timerList) timerList.refresh();
+  refreshOrb();
 }
 
 function startTurn(message) {
@@ -455,6 +472,9 @@ function performAction(action, data, bubble, { family = null, command = "" } = {
     };
     if (command) offerRetry(bubble, command, [search]);
     else bubble.addActions([search]);
+  } else if (action === "timer_set" || action === "timer_cancelled") {
+    if (action === "timer_set") offerNotifications();
+    if (timerList) timerList.refresh();
   } else if (action === "exit") {
     stopListening();
     ui.setCaption("Tap the orb whenever you need me.");
@@ -842,6 +862,7 @@ function wireControls() {
   }
   document.getElementById("new-conversation").addEventListener("click", newConversation);
   document.getElementById("open-conversations").addEventListener("click", showConversations);
+  timerList = new TimerList({ api, describeError });
   document.getElementById("conversations-close").addEventListener("click", () => {
     document.getElementById("conversations").close();
   });
@@ -927,6 +948,9 @@ window.ballsy = Object.freeze({
   },
   get clientId() {
     return socket.clientId;
+  },
+  get lastRing() {
+    return state.lastRing || null;
   },
   get userId() {
     return api.userId;
