@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     # How often each instance looks for items set or fired through other instances (it
     # also wakes at the next due time it knows of): the most a page on another instance
     # waits to hear an item fire.
-    timer_poll_seconds: float = Field(default=1.0, ge=0.1, le=60)
+    timer_poll_seconds: float = Field(default=0.5, ge=0.1, le=60)
     # Items (timers, alarms and reminders together) a user may have waiting.
     timers_max_per_user: int = Field(default=100, ge=1, le=10_000)
     # Bearer token for POST /internal/due (Cloud Scheduler's wake-up call); unset: 404.

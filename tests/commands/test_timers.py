@@ -232,6 +232,9 @@ NOT_TIMERS = [
     "what is 7 times 8",
     "stop",
     "set the table",
+    "remind me what the capital of Peru is",
+    "remind me who wrote Dracula",
+    "wake me up inside",
 ]
 
 

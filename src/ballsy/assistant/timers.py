@@ -53,7 +53,7 @@ class TimerOptions:
 
     # How often the scheduler looks for items other instances set (and pages here
     # should hear about); it also wakes at the next due time it knows of.
-    poll_seconds: float = 1.0
+    poll_seconds: float = 0.5
     max_pending_per_user: int = 100
     # Items one sweep claims or delivers at most (the next sweep takes the rest).
     batch: int = 200

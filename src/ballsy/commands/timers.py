@@ -330,6 +330,7 @@ def _reminder(
             break
     if rest is None:
         return None
+    asked = words[0] != "remind" or not rest or rest[0] in _TASK_LEAD
     when: When | None = None
     task: Words = rest
     # The moment is said first ("remind me tomorrow at 9 to …") or last ("… at 6 pm").
@@ -345,6 +346,8 @@ def _reminder(
                 task = rest[:begin]
                 break
     if when is None:
+        if not asked:  # "remind me what the capital of Peru is": a question for the AI
+            return None
         return LocalReply(
             text="When should I remind you? Say, for example, 'remind me to call Mum at 6 PM'.",
             family="reminder",

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -188,7 +189,14 @@ class Timer(Base):
     __tablename__ = "timers"
     __table_args__ = (
         Index("ix_timers_user_id_due_at", "user_id", "due_at"),
-        Index("ix_timers_fired_at_due_at", "fired_at", "due_at"),
+        # Only the items still to fire: what every instance's poll looks at (what is due,
+        # when is the next), in a few index pages however many fired items are kept.
+        Index(
+            "ix_timers_due_at_pending",
+            "due_at",
+            postgresql_where=text("fired_at IS NULL"),
+            sqlite_where=text("fired_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

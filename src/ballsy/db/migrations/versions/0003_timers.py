@@ -36,12 +36,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_timers")),
     )
     with op.batch_alter_table("timers", schema=None) as batch_op:
-        batch_op.create_index("ix_timers_fired_at_due_at", ["fired_at", "due_at"], unique=False)
+        batch_op.create_index(
+            "ix_timers_due_at_pending",
+            ["due_at"],
+            unique=False,
+            postgresql_where=sa.text("fired_at IS NULL"),
+            sqlite_where=sa.text("fired_at IS NULL"),
+        )
         batch_op.create_index("ix_timers_user_id_due_at", ["user_id", "due_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("timers", schema=None) as batch_op:
         batch_op.drop_index("ix_timers_user_id_due_at")
-        batch_op.drop_index("ix_timers_fired_at_due_at")
+        batch_op.drop_index("ix_timers_due_at_pending")
     op.drop_table("timers")
