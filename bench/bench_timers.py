@@ -27,6 +27,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
+from tests import pg
 
 from ballsy.app import create_app
 from ballsy.assistant.due import DueScheduler
@@ -35,7 +36,6 @@ from ballsy.db import migrate
 from ballsy.db.engine import build_engine
 from ballsy.db.models import Timer, User
 from bench.common import machine
-from tests import pg
 
 
 def _settings(url: str, data: Path) -> Settings:
@@ -142,7 +142,7 @@ def main() -> None:
         f"Ring latency: {args.timers} timers of 2 s set through instance A; milliseconds "
         "from each item's due time to its `timer_fired` at a page (median / worst).",
         "",
-        "| database | page on instance A (wakes at the due time) | page on instance B (0.5 s poll) |",
+        "| database | page on instance A (wakes when due) | page on instance B (0.5 s poll) |",
         "| --- | --- | --- |",
     ]
     with tempfile.TemporaryDirectory() as tmp:
