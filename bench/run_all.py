@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "ratelimit": ("bench.bench_ratelimit", []),
     "import": ("bench.bench_import", []),
     "scale": ("bench.bench_scale", ["--seconds", "3", "--rounds", "2"]),
+    "timers": ("bench.bench_timers", []),
 }
 
 
