@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "scale": ("bench.bench_scale", ["--seconds", "3", "--rounds", "2"]),
     "ready": ("bench.bench_ready", ["--runs", "3"]),
     "memory": ("bench.bench_memory", []),
+    "timers": ("bench.bench_timers", []),
 }
 
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 
 from ballsy import __version__
@@ -25,7 +26,9 @@ from ballsy.api.middleware import HttpContextMiddleware
 from ballsy.api.routes import include_routes
 from ballsy.api.routes.health import database_state
 from ballsy.api.site_guard import SiteGuardMiddleware
+from ballsy.api.timer_delivery import PageDelivery
 from ballsy.api.ws import SocketHub
+from ballsy.assistant.due import DueScheduler
 from ballsy.config import Settings
 from ballsy.db import migrate
 from ballsy.db import repositories as repo
@@ -70,6 +73,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
     services = build_services(settings, overrides)
     hub = SocketHub()
     warmups = WarmUps()  # what /ready waits for (ballsy/warmup.py)
+    delivery = PageDelivery(hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +90,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             background.append(asyncio.create_task(_retention_loop(services)))
         if settings.anonymous_user_retention_days:
             background.append(asyncio.create_task(_user_retention_loop(services)))
+        due, due_engine = start_due_scheduler(app, services, delivery)
+        background.append(asyncio.create_task(due.run()))
         try:
             yield
         finally:
@@ -94,6 +100,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await warmups.aclose()
+            if due_engine is not services.engine:
+                await due_engine.dispose()
             await services.aclose()
 
     app = FastAPI(
@@ -133,6 +141,28 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
         metrics=services.metrics,
     )
     return app
+
+
+def start_due_scheduler(
+    app: FastAPI, services: Services, delivery: PageDelivery
+) -> tuple[DueScheduler, AsyncEngine]:
+    """The timers' scheduler, on an engine of its own (one connection, so its polls never
+    wait behind requests for the pool); an in-memory SQLite database has one engine only."""
+    settings = services.settings
+    memory = settings.uses_sqlite and ":memory:" in settings.database_url_value()
+    engine = services.engine
+    if not memory and settings.database_url_value() != "sqlite://":
+        engine = build_engine(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 1}))
+    due = DueScheduler(
+        engine,
+        delivery,
+        services.timers.options,
+        on_fired=services.metrics.timers_fired.inc,
+    )
+    services.timers.on_change = due.wake
+    delivery.scheduler = due
+    app.state.due = due
+    return due, engine
 
 
 async def _check_schema(app: FastAPI, services: Services) -> None:

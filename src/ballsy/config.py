@@ -195,14 +195,20 @@ class Settings(BaseSettings):
     # Vectors kept in each instance's recall cache, all users together (1.5 KB each).
     memory_cache_max_vectors: int = Field(default=200_000, ge=1000, le=10_000_000)
 
+    # --- timers, alarms and reminders ----------------------------------------
+    # How often each instance looks for items set or fired through other instances (it
+    # also wakes at the next due time it knows of): the most a page on another instance
+    # waits to hear an item fire.
+    timer_poll_seconds: float = Field(default=0.5, ge=0.1, le=60)
+    # Items (timers, alarms and reminders together) a user may have waiting.
+    timers_max_per_user: int = Field(default=100, ge=1, le=10_000)
+    # Bearer token a scheduler (Cloud Scheduler, infra/scheduler.tf) presents to POST
+    # /internal/due, so due items fire while no instance is running; unset: 404.
+    wake_token: SecretStr | None = None
+
     # --- metrics -------------------------------------------------------------
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
-
-    # --- scheduled wake-up (deployment) -----------------------------------------
-    # Bearer token a scheduler (Cloud Scheduler, infra/scheduler.tf) presents to POST
-    # /internal/due, so due timers and reminders fire while no instance is running.
-    wake_token: SecretStr | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

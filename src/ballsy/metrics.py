@@ -94,6 +94,11 @@ class Metrics:
             ["budget"],
             registry=r,
         )
+        self.timers_fired = Counter(
+            "ballsy_timers_fired_total",
+            "Timers, alarms and reminders this instance claimed and fired when due.",
+            registry=r,
+        )
 
     def watch_pool(self, stats: Callable[[], dict[str, float]]) -> None:
         """Export the database pool's live numbers (in use, idle, overflow, size)."""

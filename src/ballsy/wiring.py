@@ -21,6 +21,8 @@ from ballsy.assistant.memory_tools import memory_tools
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
 from ballsy.assistant.prompting import PromptBuilder
 from ballsy.assistant.recall import LongTermMemory, MemoryOptions
+from ballsy.assistant.timer_tools import timer_tools
+from ballsy.assistant.timers import TimerOptions, Timers
 from ballsy.assistant.tool_runner import ToolLimits
 from ballsy.assistant.tools import ToolBox
 from ballsy.assistant.weather import weather_tools
@@ -62,6 +64,7 @@ class Services:
     llm: LLMProvider | None
     stt: SpeechToText
     limiter: RateLimiter
+    timers: Timers
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
     # Tool services holding connections (the weather client), closed at shutdown.
@@ -162,6 +165,7 @@ def build_tools(
     sessions: async_sessionmaker[AsyncSession],
     closables: list[Any],
     recall: LongTermMemory | None = None,
+    timers: Timers | None = None,
 ) -> ToolBox:
     """The tools local commands and the AI may call. Each capability adds its list here
     in one line (`box.add(timer_tools(...))`), with the database handles it needs;
@@ -174,6 +178,8 @@ def build_tools(
         box.add(weather_tools(weather))
     if recall is not None:
         box.add(memory_tools(recall))
+    if timers is not None:
+        box.add(timer_tools(timers))
     return box
 
 
@@ -195,9 +201,15 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         max_turns=max(settings.context_turns, 1),
     )
     closables: list[Any] = []
+    timers = Timers(engine, timer_options(settings))
     recall = build_long_term_memory(settings, engine)
     tools = build_tools(
-        settings, engine=engine, sessions=sessions, closables=closables, recall=recall
+        settings,
+        engine=engine,
+        sessions=sessions,
+        closables=closables,
+        recall=recall,
+        timers=timers,
     )
     assistant = Assistant(
         engine=engine,
@@ -233,6 +245,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
             timeout_s=settings.ai_tool_timeout_seconds,
         ),
         default_place=settings.weather_default_place.strip() or None,
+        timers=timers,
     )
     return Services(
         settings=settings,
@@ -245,6 +258,14 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         stt=stt,
         limiter=limiter,
         closables=closables,
+        timers=timers,
+    )
+
+
+def timer_options(settings: Settings) -> TimerOptions:
+    return TimerOptions(
+        poll_seconds=settings.timer_poll_seconds,
+        max_pending_per_user=settings.timers_max_per_user,
     )
 
 

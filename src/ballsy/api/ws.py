@@ -24,6 +24,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,11 +83,19 @@ class Recording:
 
 
 class SocketHub:
-    """Every open voice socket, so shutdown can let replies finish and then close them."""
+    """Every open voice socket, so shutdown can let replies finish and then close them,
+    and timers can reach every page of a user (`of_user`)."""
 
     def __init__(self) -> None:
         self.sockets: set[VoiceSocket] = set()
         self.draining = False
+        # Awaited after a socket's hello names a user (api/timer_delivery.py announces
+        # what fell due while no page was open).
+        self.on_sign_in: Callable[[VoiceSocket], Awaitable[None]] | None = None
+
+    def of_user(self, user_id: int) -> list[VoiceSocket]:
+        """The open sockets signed in as `user_id`."""
+        return [s for s in self.sockets if s.identity.user_id == user_id and not s.closed]
 
     def __len__(self) -> int:
         return len(self.sockets)
@@ -279,6 +288,8 @@ class VoiceSocket:
             return
         self.identity = Identity.user(user_id, timezone=timezone, address=self.address)
         await self.send(proto.hello(user_id))
+        if self.hub.on_sign_in is not None:
+            await self.hub.on_sign_in(self)
 
     def _tokenless(self, timezone: str | None) -> Identity:
         """This connection's own tokenless scope: a second socket with the same client id

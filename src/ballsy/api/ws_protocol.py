@@ -19,7 +19,10 @@ Client -> server (JSON text frames):
                                                         no fields: forget it. No answer.
   {"status": "listening"}                               legacy -> status_update
 Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
-transcript, status_update, pong, error {code, message, retry_after?}. A turn is answered
+transcript, status_update, pong, error {code, message, retry_after?}, and
+timer_fired {id, kind, label, text, due_at, late} when a timer, alarm or reminder of this
+socket's user is due (on every signed-in socket of theirs, any instance; `late` when it
+is announced after it was due, e.g. on the first connection after it fell due). A turn is answered
 once: streaming clients get reply_end, legacy clients command_response. Errors carry the
 same code and message as the HTTP error body (`api/errors.to_error` decides both).
 """
@@ -31,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from ballsy.assistant.due import DueItem
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
 from ballsy.errors import BadRequest, BallsyError
 
@@ -216,3 +220,17 @@ def interrupted(turn_id: str, partial: str) -> dict[str, Any]:
 def command_response(event: TurnEnded) -> dict[str, Any]:
     """The legacy message, exactly as the original sent it."""
     return {"type": "command_response", "data": event.legacy()}
+
+
+def timer_fired(due: DueItem) -> dict[str, Any]:
+    """A timer, alarm or reminder is due: the page speaks `text`, chimes and notifies."""
+    item = due.item
+    return {
+        "type": "timer_fired",
+        "id": item.id,
+        "kind": item.kind,
+        "label": item.label,
+        "text": due.text,
+        "due_at": item.due_at.isoformat(),
+        "late": due.late,
+    }

@@ -32,12 +32,14 @@ from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
 from ballsy.assistant.recall import LongTermMemory
+from ballsy.assistant.timers import Timers
 from ballsy.assistant.tool_runner import ToolLimits, ToolRunner
 from ballsy.assistant.tools import ToolBox, ToolContext, ToolResult
 from ballsy.commands.base import CommandContext, LocalReply, NeedsAI, NeedsTool
 from ballsy.commands.hedging import first_sentence, is_uncertain, search_fallback
 from ballsy.commands.memory import memory_intent
-from ballsy.commands.router import route
+from ballsy.commands.router import Decision, route
+from ballsy.commands.timers import TimerRequest
 from ballsy.db import repositories as repo
 from ballsy.db.errors import database_error
 from ballsy.db.models import utcnow
@@ -55,7 +57,7 @@ from ballsy.providers.llm.base import (
 
 log = logging.getLogger("ballsy.assistant")
 
-Router = Callable[[str, CommandContext], LocalReply | NeedsAI | NeedsTool]
+Router = Callable[[str, CommandContext], Decision]
 UTC_ZONE = ZoneInfo("UTC")
 # Control characters a command may not hold: NUL and the other C0 controls except tab,
 # line feed and carriage return (which people paste), and DEL. PostgreSQL cannot store
@@ -120,6 +122,7 @@ class Assistant:
         tools: ToolBox | None = None,
         tool_limits: ToolLimits | None = None,
         default_place: str | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.engine = engine
         self.sessions = sessions
@@ -141,6 +144,7 @@ class Assistant:
         self.tools = ToolRunner(tools or ToolBox(), tool_limits, metrics)
         # The place weather questions are about when the asker names none.
         self.default_place = default_place
+        self.timers = timers or Timers(engine)
 
     # --- the turn ------------------------------------------------------------------
 
@@ -186,6 +190,9 @@ class Assistant:
             now = self.clock()
             fresh = attempt > 0
             decision, history, used = await self._understand(identity, text, now, fresh=fresh)
+            acted = isinstance(decision, TimerRequest)
+            if isinstance(decision, TimerRequest):  # done once: the retry below stores unchecked
+                decision = await self.timers.carry_out(identity, decision, now)
             if not isinstance(decision, LocalReply):
                 break
             first_text = time.perf_counter()
@@ -203,7 +210,7 @@ class Assistant:
                     first_text=first_text,
                     new_result=(decision.result_changed, new_result),
                     used=used,
-                    check=attempt < _MEMORY_ATTEMPTS - 1,
+                    check=attempt < _MEMORY_ATTEMPTS - 1 and not acted,
                 )
             except StaleMemory:
                 assert identity.user_id is not None
@@ -406,7 +413,7 @@ class Assistant:
 
     async def _understand(
         self, identity: Identity, text: str, now: datetime, *, fresh: bool = False
-    ) -> tuple[LocalReply | NeedsAI | NeedsTool, list[tuple[str, str]], Memory | None]:
+    ) -> tuple[Decision, list[tuple[str, str]], Memory | None]:
         """Route the command with what Ballsy remembers of the asker, and the conversation's
         context when the AI will answer. Also returns the memory the route used (for the
         writer's check). A signed-in user's memory comes from the instance's cache (read
@@ -466,7 +473,7 @@ class Assistant:
         zone = parse_zone(identity.timezone) or parse_zone(timezone) or UTC_ZONE
         return _Memory(timezone=zone, last_result=_parse_fraction(last_result))
 
-    def _route(self, text: str, now: datetime, memory: _Memory) -> LocalReply | NeedsAI | NeedsTool:
+    def _route(self, text: str, now: datetime, memory: _Memory) -> Decision:
         return self.router(
             text, CommandContext(now=now, timezone=memory.timezone, last_result=memory.last_result)
         )
@@ -477,7 +484,7 @@ class Assistant:
         context is not switched off."""
         return self.llm is not None and self.config.context_turns > 0
 
-    def _wants_context(self, decision: LocalReply | NeedsAI | NeedsTool) -> bool:
+    def _wants_context(self, decision: Decision) -> bool:
         """Only an AI reply uses the conversation."""
         return isinstance(decision, NeedsAI) and self._reads_context
 

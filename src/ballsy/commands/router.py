@@ -17,14 +17,17 @@ from ballsy.commands.clock import answer_clock
 from ballsy.commands.conversation import answer_conversation
 from ballsy.commands.lookup import answer_chat, answer_lookup
 from ballsy.commands.normalize import Utterance, understand
+from ballsy.commands.timers import TimerRequest, answer_timers
 from ballsy.commands.weather import answer_weather
 
-Handler = Callable[[Utterance, CommandContext], LocalReply | NeedsAI | NeedsTool | None]
+Decision = LocalReply | NeedsAI | NeedsTool | TimerRequest
+Handler = Callable[[Utterance, CommandContext], Decision | None]
 
 NOT_HEARD_REPLY = "Sorry, I didn't catch that. Could you say it again?"
 
 HANDLERS: tuple[Handler, ...] = (
     answer_conversation,  # greetings, name, small talk, thanks, goodbyes (exit)
+    answer_timers,  # timers, alarms and reminders (carried out by the assistant)
     answer_clock,  # time and date
     answer_arithmetic,  # calculations, including "plus six" after a result
     answer_weather,  # "will it rain tomorrow in Lyon": the weather tool, without the AI
@@ -38,8 +41,9 @@ HANDLERS: tuple[Handler, ...] = (
 )
 
 
-def route(text: str, ctx: CommandContext) -> LocalReply | NeedsAI | NeedsTool:
+def route(text: str, ctx: CommandContext) -> Decision:
     """Answer `text` locally (`LocalReply`), name the tool that answers it (`NeedsTool`),
+    say what to do with the user's timers (`TimerRequest`, carried out by the assistant),
     or say what the AI must do (`NeedsAI`).
 
     Pure: no I/O, the clock and the last result come from `ctx`. Fast on any input:

@@ -24,6 +24,9 @@ SQLITE: tuple[str, ...] = (
     "CREATE INDEX ix_messages_conversation_id_id ON messages (conversation_id, id)",
     "CREATE TABLE rate_limit_buckets (\n\tbucket_key VARCHAR(200) NOT NULL, \n\ttokens FLOAT NOT NULL, \n\tlast_allowed BOOLEAN NOT NULL, \n\tupdated_at DATETIME NOT NULL, \n\texpires_at DATETIME NOT NULL, \n\tCONSTRAINT pk_rate_limit_buckets PRIMARY KEY (bucket_key)\n)",
     "CREATE INDEX ix_rate_limit_buckets_expires_at ON rate_limit_buckets (expires_at)",
+    "CREATE TABLE timers (\n\tid INTEGER NOT NULL, \n\tuser_id INTEGER NOT NULL, \n\tkind VARCHAR(16) NOT NULL, \n\tlabel VARCHAR(200), \n\tseconds INTEGER, \n\ttimezone VARCHAR(64) NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\tdue_at DATETIME NOT NULL, \n\tfired_at DATETIME, \n\tfired_by VARCHAR(64), \n\tdelivered_at DATETIME, \n\tCONSTRAINT pk_timers PRIMARY KEY (id), \n\tCONSTRAINT fk_timers_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_timers_due_at_pending ON timers (due_at) WHERE fired_at IS NULL",
+    "CREATE INDEX ix_timers_user_id_due_at ON timers (user_id, due_at)",
     "CREATE TABLE remembered_facts (\n\tid INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \n\tuser_id INTEGER NOT NULL, \n\ttext TEXT NOT NULL, \n\tembedding BLOB NOT NULL, \n\tmodel VARCHAR(64) NOT NULL, \n\ttokens INTEGER NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\tCONSTRAINT fk_remembered_facts_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_remembered_facts_user_id_id ON remembered_facts (user_id, id)",
 )
@@ -42,6 +45,9 @@ POSTGRES: tuple[str, ...] = (
     "CREATE TABLE rate_limit_buckets (\n    bucket_key VARCHAR(200) NOT NULL,\n    tokens FLOAT NOT NULL,\n    last_allowed BOOLEAN NOT NULL,\n    updated_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    expires_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    CONSTRAINT pk_rate_limit_buckets PRIMARY KEY (bucket_key)\n)",
     "CREATE INDEX ix_rate_limit_buckets_expires_at ON rate_limit_buckets (expires_at)",
     "ALTER TABLE rate_limit_buckets SET UNLOGGED",
+    "CREATE TABLE timers (\n    id SERIAL NOT NULL,\n    user_id INTEGER NOT NULL,\n    kind VARCHAR(16) NOT NULL,\n    label VARCHAR(200),\n    seconds INTEGER,\n    timezone VARCHAR(64) NOT NULL,\n    created_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    due_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    fired_at TIMESTAMP WITH TIME ZONE,\n    fired_by VARCHAR(64),\n    delivered_at TIMESTAMP WITH TIME ZONE,\n    CONSTRAINT pk_timers PRIMARY KEY (id),\n    CONSTRAINT fk_timers_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
+    "CREATE INDEX ix_timers_due_at_pending ON timers (due_at) WHERE fired_at IS NULL",
+    "CREATE INDEX ix_timers_user_id_due_at ON timers (user_id, due_at)",
     "CREATE TABLE remembered_facts (\n    id SERIAL NOT NULL,\n    user_id INTEGER NOT NULL,\n    text TEXT NOT NULL,\n    embedding BYTEA NOT NULL,\n    model VARCHAR(64) NOT NULL,\n    tokens INTEGER NOT NULL,\n    created_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    CONSTRAINT pk_remembered_facts PRIMARY KEY (id),\n    CONSTRAINT fk_remembered_facts_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_remembered_facts_user_id_id ON remembered_facts (user_id, id)",
 )

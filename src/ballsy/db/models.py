@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -176,6 +177,42 @@ class RateLimitBucket(Base):
     last_allowed: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Timer(Base):
+    """A timer, alarm or reminder (`kind`), due at `due_at` (`assistant/timers.py`).
+
+    `fired_at` is set once, by the instance whose atomic claim (`UPDATE … WHERE fired_at
+    IS NULL`) wins when the item is due, so it fires exactly once however many instances
+    run; `fired_by` names that instance. `delivered_at` is set when a page has shown it;
+    an item fired while no page was open is announced on the user's next connection.
+    `timezone` is the zone it was set in, for saying its time when it fires.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index("ix_timers_user_id_due_at", "user_id", "due_at"),
+        # Only the items still to fire: what every instance's poll looks at (what is due,
+        # when is the next), in a few index pages however many fired items are kept.
+        Index(
+            "ix_timers_due_at_pending",
+            "due_at",
+            postgresql_where=text("fired_at IS NULL"),
+            sqlite_where=text("fired_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # timer, alarm, reminder
+    label: Mapped[str | None] = mapped_column(String(200))
+    seconds: Mapped[int | None] = mapped_column(Integer)  # a timer's length
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    fired_by: Mapped[str | None] = mapped_column(String(64))
+    delivered_at: Mapped[datetime | None]
 
 
 class RememberedFact(Base):

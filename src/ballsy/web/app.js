@@ -12,6 +12,7 @@ import {
 } from "./settings.js";
 import { VoiceSocket } from "./socket.js";
 import { Speaker } from "./speaker.js";
+import { offerNotifications, ring, TimerList } from "./timers.js";
 import * as ui from "./ui.js";
 import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_activity.js";
 
@@ -54,6 +55,7 @@ const state = {
 };
 
 const speaker = new Speaker({ onChange: () => refreshOrb() });
+let timerList = null; // the timers dialog, once the page is wired
 const voiceWatch = new VoiceWatch({ onVoice: (handover) => onVoiceWhileSpeaking(handover) });
 let voiceWatchLinger = null;
 const socket = new VoiceSocket({
@@ -251,6 +253,8 @@ function onSocketMessage(message) {
       state.lastTranscript = message.text || "";
       ui.addBubble("user", message.text || "");
       return undefined;
+    case "timer_fired":
+      return timerFired(message);
     case "error":
       return socketError(message);
     case "_closed":
@@ -258,6 +262,19 @@ function onSocketMessage(message) {
     default:
       return undefined; // status_update and anything newer than this page
   }
+}
+
+/** A timer, alarm or reminder of this user is due (on every page of theirs). */
+function timerFired(message) {
+  state.lastRing = ring(message, {
+    // Spoken at once (over a reply being read out), but never into a recording.
+    say: (text) => {
+      if (!state.listening) speaker.say(text);
+    },
+    show: (text) => ui.addBubble("system", text),
+  });
+  if (timerList) timerList.refresh();
+  refreshOrb();
 }
 
 function startTurn(message) {
@@ -460,6 +477,9 @@ function performAction(action, data, bubble, { family = null, command = "" } = {
     else bubble.addActions([search]);
   } else if (action === "ask_location") {
     offerLocation(bubble, { send: (message) => socket.send(message), retry: () => sendCommand(command) });
+  } else if (action === "timer_set" || action === "timer_cancelled") {
+    if (action === "timer_set") offerNotifications();
+    if (timerList) timerList.refresh();
   } else if (action === "exit") {
     stopListening();
     ui.setCaption("Tap the orb whenever you need me.");
@@ -847,6 +867,7 @@ function wireControls() {
   }
   document.getElementById("new-conversation").addEventListener("click", newConversation);
   document.getElementById("open-conversations").addEventListener("click", showConversations);
+  timerList = new TimerList({ api, describeError });
   document.getElementById("conversations-close").addEventListener("click", () => {
     document.getElementById("conversations").close();
   });
@@ -933,6 +954,9 @@ window.ballsy = Object.freeze({
   },
   get clientId() {
     return socket.clientId;
+  },
+  get lastRing() {
+    return state.lastRing || null;
   },
   get userId() {
     return api.userId;

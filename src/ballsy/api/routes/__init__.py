@@ -9,10 +9,12 @@ from ballsy.api.routes import (
     conversations,
     health,
     history,
+    internal,
     metrics,
     page,
     session,
     settings,
+    timers,
     voice,
     ws,
 )
@@ -27,6 +29,8 @@ def include_routes(app: FastAPI, config: Settings) -> None:
     app.include_router(history.router)
     app.include_router(settings.router)
     app.include_router(conversations.router)
+    app.include_router(timers.router)
+    app.include_router(internal.router)
     app.include_router(ws.router)
     if config.metrics_enabled:
         app.include_router(metrics.router)

@@ -5,7 +5,7 @@ float32 bytes (no pgvector needed; recall ranks the vectors in numpy). AUTOINCRE
 on SQLite so ids are never reused (the recall cache compares the newest id).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03 14:30:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
