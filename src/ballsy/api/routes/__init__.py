@@ -16,10 +16,10 @@ from ballsy.api.routes import (
     voice,
     ws,
 )
-from ballsy.config import Settings
+from ballsy.config_groups import MetricsSettings
 
 
-def include_routes(app: FastAPI, config: Settings) -> None:
+def include_routes(app: FastAPI, metrics_settings: MetricsSettings) -> None:
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(command.router)
@@ -28,6 +28,6 @@ def include_routes(app: FastAPI, config: Settings) -> None:
     app.include_router(settings.router)
     app.include_router(conversations.router)
     app.include_router(ws.router)
-    if config.metrics_enabled:
+    if metrics_settings.metrics_enabled:
         app.include_router(metrics.router)
     page.mount(app)
