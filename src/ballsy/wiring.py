@@ -121,7 +121,7 @@ def build_stt(speech: SpeechSettings) -> SpeechToText:
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
     """The limiter; with RATE_LIMIT_ENABLED=false it exists and admits everything."""
     return RateLimiter.from_settings(
-        settings.limits, speech_max_seconds=settings.stt_max_seconds, engine=engine
+        settings.limits, speech_max_seconds=settings.speech.stt_max_seconds, engine=engine
     )
 
 
