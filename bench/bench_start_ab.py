@@ -3,11 +3,12 @@
 On a machine shared with other work the absolute start time moves with the neighbours'
 load; starting the two trees alternately (A, B, A, B …) and comparing each pair gives a
 ratio that load changes between pairs do not bias. Each start is `python -m ballsy serve`
-(the service benchmark's environment, bytecode compiled) on an existing database, timed
-to the first 200 on /health; CPU is the server process's own up to that answer.
+(the service benchmark's environment, bytecode compiled) on an existing database, or with
+`--fresh` on a new data directory each time (the database created at start), timed to the
+first 200 on /health; CPU is the server process's own up to that answer.
 
     PYTHONPATH=src .venv/bin/python -m bench.bench_start_ab --a /path/to/other/src \
-        [--b src] [--pairs 10]
+        [--b src] [--pairs 10] [--fresh]
 
 `--a` and `--b` are folders holding the `ballsy` package (a checkout's `src/`; an older
 commit's with `git archive <commit> src | tar -x -C /tmp/old`).
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--a", type=Path, required=True, help="the reference tree's src/")
     parser.add_argument("--b", type=Path, default=Path("src"), help="the tree measured")
     parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument("--fresh", action="store_true", help="a new data directory per start")
     args = parser.parse_args()
     trees = {"A": args.a.resolve(), "B": args.b.resolve()}
     for src in trees.values():
@@ -53,14 +55,16 @@ def main() -> None:
         data = {name: Path(tmp) / name for name in trees}
         for name, src in trees.items():
             start_once(src, data[name])  # creates the database: later starts reuse it
-        for _ in range(args.pairs):
+        for pair in range(args.pairs):
             for name, src in trees.items():
-                runs[name].append(start_once(src, data[name]))
+                folder = data[name] / f"fresh-{pair}" if args.fresh else data[name]
+                runs[name].append(start_once(src, folder))
     wall_ratio = median([b[0] / a[0] for a, b in zip(runs["A"], runs["B"], strict=True)])
     cpu_ratio = median([b[1] / a[1] for a, b in zip(runs["A"], runs["B"], strict=True)])
     print(
         f"Machine: {machine()}; load {os.getloadavg()[0]:.1f} at the end. "
-        f"{args.pairs} pairs, alternating."
+        f"{args.pairs} pairs, alternating; "
+        f"{'a new data directory' if args.fresh else 'an existing database'} each start."
     )
     print(f"A = {trees['A']}, B = {trees['B']}")
     print("| tree | median wall | median CPU |")

@@ -305,7 +305,10 @@ async def test_a_request_before_warm_up_loads_the_model_once(
 ) -> None:
     from ballsy.providers.stt.whisper import WhisperSpeechToText
 
-    stt = WhisperSpeechToText.from_settings(make_settings(stt_max_queue=4).speech)
+    # The second request waits while the first loads the model: on a busy machine that
+    # takes longer than the default 3 s slot wait, which this test is not about.
+    settings = make_settings(stt_max_queue=4, stt_queue_timeout_seconds=300)
+    stt = WhisperSpeechToText.from_settings(settings.speech)
     command = seven_times_eight_wav.read_bytes()
     first, second = await asyncio.gather(stt.transcribe(command), stt.transcribe(command))
     assert first.text == second.text
