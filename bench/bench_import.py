@@ -10,7 +10,10 @@ UTF-8), and a clean one that pgloader can load entirely, for a like-for-like spe
 
 Run from the repository root:
     PYTHONPATH=src python -m bench.bench_import [--scale 1.0] [--batch-size N] [--workers N]
-Prints a markdown section (paste it into docs/benchmarks.md).
+        [--repeat N]
+Prints a markdown section (paste it into docs/benchmarks.md). `--repeat N` also times the
+clean file N more times per tool, alternating which goes first, and gives each pair's ratio:
+on a machine shared with other work one pair says little.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from tests import pg  # noqa: E402
 from tests.db.legacy_factory import build_legacy_db  # noqa: E402
 
 from ballsy.importer.options import DEFAULT_BATCH_SIZE  # noqa: E402
-from bench.common import compile_bytecode, machine  # noqa: E402
+from bench.common import compile_bytecode, machine, median  # noqa: E402
 
 TABLES = ("users", "conversations", "messages", "settings", "command_history")
 
@@ -163,11 +166,33 @@ def bench_file(
     return lines
 
 
+def repeated_pairs(source: Path, args: argparse.Namespace, workdir: Path) -> list[str]:
+    """`args.repeat` more runs of each tool on `source`, alternating which runs first."""
+    ratios: list[str] = []
+    values: list[float] = []
+    for index in range(args.repeat):
+        if index % 2:
+            theirs = run_pgloader(source, workdir)
+            ours = run_ballsy(source, args.batch_size, args.workers, workdir)
+        else:
+            ours = run_ballsy(source, args.batch_size, args.workers, workdir)
+            theirs = run_pgloader(source, workdir)
+        values.append(theirs.seconds / ours.seconds)
+        ratios.append(f"{values[-1]:.2f}× ({ours.seconds:.1f} s against {theirs.seconds:.1f} s)")
+    return [
+        f"{args.repeat} more pairs on the clean file, alternating which tool runs first "
+        f"(pgloader time / Ballsy time): {'; '.join(ratios)}; median "
+        f"**{median(values):.2f}×**.",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = about 1.0 M rows")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the importer's")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=0, help="more clean-file pairs")
     args = parser.parse_args()
     if shutil.which("pgloader") is None:
         raise SystemExit("pgloader is not installed (apt-get install pgloader)")
@@ -208,6 +233,8 @@ def main() -> None:
                 file=sys.stderr,
             )
             out += bench_file(label, source, facts.total_rows, args, workdir)
+            if not quirks and args.repeat:
+                out += repeated_pairs(source, args, workdir)
     out += ["Reproduce: `PYTHONPATH=src python -m bench.bench_import`", ""]
     print("\n".join(out))
 

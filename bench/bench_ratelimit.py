@@ -102,7 +102,7 @@ async def bench_postgres(url: str, checks: int) -> dict[str, object]:
     settings = Settings(_env_file=None, environment="test", database_url=url)  # type: ignore[call-arg]
     results: dict[str, object] = {}
     results["app engine (pre-ping)"] = await with_engine(
-        build_engine(settings), lambda store: time_checks(store, checks)
+        build_engine(settings.database), lambda store: time_checks(store, checks)
     )
     no_ping = create_async_engine(
         to_async_url(url), pool_size=3, max_overflow=2, pool_pre_ping=False
@@ -112,7 +112,7 @@ async def bench_postgres(url: str, checks: int) -> dict[str, object]:
     )
     results["bare asyncpg connection, same statement"] = await time_raw_asyncpg(url, checks)
     store = PostgresStore(
-        build_engine(settings), fail_open=False, fallback=MemoryStore(max_keys=100)
+        build_engine(settings.database), fail_open=False, fallback=MemoryStore(max_keys=100)
     )
     results["rate"] = await concurrent_rate(store, checks, workers=5)
     await store.aclose()

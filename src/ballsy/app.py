@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -119,7 +120,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
     app.state.sockets = hub
     app.state.warmups = warmups
     install_error_handlers(app)
-    include_routes(app, settings)
+    include_routes(app, settings.metrics)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -152,7 +153,9 @@ def start_due_scheduler(
     memory = settings.uses_sqlite and ":memory:" in settings.database_url_value()
     engine = services.engine
     if not memory and settings.database_url_value() != "sqlite://":
-        engine = build_engine(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 1}))
+        engine = build_engine(
+            settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 1}).database
+        )
     due = DueScheduler(
         engine,
         delivery,
@@ -188,15 +191,15 @@ async def _warm_up_speech(services: Services) -> bool:
 
 
 async def _retention_loop(services: Services) -> None:
-    settings = services.settings
-    days = settings.history_retention_days
+    days = services.settings.history_retention_days
+    database = services.settings.database
     # A first run over a long history can outlast the bound put on request statements
     # (DB_COMMAND_TIMEOUT_SECONDS); it runs on its own short-lived engine, bounded by the
     # server's statement timeout as before, plus a margin.
-    bound = max(settings.db_command_timeout_seconds, settings.db_statement_timeout_ms / 1000 + 5)
-    retention_settings = settings.model_copy(update={"db_command_timeout_seconds": bound})
+    bound = max(database.db_command_timeout_seconds, database.db_statement_timeout_ms / 1000 + 5)
+    retention = replace(database, db_command_timeout_seconds=bound)
     while True:
-        engine = build_engine(retention_settings)
+        engine = build_engine(retention)
         try:
             async with build_sessionmaker(engine)() as session:
                 removed = await repo.delete_history_before(session, utcnow() - timedelta(days=days))

@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -203,7 +204,7 @@ async def transcribe_once(settings: Settings, path: Path, *, as_json: bool = Fal
     from ballsy.providers.stt.files import transcribe_file
     from ballsy.wiring import build_stt
 
-    stt = build_stt(settings.model_copy(update={"stt_enabled": True}))
+    stt = build_stt(replace(settings.speech, stt_enabled=True))
     try:
         transcript = await transcribe_file(path, stt)
     except BallsyError as exc:
@@ -281,7 +282,7 @@ async def current_revision(settings: Settings) -> str | None:
     from ballsy.db.engine import build_engine
     from ballsy.db.migrate import current_revision_sync
 
-    engine = build_engine(settings)
+    engine = build_engine(settings.database)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(current_revision_sync)
@@ -294,7 +295,7 @@ async def issue_user_token(settings: Settings, username: str) -> int:
     from ballsy.db import repositories as repo
     from ballsy.db.engine import build_engine, build_sessionmaker
 
-    engine = build_engine(settings)
+    engine = build_engine(settings.database)
     sessions = build_sessionmaker(engine)
     try:
         async with sessions() as session:
@@ -319,7 +320,7 @@ async def prune_anonymous_users(
     from ballsy.db.engine import build_engine, build_sessionmaker
     from ballsy.db.models import utcnow
 
-    engine = build_engine(settings)
+    engine = build_engine(settings.database)
     try:
         deleted = await repo.prune_anonymous_users(
             build_sessionmaker(engine),

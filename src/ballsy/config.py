@@ -6,6 +6,10 @@ upper-case form of its field name, e.g. `database_url` <- `DATABASE_URL`.
 values at startup with one line naming the offending setting. A renamed setting also
 accepts its former name (`validation_alias`), so existing deployments keep working.
 
+Each part of the code receives only its own area's group (`settings.database`,
+`settings.ai`, … built in config_groups.py); the flat fields stay the one place a
+setting is declared and read from the environment.
+
 This module is on the CLI's fast path (`ballsy ask` answering locally), so SQLAlchemy,
 which URL redaction needs, is imported only in `redacted()`: about 0.17 s and 86 modules.
 """
@@ -13,15 +17,30 @@ which URL redaction needs, is imported only in `redacted()`: about 0.17 s and 86
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ballsy.config_groups import (
+    AISettings,
+    ConfigError,
+    ConversationSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    MemorySettings,
+    MetricsSettings,
+    RateLimitSettings,
+    ServiceSettings,
+    SpeechSettings,
+    TimerSettings,
+    ToolSettings,
+)
+
+__all__ = ["DEFAULT_PERSONA", "ConfigError", "Settings", "load_settings"]
+
 CommaList = Annotated[list[str], NoDecode]
-_WILDCARD_ADDRESS = re.compile(r"^(0\.0\.0\.0|::|\[::\])?$")
 
 DEFAULT_PERSONA = (
     "You are Ballsy, a voice assistant with the voice of a witty, warm and honest big brother. "
@@ -30,12 +49,9 @@ DEFAULT_PERSONA = (
 )
 
 
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message names the setting."""
-
-
 class Settings(BaseSettings):
-    """Ballsy's configuration, grouped by area."""
+    """Ballsy's configuration: flat fields, one per variable, under their area's section;
+    each area's group (config_groups.py) is one property below."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -45,6 +61,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # In the database group (where the embedded SQLite file lives); declared here, where
+    # `ballsy config check` has always listed it.
     data_dir: Path = Path("data")
     cors_origins: CommaList = Field(default_factory=list)
     max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
@@ -259,50 +277,75 @@ class Settings(BaseSettings):
             )
         return value
 
-    # --- derived -------------------------------------------------------------
+    # --- groups: what each part of the code receives ---------------------------
+    @property
+    def service(self) -> ServiceSettings:
+        return ServiceSettings.from_settings(self)
+
+    @property
+    def logging(self) -> LoggingSettings:
+        return LoggingSettings.from_settings(self)
+
+    @property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings.from_settings(self)
+
+    @property
+    def conversation(self) -> ConversationSettings:
+        return ConversationSettings.from_settings(self)
+
+    @property
+    def ai(self) -> AISettings:
+        return AISettings.from_settings(self)
+
+    @property
+    def speech(self) -> SpeechSettings:
+        return SpeechSettings.from_settings(self)
+
+    @property
+    def limits(self) -> RateLimitSettings:
+        return RateLimitSettings.from_settings(self)
+
+    @property
+    def memory(self) -> MemorySettings:
+        return MemorySettings.from_settings(self)
+
+    @property
+    def tools(self) -> ToolSettings:
+        return ToolSettings.from_settings(self)
+
+    @property
+    def timers(self) -> TimerSettings:
+        return TimerSettings.from_settings(self)
+
+    @property
+    def metrics(self) -> MetricsSettings:
+        return MetricsSettings.from_settings(self)
+
+    # --- derived (each computed by its group) -----------------------------------
     @property
     def is_production(self) -> bool:
-        return self.environment == "production" or (
-            self.environment == "development" and bool(self.k_service)
-        )
+        return self.service.is_production
 
     def allowed_hosts(self) -> list[str]:
-        """TRUSTED_HOSTS, or by default this machine's names (and HOST when it names one
-        address), plus on Cloud Run the service's own run.app URLs."""
-        if self.trusted_hosts:
-            return list(self.trusted_hosts)
-        hosts = ["localhost", "127.0.0.1", "::1"]
-        # A wildcard listen address names no host a client could use.
-        if not _WILDCARD_ADDRESS.match(self.host) and self.host.lower() not in hosts:
-            hosts.append(self.host.lower())
-        if self.k_service:
-            # {service}-{project number}.{region}.run.app and {service}-{hash}-{region}.a.run.app
-            hosts.append(f"{self.k_service.lower()}-*.run.app")
-        return hosts
+        """TRUSTED_HOSTS, or by default this machine's names; see `ServiceSettings`."""
+        return self.service.allowed_hosts()
 
     @property
     def sqlite_default_path(self) -> Path:
-        return self.data_dir / "ballsy.db"
+        return self.database.sqlite_default_path
 
     def database_url_value(self) -> str:
         """The configured URL, or the embedded SQLite file when none is set."""
-        if self.database_url is not None:
-            return self.database_url.get_secret_value()
-        return f"sqlite:///{self.sqlite_default_path}"
+        return self.database.database_url_value()
 
     @property
     def uses_sqlite(self) -> bool:
-        return self.database_url_value().startswith("sqlite")
+        return self.database.uses_sqlite
 
     def effective_ai_provider(self) -> Literal["gemini", "openai", "none"]:
         """Which AI provider `auto` resolves to, from what is configured."""
-        if self.ai_provider != "auto":
-            return self.ai_provider
-        if self.gemini_api_key is not None or self.google_genai_use_vertexai:
-            return "gemini"
-        if self.openai_base_url and self.openai_model:
-            return "openai"
-        return "none"
+        return self.ai.effective_ai_provider()
 
     def check_production(self) -> None:
         """Refuse unsafe production configuration; the message names the setting."""

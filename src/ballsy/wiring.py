@@ -1,5 +1,9 @@
 """The one place that picks concrete backends from settings and builds the services.
 
+It holds the whole `Settings` and hands each part only its area's group
+(`settings.database` to the engine, `settings.ai` to the AI provider, …), passing a
+value across areas explicitly where a part needs one.
+
 An AI provider's module is imported only when that provider is chosen: Gemini's SDK
 alone costs about 0.42 s and 208 modules on import (measured: `import google.genai`
 after the server is loaded), and a start with no AI configured, or with the other
@@ -9,7 +13,7 @@ provider, does not pay for it (tests/test_startup.py checks the start path).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +32,7 @@ from ballsy.assistant.tools import ToolBox
 from ballsy.assistant.weather import weather_tools
 from ballsy.assistant.web_tools import web_tools
 from ballsy.config import Settings
+from ballsy.config_groups import AISettings, ConversationSettings, SpeechSettings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
 from ballsy.errors import FeatureUnavailable
@@ -87,16 +92,17 @@ class Services:
 def make_llm(settings: Settings) -> LLMProvider | None:
     """The configured AI provider, or None when none is set up; raises `AIError` when the
     configuration cannot make one (bad OPENAI_BASE_URL, Vertex AI without credentials …)."""
-    choice = settings.effective_ai_provider()
+    ai = settings.ai
+    choice = ai.effective_ai_provider()
     if choice == "none":
         return None
     if choice == "gemini":
         from ballsy.providers.llm.gemini import GeminiProvider
 
-        return GeminiProvider.from_settings(settings)
+        return GeminiProvider.from_settings(ai, project=settings.logging.google_cloud_project)
     from ballsy.providers.llm.openai_compat import OpenAICompatProvider
 
-    return OpenAICompatProvider.from_settings(settings)
+    return OpenAICompatProvider.from_settings(ai)
 
 
 def build_llm(settings: Settings) -> LLMProvider | None:
@@ -114,14 +120,14 @@ def build_llm(settings: Settings) -> LLMProvider | None:
         return None
 
 
-def build_stt(settings: Settings) -> SpeechToText:
+def build_stt(speech: SpeechSettings) -> SpeechToText:
     """The speech model, or a stand-in that explains why there is none."""
-    if not settings.stt_enabled:
+    if not speech.stt_enabled:
         return UnavailableSpeechToText(
             "Server speech recognition is switched off here (STT_ENABLED=false); type instead."
         )
     try:
-        return WhisperSpeechToText.from_settings(settings)
+        return WhisperSpeechToText.from_settings(speech)
     except FeatureUnavailable as exc:  # the `speech` extra is not installed
         log.warning("server speech recognition unavailable: %s", exc.message)
         return UnavailableSpeechToText(exc.message)
@@ -146,7 +152,22 @@ def build_long_term_memory(settings: Settings, engine: AsyncEngine) -> LongTermM
 
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
     """The limiter; with RATE_LIMIT_ENABLED=false it exists and admits everything."""
-    return RateLimiter.from_settings(settings, engine=engine)
+    return RateLimiter.from_settings(
+        settings.limits, speech_max_seconds=settings.speech.stt_max_seconds, engine=engine
+    )
+
+
+def pipeline_config(conversation: ConversationSettings, ai: AISettings) -> PipelineConfig:
+    """The assistant's bounds: the conversation's, and the AI's generation parameters."""
+    return PipelineConfig(
+        max_command_chars=conversation.max_command_chars,
+        context_turns=conversation.context_turns,
+        context_max_chars=conversation.context_max_chars,
+        conversation_idle=timedelta(minutes=conversation.conversation_idle_minutes),
+        generation=GenerationParams(
+            max_output_tokens=ai.ai_max_output_tokens, temperature=ai.ai_temperature
+        ),
+    )
 
 
 def weather_options(settings: Settings) -> WeatherOptions:
@@ -185,20 +206,21 @@ def build_tools(
 
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
     overrides = overrides or Overrides()
-    engine = build_engine(settings)
+    database, conversation, ai = settings.database, settings.conversation, settings.ai
+    engine = build_engine(database)
     sessions = build_sessionmaker(engine)
     metrics = Metrics()
     metrics.watch_pool(_pool_stats(engine))
     llm = overrides.llm if overrides.use_llm_override else build_llm(settings)
     if overrides.use_stt_override:
-        stt = overrides.stt or build_stt(settings.model_copy(update={"stt_enabled": False}))
+        stt = overrides.stt or build_stt(replace(settings.speech, stt_enabled=False))
     else:
-        stt = build_stt(settings)
+        stt = build_stt(settings.speech)
     limiter = build_limiter(settings, engine)
     scopes = TokenlessScopes(
-        ttl_seconds=settings.tokenless_scope_ttl_seconds,
-        max_entries=settings.tokenless_scope_max_entries,
-        max_turns=max(settings.context_turns, 1),
+        ttl_seconds=conversation.tokenless_scope_ttl_seconds,
+        max_entries=conversation.tokenless_scope_max_entries,
+        max_turns=max(conversation.context_turns, 1),
     )
     closables: list[Any] = []
     timers = Timers(engine, timer_options(settings))
@@ -216,28 +238,19 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         sessions=sessions,
         llm=llm,
         prompts=PromptBuilder(
-            system_prompt=settings.ai_system_prompt, context_max_chars=settings.context_max_chars
+            system_prompt=ai.ai_system_prompt, context_max_chars=conversation.context_max_chars
         ),
-        config=PipelineConfig(
-            max_command_chars=settings.max_command_chars,
-            context_turns=settings.context_turns,
-            context_max_chars=settings.context_max_chars,
-            conversation_idle=timedelta(minutes=settings.conversation_idle_minutes),
-            generation=GenerationParams(
-                max_output_tokens=settings.ai_max_output_tokens,
-                temperature=settings.ai_temperature,
-            ),
-        ),
+        config=pipeline_config(conversation, ai),
         scopes=scopes,
         limits=limiter,
         metrics=metrics,
         turns=TurnWriter(
             engine,
-            idle_gap=timedelta(minutes=settings.conversation_idle_minutes),
-            max_queue=settings.turn_queue_max,
-            busy_timeout_ms=round(settings.db_command_timeout_seconds * 1000),
+            idle_gap=timedelta(minutes=conversation.conversation_idle_minutes),
+            max_queue=database.turn_queue_max,
+            busy_timeout_ms=round(database.db_command_timeout_seconds * 1000),
         ),
-        memory=MemoryCache(settings.user_memory_cache_entries),
+        memory=MemoryCache(database.user_memory_cache_entries),
         recall=recall,
         tools=tools,
         tool_limits=ToolLimits(

@@ -87,7 +87,7 @@ async def test_forged_forwarded_for_never_buys_a_fresh_budget(
 ) -> None:
     """Behind one trusted hop, the client controls only the left of the header."""
     settings = make_settings(rate_limit_requests_per_minute=3, trusted_proxy_hops=1)
-    limiter = RateLimiter(settings, MemoryStore(max_keys=1000))
+    limiter = RateLimiter(settings.limits, MemoryStore(max_keys=1000), speech_max_seconds=60)
 
     async def request(forged: str) -> None:
         request_scope = scope("169.254.1.1", f"{forged}, 198.51.100.20")
@@ -153,7 +153,9 @@ async def test_through_uvicorn_a_local_client_cannot_forge_its_way_to_a_fresh_bu
 ) -> None:
     nonce = uuid.uuid4().hex
     limiter = RateLimiter(
-        make_settings(rate_limit_requests_per_minute=3), MemoryStore(max_keys=1000)
+        make_settings(rate_limit_requests_per_minute=3).limits,
+        MemoryStore(max_keys=1000),
+        speech_max_seconds=60,
     )
     base = await serve(make_app(nonce, limiter, hops=0), proxy_headers=False)
     async with httpx.AsyncClient(base_url=base, timeout=5, trust_env=False) as client:
@@ -175,7 +177,7 @@ async def test_uvicorns_default_proxy_headers_would_let_a_local_client_forge(
 ) -> None:
     """Why the server must run with proxy_headers=False: the default trusts 127.0.0.1."""
     nonce = uuid.uuid4().hex
-    limiter = RateLimiter(make_settings(), MemoryStore(max_keys=1000))
+    limiter = RateLimiter(make_settings().limits, MemoryStore(max_keys=1000), speech_max_seconds=60)
     base = await serve(make_app(nonce, limiter, hops=0), proxy_headers=True)
     async with httpx.AsyncClient(base_url=base, timeout=5, trust_env=False) as client:
         answer = await client.get("/", headers={"X-Forwarded-For": "10.0.0.99"})

@@ -87,7 +87,7 @@ class Unlimited:
 
 async def _rig(settings: Settings, url: str) -> AsyncIterator[Rig]:
     await asyncio.to_thread(migrate.upgrade, url)
-    engine = build_engine(settings, url=url)
+    engine = build_engine(settings.database, url=url)
     sessions = build_sessionmaker(engine)
     metrics = Metrics()
     scopes = TokenlessScopes(ttl_seconds=600, max_entries=10, max_turns=6)
@@ -446,7 +446,7 @@ async def test_a_cancelled_turn_whose_store_fails_still_cancels(
     user_id = await rig.new_user()
     llm = ScriptedLLM(Script(chunks=["Half ", "a reply."], hold_after=1))
     # Turns are written by the turn writer: here, one on a database without Ballsy's tables.
-    empty = build_engine(make_settings(), url=f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = build_engine(make_settings().database, url=f"sqlite:///{tmp_path / 'empty.db'}")
     writer = TurnWriter(empty, idle_gap=timedelta(minutes=30))
     try:
         assistant = rig.build(llm=llm, turns=writer)

@@ -19,7 +19,7 @@ from ballsy.db.errors import database_error
 
 def _error_of(settings: Settings, sql: str, params: dict[str, object] | None = None) -> Exception:
     async def run() -> Exception:
-        engine = build_engine(settings)
+        engine = build_engine(settings.database)
         try:
             async with engine.connect() as conn:
                 await conn.execute(text(sql), params or {})

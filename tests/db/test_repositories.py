@@ -46,7 +46,7 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
     migrate.upgrade(database_url)
 
     async def scenario() -> None:
-        engine = build_engine(make_settings(), url=database_url)
+        engine = build_engine(make_settings().database, url=database_url)
         sessions = build_sessionmaker(engine)
         start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
         try:
@@ -132,7 +132,7 @@ def test_history_reads_are_bounded_in_bytes_and_per_value(
     migrate.upgrade(database_url)
 
     async def scenario() -> None:
-        engine = build_engine(make_settings(), url=database_url)
+        engine = build_engine(make_settings().database, url=database_url)
         sessions = build_sessionmaker(engine)
         start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
         try:

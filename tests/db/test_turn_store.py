@@ -53,7 +53,7 @@ def _run(
     migrate.upgrade(url)
 
     async def scenario() -> None:
-        engine = build_engine(make_settings(), url=url)
+        engine = build_engine(make_settings().database, url=url)
         sessions = build_sessionmaker(engine)
         try:
             async with sessions() as session:
@@ -204,7 +204,9 @@ def test_an_unreachable_database_fails_the_batch_as_unavailable(
 ) -> None:
     async def scenario() -> None:
         settings = make_settings(db_connect_timeout_seconds=2.0)
-        engine = build_engine(settings, url=f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+        engine = build_engine(
+            settings.database, url=f"postgresql://postgres@127.0.0.1:{free_port()}/x"
+        )
         turns = TurnWriter(engine, idle_gap=GAP)
         try:
             outcomes = await asyncio.gather(

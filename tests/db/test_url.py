@@ -21,7 +21,7 @@ CLOUD_FORM = "postgresql+psycopg2://ballsy:pw@/ballsydb?host=/cloudsql/proj:us-c
 
 def _select_one(settings: Settings, url: str) -> int:
     async def run() -> int:
-        engine = build_engine(settings, url=url)
+        engine = build_engine(settings.database, url=url)
         try:
             async with engine.connect() as conn:
                 return int((await conn.execute(text("SELECT 1"))).scalar_one())

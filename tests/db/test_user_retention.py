@@ -75,7 +75,7 @@ def test_idle_anonymous_users_without_turns_are_deleted_in_batches(
     migrate.upgrade(database_url)
 
     async def scenario() -> None:
-        engine = build_engine(make_settings(), url=database_url)
+        engine = build_engine(make_settings().database, url=database_url)
         sessions = build_sessionmaker(engine)
         try:
             idle = [await _user(sessions, seen=LONG_AGO) for _ in range(7)]
@@ -117,7 +117,7 @@ def test_a_batch_limit_bounds_one_run(
     migrate.upgrade(database_url)
 
     async def scenario() -> None:
-        engine = build_engine(make_settings(), url=database_url)
+        engine = build_engine(make_settings().database, url=database_url)
         sessions = build_sessionmaker(engine)
         try:
             for _ in range(5):
@@ -143,7 +143,7 @@ def test_the_prune_command_deletes_only_users_with_no_turns(
     migrate.upgrade(url)
 
     async def seed() -> tuple[int, int]:
-        engine = build_engine(make_settings(), url=url)
+        engine = build_engine(make_settings().database, url=url)
         sessions = build_sessionmaker(engine)
         try:
             old = await _user(sessions, seen=datetime.now(UTC) - timedelta(days=10))
@@ -159,7 +159,7 @@ def test_the_prune_command_deletes_only_users_with_no_turns(
     assert "deleted 1 anonymous users with no turns" in result.output
 
     async def remaining() -> set[int]:
-        engine = build_engine(make_settings(), url=url)
+        engine = build_engine(make_settings().database, url=url)
         try:
             return await _user_ids(build_sessionmaker(engine))
         finally:
@@ -178,7 +178,7 @@ def run_on(
     """Run `work` against the database at `url` with an engine of its own."""
 
     async def go() -> T:
-        engine = build_engine(make_settings(), url=url)
+        engine = build_engine(make_settings().database, url=url)
         try:
             return await work(build_sessionmaker(engine))
         finally:

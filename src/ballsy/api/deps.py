@@ -63,11 +63,12 @@ async def user_for_token(services: Services, token: str) -> int | None:
 
 
 async def get_caller(request: Request, services: ServicesDep) -> Caller:
-    address = client_ip(request.scope, trusted_proxy_hops=services.settings.trusted_proxy_hops)
+    service = services.settings.service
+    address = client_ip(request.scope, trusted_proxy_hops=service.trusted_proxy_hops)
     operator_key = request.headers.get("x-api-key")
     operator = operator_key is not None and any(
         hmac.compare_digest(operator_key.encode(), key.get_secret_value().encode())
-        for key in services.settings.operator_api_keys
+        for key in service.operator_api_keys
     )
     if operator_key and not operator:
         raise Unauthorized("The API key is not valid.")
@@ -143,10 +144,10 @@ def tokenless_scope_id(request: Request, response: Response) -> str:
     response.set_cookie(
         SCOPE_COOKIE,
         scope_id,
-        max_age=services.settings.tokenless_scope_ttl_seconds,
+        max_age=services.settings.conversation.tokenless_scope_ttl_seconds,
         httponly=True,
         samesite="strict",
-        secure=services.settings.is_production,
+        secure=services.settings.service.is_production,
         path="/api",
     )
     return scope_id

@@ -128,6 +128,9 @@ class VoiceSocket:
         self.ws = websocket
         self.services = services
         self.settings = services.settings
+        # Read on every frame: this socket's groups, built once.
+        self.conversation = services.settings.conversation
+        self.speech = services.settings.speech
         self.hub = hub
         self.client_id = client_id
         self.address = address
@@ -200,7 +203,7 @@ class VoiceSocket:
     # --- the receive loop --------------------------------------------------------------
 
     async def _loop(self) -> None:
-        idle = self.settings.ws_idle_timeout_seconds
+        idle = self.conversation.ws_idle_timeout_seconds
         while not self.closed:
             try:
                 message = await asyncio.wait_for(self.ws.receive(), timeout=idle)
@@ -214,7 +217,7 @@ class VoiceSocket:
                 return
             text, data = message.get("text"), message.get("bytes")
             size = len(text) if text is not None else len(data or b"")
-            if size > self.settings.ws_max_frame_bytes:
+            if size > self.conversation.ws_max_frame_bytes:
                 await self.close(CLOSE_TOO_BIG, "frame too large")
                 return
             audio_frame = text is None and self._takes_audio_frame()
@@ -412,13 +415,13 @@ class VoiceSocket:
         open is abandoned. Refused: one `rate_limited` error, and the recording's
         frames and end are dropped."""
         await self._drop_recording()
-        max_frames = math.ceil(self.settings.stt_max_seconds * FRAMES_PER_AUDIO_SECOND)
+        max_frames = math.ceil(self.speech.stt_max_seconds * FRAMES_PER_AUDIO_SECOND)
         try:
             reservation = await reserve_speech(self.services, self.identity)
         except RateLimited:
             self.recording = Recording(None, None, max_frames)
             raise
-        utterance = AudioUtterance(max_bytes=self.settings.stt_max_bytes, content_type=mime)
+        utterance = AudioUtterance(max_bytes=self.speech.stt_max_bytes, content_type=mime)
         self.recording = Recording(utterance, reservation, max_frames)
 
     def _takes_audio_frame(self) -> bool:

@@ -1,4 +1,4 @@
-"""Async engine and session factory, built from settings (never at import time).
+"""Async engine and session factory, built from the database settings (never at import time).
 
 Every wait on the database is bounded by the client, not only by the server: a server
 that stops answering (paused, partitioned, overloaded) cannot enforce its own
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ballsy.config import Settings
+from ballsy.config_groups import DatabaseSettings
 from ballsy.db.url import is_sqlite, prepare_sqlite_file, to_async_url
 
 # What a lost or refused database connection raises, whichever driver is in use.
@@ -40,9 +40,9 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+def build_engine(database: DatabaseSettings, *, url: str | None = None) -> AsyncEngine:
     """Create the engine for `url` (default: the configured database)."""
-    async_url = to_async_url(url or settings.database_url_value())
+    async_url = to_async_url(url or database.database_url_value())
     if is_sqlite(async_url):
         prepare_sqlite_file(async_url)
         # WAL lets readers share the file with one writer; stored turns all go through one
@@ -52,10 +52,10 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
             async_url,
             pool_size=4,
             max_overflow=0,
-            pool_timeout=settings.db_pool_timeout_seconds,
-            connect_args={"timeout": settings.db_command_timeout_seconds},
+            pool_timeout=database.db_pool_timeout_seconds,
+            connect_args={"timeout": database.db_command_timeout_seconds},
         )
-        busy_ms = round(settings.db_command_timeout_seconds * 1000)
+        busy_ms = round(database.db_command_timeout_seconds * 1000)
 
         def pragmas(dbapi_connection: Any, _record: Any) -> None:
             sqlite_pragmas(dbapi_connection, busy_ms)
@@ -63,17 +63,17 @@ def build_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     connect_args: dict[str, Any] = {
-        "timeout": settings.db_connect_timeout_seconds,
-        "command_timeout": settings.db_command_timeout_seconds,
+        "timeout": database.db_connect_timeout_seconds,
+        "command_timeout": database.db_command_timeout_seconds,
         "server_settings": {"application_name": "ballsy"},
     }
-    if settings.db_statement_timeout_ms:
-        connect_args["server_settings"]["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    if database.db_statement_timeout_ms:
+        connect_args["server_settings"]["statement_timeout"] = str(database.db_statement_timeout_ms)
     engine = create_async_engine(
         async_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_size=database.db_pool_size,
+        max_overflow=database.db_max_overflow,
+        pool_timeout=database.db_pool_timeout_seconds,
         # No pre-ping: it costs a round trip per checkout. A connection found dead is
         # invalidated with the whole pool, so one request fails (503) and the next reconnects.
         pool_pre_ping=False,

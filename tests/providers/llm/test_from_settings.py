@@ -25,7 +25,7 @@ def test_limits_come_from_the_ai_settings(make_settings: MakeSettings) -> None:
             ai_first_token_timeout_seconds=3,
             ai_total_timeout_seconds=9,
             ai_max_retries=4,
-        )
+        ).ai
     )
     assert (limits.connect_timeout_s, limits.first_token_timeout_s) == (1.5, 3)
     assert (limits.total_timeout_s, limits.max_retries) == (9, 4)
@@ -37,7 +37,7 @@ async def test_gemini_from_settings_with_the_sdk_base_url_variable(
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
     fake_gemini.script(Reply(chunks=["wired"]))
     settings = make_settings(gemini_api_key=GEMINI_KEY, gemini_model=GEMINI_MODEL)
-    provider = GeminiProvider.from_settings(settings)
+    provider = GeminiProvider.from_settings(settings.ai, project=None)
     try:
         got = [c async for c in provider.stream(HELLO, GenerationParams(), ReplyStats())]
     finally:
@@ -48,7 +48,7 @@ async def test_gemini_from_settings_with_the_sdk_base_url_variable(
 
 async def test_gemini_key_wins_over_vertex(make_settings: MakeSettings) -> None:
     settings = make_settings(gemini_api_key=GEMINI_KEY, google_genai_use_vertexai=True)
-    provider = GeminiProvider.from_settings(settings)
+    provider = GeminiProvider.from_settings(settings.ai, project=None)
     assert "api_key" in repr(provider)
     await provider.aclose()
 
@@ -57,7 +57,7 @@ async def test_openai_from_settings(make_settings: MakeSettings, fake_openai: Fa
     settings = make_settings(
         openai_base_url=fake_openai.base_url, openai_model=OPENAI_MODEL, openai_api_key=OPENAI_KEY
     )
-    provider = OpenAICompatProvider.from_settings(settings)
+    provider = OpenAICompatProvider.from_settings(settings.ai)
     try:
         got = [c async for c in provider.stream(HELLO, GenerationParams(), ReplyStats())]
     finally:
@@ -68,5 +68,5 @@ async def test_openai_from_settings(make_settings: MakeSettings, fake_openai: Fa
 
 def test_openai_from_settings_needs_url_and_model(make_settings: MakeSettings) -> None:
     with pytest.raises(AIError) as caught:
-        OpenAICompatProvider.from_settings(make_settings(openai_model="m"))
+        OpenAICompatProvider.from_settings(make_settings(openai_model="m").ai)
     assert caught.value.kind == "not_configured"

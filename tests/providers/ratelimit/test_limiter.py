@@ -22,7 +22,9 @@ SettingsFactory = Callable[..., Settings]
 def build(make_settings: SettingsFactory, clock: FakeClock, **overrides: object) -> RateLimiter:
     settings = make_settings(**overrides)
     store = MemoryStore(max_keys=settings.rate_limit_max_keys, clock=clock)
-    return RateLimiter(settings, store, clock=clock)
+    return RateLimiter(
+        settings.limits, store, speech_max_seconds=settings.stt_max_seconds, clock=clock
+    )
 
 
 async def test_requests_per_client(make_settings: SettingsFactory) -> None:
@@ -287,15 +289,15 @@ def test_keys_come_from_the_token_or_else_the_address() -> None:
 async def test_from_settings_picks_the_store(
     make_settings: SettingsFactory, sqlite_url: str
 ) -> None:
-    limiter = RateLimiter.from_settings(make_settings())
+    limiter = RateLimiter.from_settings(make_settings().limits, speech_max_seconds=60)
     assert limiter.store.name == "memory"
     settings = make_settings(rate_limit_store="postgres", database_url=sqlite_url)
     with pytest.raises(ValueError, match="needs the database engine"):
-        RateLimiter.from_settings(settings)
-    engine = build_engine(settings)
+        RateLimiter.from_settings(settings.limits, speech_max_seconds=60)
+    engine = build_engine(settings.database)
     try:
         with pytest.raises(ValueError, match="DATABASE_URL to be PostgreSQL"):
-            RateLimiter.from_settings(settings, engine=engine)
+            RateLimiter.from_settings(settings.limits, speech_max_seconds=60, engine=engine)
     finally:
         await engine.dispose()
 

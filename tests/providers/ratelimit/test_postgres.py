@@ -38,7 +38,7 @@ async def migrated_url(postgres_url: str) -> str:
 
 @pytest.fixture
 async def engine(migrated_url: str, make_settings: SettingsFactory) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(make_settings(database_url=migrated_url))
+    engine = build_engine(make_settings(database_url=migrated_url).database)
     try:
         yield engine
     finally:
@@ -149,8 +149,13 @@ async def test_two_instances_with_separate_engines_enforce_one_budget_under_conc
         # must not give up and fall back to per-instance limits (queueing allows 5x this).
         rate_limit_store_timeout_seconds=10,
     )
-    engines = [build_engine(settings), build_engine(settings)]
-    limiters = [RateLimiter.from_settings(settings, engine=e) for e in engines]
+    engines = [build_engine(settings.database), build_engine(settings.database)]
+    limiters = [
+        RateLimiter.from_settings(
+            settings.limits, speech_max_seconds=settings.stt_max_seconds, engine=e
+        )
+        for e in engines
+    ]
     try:
 
         async def call(limiter: RateLimiter) -> bool:
@@ -250,7 +255,7 @@ async def test_unreachable_database_fails_open_with_per_instance_limits_then_rec
 ) -> None:
     url = throwaway_postgres.url()
     await asyncio.to_thread(migrate.upgrade, url)
-    engine = build_engine(make_settings(database_url=url, db_connect_timeout_seconds=1.0))
+    engine = build_engine(make_settings(database_url=url, db_connect_timeout_seconds=1.0).database)
     ticks = FakeClock()
     store = make_store(engine, timeout_seconds=1.0, retry_interval_seconds=5.0, monotonic=ticks)
     try:
@@ -299,8 +304,10 @@ async def test_a_paused_server_is_given_up_on_at_the_configured_timeout(
         rate_limit_store="postgres",
         rate_limit_store_timeout_seconds=0.5,
     )
-    engine = build_engine(settings)
-    limiter = RateLimiter.from_settings(settings, engine=engine)
+    engine = build_engine(settings.database)
+    limiter = RateLimiter.from_settings(
+        settings.limits, speech_max_seconds=settings.stt_max_seconds, engine=engine
+    )
     try:
         await limiter.check_request("ip:1.1.1.1")  # a pooled connection, open and idle
         paused = throwaway_postgres.pause()
@@ -346,8 +353,10 @@ async def test_unreachable_database_fails_closed_when_configured(
         rate_limit_fail_open=False,
         rate_limit_store_timeout_seconds=1.0,
     )
-    engine = build_engine(settings)
-    limiter = RateLimiter.from_settings(settings, engine=engine)
+    engine = build_engine(settings.database)
+    limiter = RateLimiter.from_settings(
+        settings.limits, speech_max_seconds=settings.stt_max_seconds, engine=engine
+    )
     try:
         await limiter.check_request("ip:1.1.1.1")
         await asyncio.to_thread(throwaway_postgres.stop, "immediate")

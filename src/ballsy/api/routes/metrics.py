@@ -17,7 +17,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/metrics", response_class=Response, responses=responses(401), include_in_schema=True)
 async def metrics(request: Request, services: ServicesDep) -> Response:
-    token = services.settings.metrics_token
+    token = services.settings.metrics.metrics_token
     if token is not None:
         # Only `Bearer <token>`: a bare token (or any other scheme) is refused, so the
         # token is never accepted from a header meant for something else.

@@ -26,15 +26,16 @@ async def index() -> FileResponse:
 @router.get("/api/capabilities", response_model=Capabilities, tags=["session"])
 async def capabilities(services: ServicesDep) -> Capabilities:
     settings = services.settings
+    conversation, speech = settings.conversation, settings.speech
     return Capabilities(
         ai=services.llm is not None,
         ai_provider=services.llm.name if services.llm is not None else "none",
         stt=services.stt.available,
-        max_command_chars=settings.max_command_chars,
-        max_audio_bytes=settings.stt_max_bytes,
-        max_audio_seconds=settings.stt_max_seconds,
-        max_frame_bytes=settings.ws_max_frame_bytes,
-        max_request_bytes=settings.max_body_bytes,
+        max_command_chars=conversation.max_command_chars,
+        max_audio_bytes=speech.stt_max_bytes,
+        max_audio_seconds=speech.stt_max_seconds,
+        max_frame_bytes=conversation.ws_max_frame_bytes,
+        max_request_bytes=settings.service.max_body_bytes,
     )
 
 

@@ -36,7 +36,7 @@ async def voice(
     timezone: str | None = Query(default=None, max_length=64),
 ) -> VoiceOut:
     received = time.perf_counter()
-    limit = services.settings.stt_max_bytes
+    limit = services.settings.speech.stt_max_bytes
     chunks: list[bytes] = []
     size = 0
     while chunk := await file.read(_READ_CHUNK):

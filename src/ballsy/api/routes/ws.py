@@ -25,7 +25,9 @@ async def voice_socket(websocket: WebSocket, client_id: str) -> None:
     if len(client_id) > 128:
         await websocket.close(code=1008, reason="client id too long")
         return
-    address = client_ip(websocket.scope, trusted_proxy_hops=services.settings.trusted_proxy_hops)
+    address = client_ip(
+        websocket.scope, trusted_proxy_hops=services.settings.service.trusted_proxy_hops
+    )
     socket = VoiceSocket(
         websocket, services, websocket.app.state.sockets, client_id=client_id, address=address
     )

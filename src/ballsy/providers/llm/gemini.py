@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import google.auth.exceptions
 import httpx
@@ -30,6 +30,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from ballsy.config_groups import AISettings
 from ballsy.providers.llm.base import (
     AIError,
     ChatMessage,
@@ -46,9 +47,6 @@ from ballsy.providers.llm.streaming import (
     redact,
     stream_with_retries,
 )
-
-if TYPE_CHECKING:
-    from ballsy.config import Settings
 
 BLOCKED_FINISH_REASONS = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -239,19 +237,20 @@ class GeminiProvider(LLMProvider):
             raise AIError("config", f"cannot set up the Gemini client: {message}") from None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GeminiProvider:
-        """GEMINI_API_KEY wins; without one, Vertex AI when GOOGLE_GENAI_USE_VERTEXAI=true.
+    def from_settings(cls, ai: AISettings, *, project: str | None) -> GeminiProvider:
+        """GEMINI_API_KEY wins; without one, Vertex AI when GOOGLE_GENAI_USE_VERTEXAI=true,
+        in `project` (GOOGLE_CLOUD_PROJECT; None lets the SDK find it).
 
         The base URL is left to the SDK's GOOGLE_GEMINI_BASE_URL / GOOGLE_VERTEX_BASE_URL.
         """
-        key = settings.gemini_api_key
+        key = ai.gemini_api_key
         return cls(
-            model=settings.gemini_model,
+            model=ai.gemini_model,
             api_key=key.get_secret_value() if key is not None else None,
-            vertexai=key is None and settings.google_genai_use_vertexai,
-            project=settings.google_cloud_project,
-            location=settings.google_cloud_location,
-            limits=StreamLimits.from_settings(settings),
+            vertexai=key is None and ai.google_genai_use_vertexai,
+            project=project,
+            location=ai.google_cloud_location,
+            limits=StreamLimits.from_settings(ai),
         )
 
     def __repr__(self) -> str:

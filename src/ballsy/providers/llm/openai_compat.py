@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from ballsy.config_groups import AISettings
 from ballsy.providers.llm.base import (
     AIError,
     ChatMessage,
@@ -38,9 +39,6 @@ from ballsy.providers.llm.streaming import (
     redact,
     stream_with_retries,
 )
-
-if TYPE_CHECKING:
-    from ballsy.config import Settings
 
 
 class OpenAICompatProvider(LLMProvider):
@@ -74,16 +72,16 @@ class OpenAICompatProvider(LLMProvider):
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAICompatProvider:
+    def from_settings(cls, ai: AISettings) -> OpenAICompatProvider:
         """From OPENAI_BASE_URL, OPENAI_MODEL and the optional OPENAI_API_KEY."""
-        if not settings.openai_base_url or not settings.openai_model:
+        if not ai.openai_base_url or not ai.openai_model:
             raise AIError("not_configured", "set OPENAI_BASE_URL and OPENAI_MODEL")
-        key = settings.openai_api_key
+        key = ai.openai_api_key
         return cls(
-            base_url=settings.openai_base_url,
-            model=settings.openai_model,
+            base_url=ai.openai_base_url,
+            model=ai.openai_model,
             api_key=key.get_secret_value() if key is not None else None,
-            limits=StreamLimits.from_settings(settings),
+            limits=StreamLimits.from_settings(ai),
         )
 
     def __repr__(self) -> str:

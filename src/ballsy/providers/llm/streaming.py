@@ -23,12 +23,10 @@ import logging
 import random
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+from ballsy.config_groups import AISettings
 from ballsy.providers.llm.base import AIError, AIErrorKind, ReplyStats
-
-if TYPE_CHECKING:
-    from ballsy.config import Settings
 
 logger = logging.getLogger("ballsy.providers.llm")
 
@@ -45,12 +43,12 @@ class StreamLimits:
     backoff_max_s: float = 2.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> StreamLimits:
+    def from_settings(cls, ai: AISettings) -> StreamLimits:
         return cls(
-            connect_timeout_s=settings.ai_connect_timeout_seconds,
-            first_token_timeout_s=settings.ai_first_token_timeout_seconds,
-            total_timeout_s=settings.ai_total_timeout_seconds,
-            max_retries=settings.ai_max_retries,
+            connect_timeout_s=ai.ai_connect_timeout_seconds,
+            first_token_timeout_s=ai.ai_first_token_timeout_seconds,
+            total_timeout_s=ai.ai_total_timeout_seconds,
+            max_retries=ai.ai_max_retries,
         )
 
     def __post_init__(self) -> None:

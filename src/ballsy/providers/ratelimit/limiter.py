@@ -1,8 +1,9 @@
 """The rate-limit policy: which budgets exist, who they belong to, what a refusal says.
 
-One `RateLimiter` per process, built by `RateLimiter.from_settings`; it always
-exists, and RATE_LIMIT_ENABLED=false is its one "off" switch (every check then
-admits). Budgets and where they live:
+One `RateLimiter` per process, built by `RateLimiter.from_settings` from the
+rate-limit settings group (`RateLimitSettings`); it always exists, and
+RATE_LIMIT_ENABLED=false is its one "off" switch (every check then admits).
+Budgets and where they live:
 
 | budget                                  | key                  | store                 |
 |-----------------------------------------|----------------------|-----------------------|
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ballsy.config import ConfigError, Settings
+from ballsy.config_groups import ConfigError, RateLimitSettings
 from ballsy.errors import RateLimited
 from ballsy.providers.ratelimit.base import Budget, RateLimitStore
 from ballsy.providers.ratelimit.keys import ip_key, limit_key, normalise_key
@@ -64,6 +65,12 @@ WS_SLOT_RETRY_AFTER_SECONDS = 5.0
 _LOCAL_MIN_KEYS = 16
 
 
+def pool_size(engine: AsyncEngine) -> int:
+    """The connections the engine's pool keeps (a PostgreSQL engine's QueuePool)."""
+    size = getattr(engine.sync_engine.pool, "size", None)
+    return int(size()) if callable(size) else 1
+
+
 def _seconds(value: float) -> str:
     whole = max(1, math.ceil(value))
     return "1 second" if whole == 1 else f"{whole} seconds"
@@ -74,82 +81,91 @@ class RateLimiter:
 
     def __init__(
         self,
-        settings: Settings,
+        limits: RateLimitSettings,
         store: RateLimitStore,
         *,
+        speech_max_seconds: float,
         clock: Clock = time.monotonic,
     ) -> None:
-        """`store` holds the shared budgets; `clock` drives the in-memory ones."""
-        self.enabled = settings.rate_limit_enabled
+        """`store` holds the shared budgets; `clock` drives the in-memory ones;
+        `speech_max_seconds` (STT_MAX_SECONDS) is what a recording reserves up front."""
+        self.enabled = limits.rate_limit_enabled
         self.store = store
-        self.flood_warnings = settings.rate_limit_ws_flood_warnings
+        self.flood_warnings = limits.rate_limit_ws_flood_warnings
         # Per-instance budgets in a store of their own, so no flood of other keys can
         # ever evict them.
         self._instance = MemoryStore(max_keys=_LOCAL_MIN_KEYS, clock=clock)
-        self.requests = Budget.per_window("requests", settings.rate_limit_requests_per_minute, 60)
+        self.requests = Budget.per_window("requests", limits.rate_limit_requests_per_minute, 60)
         self.sessions_per_address = Budget.per_window(
-            "sessions_address", settings.rate_limit_sessions_per_address_per_hour, 3600
+            "sessions_address", limits.rate_limit_sessions_per_address_per_hour, 3600
         )
         self.sessions_per_instance = Budget.per_window(
-            "sessions_instance", settings.rate_limit_sessions_per_instance_per_minute, 60
+            "sessions_instance", limits.rate_limit_sessions_per_instance_per_minute, 60
         )
         self.conversations = Budget.per_window(
-            "conversations_user", settings.rate_limit_conversations_per_user_per_hour, 3600
+            "conversations_user", limits.rate_limit_conversations_per_user_per_hour, 3600
         )
         self.ws_messages = Budget.per_window(
-            "ws_messages", settings.rate_limit_ws_messages_per_minute, 60
+            "ws_messages", limits.rate_limit_ws_messages_per_minute, 60
         )
         self.ws_messages_per_address = Budget.per_window(
-            "ws_messages_address", settings.rate_limit_ws_messages_per_address_per_minute, 60
+            "ws_messages_address", limits.rate_limit_ws_messages_per_address_per_minute, 60
         )
         self.ai_per_user = Budget.per_window(
-            "ai_user", settings.rate_limit_ai_calls_per_user_per_hour, 3600
+            "ai_user", limits.rate_limit_ai_calls_per_user_per_hour, 3600
         )
         self.ai_per_address = Budget.per_window(
-            "ai_address", settings.rate_limit_ai_calls_per_address_per_hour, 3600
+            "ai_address", limits.rate_limit_ai_calls_per_address_per_hour, 3600
         )
         self.ai_per_instance = Budget.per_window(
-            "ai_instance", settings.rate_limit_ai_calls_per_instance_per_minute, 60
+            "ai_instance", limits.rate_limit_ai_calls_per_instance_per_minute, 60
         )
         self.stt_seconds = Budget.per_window(
-            "stt_seconds", settings.rate_limit_stt_seconds_per_user_per_hour, 3600
+            "stt_seconds", limits.rate_limit_stt_seconds_per_user_per_hour, 3600
         )
         self.stt_seconds_per_address = Budget.per_window(
-            "stt_seconds_address", settings.rate_limit_stt_seconds_per_address_per_hour, 3600
+            "stt_seconds_address", limits.rate_limit_stt_seconds_per_address_per_hour, 3600
         )
-        self.stt_max_seconds = settings.stt_max_seconds
-        self.ws_per_address = settings.rate_limit_ws_per_address
-        self.ws_per_user = settings.rate_limit_ws_per_user
-        self.ws_per_instance = settings.rate_limit_ws_per_instance
+        self.stt_max_seconds = speech_max_seconds
+        self.ws_per_address = limits.rate_limit_ws_per_address
+        self.ws_per_user = limits.rate_limit_ws_per_user
+        self.ws_per_instance = limits.rate_limit_ws_per_instance
         self.sockets = OpenSockets()
         # Refusals per budget since start, and how many were already exported.
         self.refusals: dict[str, int] = {}
         self._exported: dict[str, int] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, engine: AsyncEngine | None = None) -> RateLimiter:
+    def from_settings(
+        cls,
+        limits: RateLimitSettings,
+        *,
+        speech_max_seconds: float,
+        engine: AsyncEngine | None = None,
+    ) -> RateLimiter:
         """The limiter with the store RATE_LIMIT_STORE names (in memory while off).
 
         `engine` is the application's engine, required for the PostgreSQL store.
         """
-        fallback = MemoryStore(max_keys=settings.rate_limit_max_keys)
+        fallback = MemoryStore(max_keys=limits.rate_limit_max_keys)
         store: RateLimitStore
-        if settings.rate_limit_enabled and settings.rate_limit_store == "postgres":
+        if limits.rate_limit_enabled and limits.rate_limit_store == "postgres":
             if engine is None:
                 raise ConfigError("RATE_LIMIT_STORE=postgres needs the database engine")
             if engine.dialect.name != "postgresql":
                 raise ConfigError("RATE_LIMIT_STORE=postgres needs DATABASE_URL to be PostgreSQL")
             store = PostgresStore(
                 engine,
-                fail_open=settings.rate_limit_fail_open,
+                fail_open=limits.rate_limit_fail_open,
                 fallback=fallback,
-                timeout_seconds=settings.rate_limit_store_timeout_seconds,
-                # Leave the pool's overflow to the application's own queries.
-                max_concurrent_checks=settings.db_pool_size,
+                timeout_seconds=limits.rate_limit_store_timeout_seconds,
+                # As many checks at once as the pool keeps connections (DB_POOL_SIZE),
+                # leaving its overflow to the application's own queries.
+                max_concurrent_checks=pool_size(engine),
             )
         else:
             store = fallback
-        return cls(settings, store)
+        return cls(limits, store, speech_max_seconds=speech_max_seconds)
 
     # --- budgets ----------------------------------------------------------------
     async def check_request(self, client_key: str) -> None:

@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ballsy.config_groups import SpeechSettings
 from ballsy.errors import Busy, FeatureUnavailable, ProviderUnavailable, SttUnavailable
 from ballsy.providers.stt.audio import (
     SAMPLE_RATE,
@@ -42,7 +43,6 @@ from ballsy.providers.stt.pool import Job, WorkerPool
 from ballsy.providers.stt.worker import WorkerSpec
 
 if TYPE_CHECKING:
-    from ballsy.config import Settings
     from ballsy.providers.stt.engine import WhisperEngine
 
 log = logging.getLogger(__name__)
@@ -165,27 +165,27 @@ class WhisperSpeechToText(SpeechToText):
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WhisperSpeechToText:
+    def from_settings(cls, speech: SpeechSettings) -> WhisperSpeechToText:
         """Build the provider (workers start later); fails fast on a missing extra or model."""
-        embedded = settings.stt_model == EMBEDDED_MODEL
+        embedded = speech.stt_model == EMBEDDED_MODEL
         require_speech_extra(embedded_model=embedded)
-        model_path = resolve_model_path(settings.stt_model)
+        model_path = resolve_model_path(speech.stt_model)
         check_model_folder(model_path)
         config = WhisperConfig(
             model_path=model_path,
-            device=settings.stt_device,  # "auto" is resolved by each worker as it loads
-            compute_type=settings.stt_compute_type,
-            cpu_threads=settings.stt_cpu_threads,
-            beam_size=settings.stt_beam_size,
-            min_window_seconds=settings.stt_min_window_seconds,
-            max_concurrency=settings.stt_max_concurrency,
-            max_queue=settings.stt_max_queue,
-            queue_timeout_seconds=settings.stt_queue_timeout_seconds,
-            max_bytes=settings.stt_max_bytes,
-            max_seconds=settings.stt_max_seconds,
-            job_timeout_seconds=settings.stt_job_timeout_seconds,
-            worker_memory_mb=settings.stt_worker_memory_mb,
-            preload=settings.stt_preload,
+            device=speech.stt_device,  # "auto" is resolved by each worker as it loads
+            compute_type=speech.stt_compute_type,
+            cpu_threads=speech.stt_cpu_threads,
+            beam_size=speech.stt_beam_size,
+            min_window_seconds=speech.stt_min_window_seconds,
+            max_concurrency=speech.stt_max_concurrency,
+            max_queue=speech.stt_max_queue,
+            queue_timeout_seconds=speech.stt_queue_timeout_seconds,
+            max_bytes=speech.stt_max_bytes,
+            max_seconds=speech.stt_max_seconds,
+            job_timeout_seconds=speech.stt_job_timeout_seconds,
+            worker_memory_mb=speech.stt_worker_memory_mb,
+            preload=speech.stt_preload,
         )
         return cls(config)
 
