@@ -27,6 +27,7 @@ from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
 from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
+from ballsy.providers.stt.listen import Listening, ListenOptions
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
 
@@ -56,6 +57,7 @@ class Services:
     limiter: RateLimiter
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
+    listening: Listening = field(default_factory=lambda: Listening(ListenOptions()))
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
@@ -172,6 +174,18 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         llm=llm,
         stt=stt,
         limiter=limiter,
+        listening=Listening(listen_options(settings)),
+    )
+
+
+def listen_options(settings: Settings) -> ListenOptions:
+    """Continuous listening's options (the LISTEN_* settings; the utterance limit is STT's)."""
+    return ListenOptions(
+        silence_seconds=settings.listen_silence_seconds,
+        partial_interval_seconds=settings.listen_partial_interval_seconds,
+        no_speech_seconds=settings.listen_no_speech_seconds,
+        max_seconds=settings.stt_max_seconds,
+        max_partials=settings.listen_max_partials,
     )
 
 

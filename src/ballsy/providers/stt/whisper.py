@@ -271,6 +271,14 @@ class WhisperSpeechToText(SpeechToText):
         )
         return transcript
 
+    async def transcribe_if_free(
+        self, audio: bytes, *, content_type: str | None = None
+    ) -> Transcript | None:
+        """As `transcribe`, but None at once when every slot is taken: a preview never queues."""
+        if self._slots.locked() or not self.ready:
+            return None
+        return await self.transcribe(audio, content_type=content_type)
+
     async def _transcribe_isolated(
         self, pool: WorkerPool, audio: bytes, content_type: str | None
     ) -> Transcript:
