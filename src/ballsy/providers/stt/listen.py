@@ -34,9 +34,11 @@ from ballsy.providers.stt.pcm import BYTES_PER_SAMPLE, BYTES_PER_SECOND, PCM_MIM
 
 log = logging.getLogger(__name__)
 
-# A decode that starts this long into a pause covers everything said (the detector's
-# voiced frames end a little before the sound does).
-_SETTLED_SECONDS = 0.12
+# A decode that starts this long into a pause is taken to cover everything said, so the
+# final reuses it. Shorter gaps happen between words: at 0.12 s the pause in "times
+# eight" (espeak-ng) started a decode that missed "eight" in half the runs, and the final
+# then had to decode again (bench/bench_listen.py).
+_SETTLED_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,10 @@ class ListeningSession:
         paused = self._covers_all_speech(end) and (
             decode is None or not self._covers_all_speech(decode.end)
         )
-        if end < self._next_partial_at and not paused:
+        # A regular partial only while the voice is on: one started as the speaker falls
+        # silent would hold the worker when the decode that hears everything is due.
+        speaking = self.endpointer.silence_bytes <= FRAME_BYTES
+        if not paused and (end < self._next_partial_at or not speaking):
             return
         if not self.gate.try_enter():
             self.partials_skipped += 1
