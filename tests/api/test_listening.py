@@ -86,6 +86,12 @@ def test_spoken_command_is_heard_live_and_answered_without_audio_end(
 ) -> None:
     pcm = pcm_of("what is seven times eight plus twelve", tmp_path)
     client = make_client(stt_enabled=True, stt_preload=True)
+    # Partials only use a worker that is ready (they never wait for one): let the model load.
+    stt = client.app.state.services.stt
+    deadline = time.monotonic() + 120
+    while not stt.ready:
+        assert time.monotonic() < deadline, "the speech model did not load"
+        time.sleep(0.1)  # poll interval
     with client.websocket_connect("/ws/voice/live") as ws:
         _hello(ws)
         ws.send_json(STREAM)
