@@ -44,6 +44,9 @@ FRAME_SECONDS = 0.1
 FRAME_BYTES = int(RATE * 2 * FRAME_SECONDS)
 VOICED_RMS = 0.01  # the endpointer's lowest threshold (providers/stt/endpoint.py)
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The page before live listening stopped recording after this much silence
+# (SILENCE_AFTER_SPEECH_MS in web/listener.js), then uploaded the recording.
+OLD_PAGE_SILENCE = 1.1
 
 
 def pcm_of(text: str, root: Path) -> bytes:
@@ -86,6 +89,19 @@ def speech_end_frame(pcm: bytes) -> int:
         if level >= VOICED_RMS:
             last = start + step
     return (last * 2) // FRAME_BYTES
+
+
+def decode_seconds(log: Path) -> list[float]:
+    """How long each decode (partial or final) took, from the server's log."""
+    times = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("message") == "transcribed audio":
+            times.append(float(record["processing_seconds"]))
+    return times
 
 
 def cpu_seconds(pid: int) -> float:
@@ -156,6 +172,24 @@ async def stream(ws: websockets.ClientConnection, pcm: bytes, end_frame: int) ->
     return times
 
 
+async def recorded(ws: websockets.ClientConnection, pcm: bytes, end_frame: int) -> float:
+    """The page before live listening: the whole recording up to OLD_PAGE_SILENCE after the
+    speech, sent at once and ended with audio_end; seconds from audio_end to the reply text."""
+    cut = (end_frame + 1) * FRAME_BYTES + int(OLD_PAGE_SILENCE * RATE * 2)
+    await ws.send(json.dumps({"type": "audio_start", "mime": "audio/pcm;rate=16000"}))
+    for offset in range(0, cut, FRAME_BYTES * 5):
+        await ws.send(pcm[offset : min(cut, offset + FRAME_BYTES * 5)])
+    started = time.perf_counter()
+    await ws.send(json.dumps({"type": "audio_end"}))
+    reply = float("nan")
+    while True:
+        message = json.loads(await ws.recv())
+        if message["type"] in {"reply_delta", "reply_end"} and reply != reply:
+            reply = time.perf_counter() - started
+        if message["type"] in {"reply_end", "error"}:
+            return reply
+
+
 async def measure(port: int, pid: int, pcm: bytes, runs: int) -> dict[str, object]:
     end_frame = speech_end_frame(pcm)
     results: list[dict[str, float]] = []
@@ -173,7 +207,8 @@ async def measure(port: int, pid: int, pcm: bytes, runs: int) -> dict[str, objec
         cpu_before = cpu_seconds(pid)
         await stream(ws, silence, len(silence))
         silence_cpu = (cpu_seconds(pid) - cpu_before) / 8.0
-    return {"results": results, "speech_cpu": speech_cpu, "silence_cpu": silence_cpu}
+        old = [await recorded(ws, pcm, end_frame) for _ in range(runs)]
+    return {"results": results, "speech_cpu": speech_cpu, "silence_cpu": silence_cpu, "old": old}
 
 
 def main() -> str:
@@ -189,10 +224,13 @@ def main() -> str:
                 "DATA_DIR": str(root / "data"),
                 "STT_PRELOAD": "true",
                 "RATE_LIMIT_ENABLED": "false",
-                "LOG_LEVEL": "WARNING",
+                # INFO: each decode's time is logged ("transcribed audio"), read below.
+                "LOG_LEVEL": "INFO",
+                "LOG_FORMAT": "json",
                 "AI_PROVIDER": "none",
                 "LISTEN_SILENCE_SECONDS": str(args.silence),
-            }
+            },
+            log_path=root / "server.log",
         ).start()
         try:
             server.wait_healthy()
@@ -200,8 +238,10 @@ def main() -> str:
             measured = asyncio.run(measure(server.port, server.proc.pid, pcm, args.runs))
         finally:
             server.kill()
+        decodes = decode_seconds(root / "server.log")
     results = measured["results"]
-    assert isinstance(results, list)
+    old = measured["old"]
+    assert isinstance(results, list) and isinstance(old, list)
     to_end = [r["speech_end"] for r in results]
     to_transcript = [r["transcript"] for r in results]
     to_reply = [r["reply"] for r in results]
@@ -227,7 +267,10 @@ def main() -> str:
                 f"a microphone; LISTEN_SILENCE_SECONDS={args.silence}; embedded Whisper tiny.en "
                 f"(int8, 1 thread, one warm worker); answered by Ballsy itself. {args.runs} runs "
                 f"after 2 warm-ups; {heard:.0f}/{args.runs} heard right; "
-                f"{median(partials):.0f} partial transcripts per utterance (median).",
+                f"{median(partials):.0f} partial transcripts per utterance (median). Each decode "
+                f"(partial or final) took p50 {median(decodes) * ms:.0f} ms, p95 "
+                f"{percentile(decodes, 95) * ms:.0f} ms of wall time on this machine "
+                f"({len(decodes)} decodes).",
                 "",
                 "| from the end of speech to | p50 (ms) | p95 (ms) |",
                 "| --- | ---: | ---: |",
@@ -240,6 +283,15 @@ def main() -> str:
                 f"Goal: reply text within the silence window + 0.25 s = {goal * ms:.0f} ms "
                 f"(p50 {'met' if median(to_reply) <= goal else 'missed'}, "
                 f"p95 {'met' if percentile(to_reply, 95) <= goal else 'missed'}).",
+                "",
+                "Side by side, the same runs: the page before live listening stopped recording "
+                f"{OLD_PAGE_SILENCE:g} s after the speech and then sent it, so from the end of "
+                "speech "
+                f"to the reply text took {OLD_PAGE_SILENCE:g} s + audio_end → reply text "
+                f"(p50 {median(old) * ms:.0f} ms, p95 {percentile(old, 95) * ms:.0f} ms) = "
+                f"p50 {(OLD_PAGE_SILENCE + median(old)) * ms:.0f} ms against "
+                f"{median(to_reply) * ms:.0f} ms live "
+                f"({(OLD_PAGE_SILENCE + median(old)) / median(to_reply):.2f}x).",
                 "",
                 "CPU per listening user (server + speech workers, CPU s per second of audio): "
                 f"{measured['speech_cpu']:.2f} while speaking (partials, final, reply), "
