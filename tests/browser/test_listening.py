@@ -223,3 +223,49 @@ def test_a_question_is_followed_up_without_a_click(
     expect(page.locator(USER).nth(1)).to_contain_text(re.compile("paris", re.I), timeout=45_000)
     expect(page.locator(ASSISTANT).last).to_contain_text("lovely in the spring", timeout=30_000)
     assert page.evaluate("window.__orbClicks") == 1
+
+
+def test_the_browsers_recognition_is_opt_in_and_falls_back_to_ballsys(
+    server: BallsyProcess, launch: Callable[..., Any], tmp_path: Path
+) -> None:
+    wav = _wav(tmp_path, ("what is seven times eight", 1.0))
+    context = launch(*FAKE_MIC, f"--use-file-for-fake-audio-capture={wav}%noloop")
+    page = _open(context, server.base_url)
+    # The settings say where audio goes; the browser's recognition is off until chosen.
+    page.click("#open-settings")
+    expect(page.locator("#setting-browser-stt")).not_to_be_checked()
+    expect(page.locator("#setting-hands-free")).not_to_be_checked()
+    expect(page.locator("#setting-browser-stt-hint")).to_contain_text("only to this")
+    expect(page.locator("#setting-browser-stt-hint")).to_contain_text("Google")
+    page.get_by_label("Use the browser's speech recognition instead of Ballsy's").check()
+    page.click("#settings-save")
+    expect(page.locator("#settings")).to_be_hidden()
+    # Chromium without Google's speech service fails to recognise ("No microphone was
+    # found" to a user); that is not a refused permission, so Ballsy's own ears take over.
+    has_recognition = page.evaluate("() => 'webkitSpeechRecognition' in window")
+    page.click("#orb")
+    expect(page.locator(USER).last).to_contain_text(SEVEN_TIMES_EIGHT, timeout=45_000)
+    expect(page.locator(ASSISTANT).last).to_contain_text("56", timeout=15_000)
+    assert page.locator("#conversation li.message.system").count() == 0
+    if has_recognition:
+        assert page.evaluate("window.__heard.speechEnd") is not None  # it was Ballsy's
+
+
+def test_hands_free_listens_again_after_every_reply(
+    server: BallsyProcess, launch: Callable[..., Any], tmp_path: Path
+) -> None:
+    wav = _wav(tmp_path, ("what is seven times eight", 1.0), ("plus six", 6.0), tail=4.0)
+    context = launch(*FAKE_MIC, f"--use-file-for-fake-audio-capture={wav}%noloop")
+    page = _open(context, server.base_url)
+    page.click("#open-settings")
+    page.get_by_label("Hands-free: keep listening after each reply").check()
+    page.click("#settings-save")
+    expect(page.locator("#settings")).to_be_hidden()
+    page.click("#orb")
+    expect(page.locator(ASSISTANT).first).to_contain_text("56", timeout=45_000)
+    # "That's 56." asks nothing; hands-free listens again anyway, microphone sign on.
+    expect(page.locator(ASSISTANT).nth(1)).to_contain_text("62", timeout=45_000)
+    expect(page.locator("#mic-open")).to_be_visible()
+    assert page.evaluate("window.__orbClicks") == 1
+    page.keyboard.press("Escape")  # ends hands-free listening
+    expect(page.locator("#mic-open")).to_be_hidden(timeout=15_000)
