@@ -189,3 +189,31 @@ def test_bad_streams_get_a_coded_error_and_the_socket_stays(
         assert error["type"] == "error" and error["code"] == code, error
         ws.send_json({"type": "ping"})
         assert ws.receive_json() == {"type": "pong"}
+
+
+def test_every_second_streamed_is_paid_from_the_speech_budget(
+    make_client: Callable[..., TestClient],
+) -> None:
+    # Each stream reserves STT_MAX_SECONDS (10) and keeps what it streamed (5 s of silence,
+    # ended by LISTEN_NO_SPEECH_SECONDS): of a 25 s budget, four streams use 20 s and the
+    # fifth finds 5 s, less than its reservation. Charging less than every second streamed
+    # would have let it through.
+    client, stt = _fake_client(
+        make_client,
+        rate_limit_enabled=True,
+        stt_max_seconds=10,
+        listen_no_speech_seconds=5,
+        rate_limit_stt_seconds_per_address_per_hour=25,
+        rate_limit_stt_seconds_per_user_per_hour=25,
+    )
+    outcomes = []
+    with client.websocket_connect("/ws/voice/budget") as ws:
+        _hello(ws)
+        for _ in range(5):
+            ws.send_json(STREAM)
+            for frame in _frames(bytes(FRAME_BYTES * 50)):
+                ws.send_bytes(frame)
+            first = ws.receive_json()
+            outcomes.append(first.get("reason") or first.get("code"))
+    assert outcomes == ["no_speech"] * 4 + ["rate_limited"], outcomes
+    assert stt.recordings == []
