@@ -28,6 +28,7 @@ from ballsy.config_groups import (
     ConfigError,
     ConversationSettings,
     DatabaseSettings,
+    ListenSettings,
     LoggingSettings,
     MemorySettings,
     MetricsSettings,
@@ -174,6 +175,16 @@ class Settings(BaseSettings):
     # ...and each worker's address space is capped at this (CPU only; 0 = no cap).
     stt_worker_memory_mb: int = Field(default=1536, ge=0, le=1_048_576)
 
+    # --- listening (live speech streamed from the page) ----------------------
+    # The turn ends this long after the speaker falls silent (no click needed).
+    listen_silence_seconds: float = Field(default=0.6, ge=0.2, le=5)
+    # Partial transcripts: the growing utterance is decoded again every this much audio...
+    listen_partial_interval_seconds: float = Field(default=0.5, ge=0.2, le=5)
+    # ...by at most this many decodes at once per instance (0: no partial transcripts).
+    listen_max_partials: int = Field(default=1, ge=0, le=16)
+    # A stream in which nobody speaks for this long is closed without a turn.
+    listen_no_speech_seconds: float = Field(default=8.0, ge=1, le=60)
+
     # --- rate limits ---------------------------------------------------------
     rate_limit_enabled: bool = True
     rate_limit_store: Literal["memory", "postgres"] = "memory"
@@ -305,6 +316,10 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> RateLimitSettings:
         return RateLimitSettings.from_settings(self)
+
+    @property
+    def listening(self) -> ListenSettings:
+        return ListenSettings.from_settings(self)
 
     @property
     def memory(self) -> MemorySettings:

@@ -249,6 +249,17 @@ class RateLimitSettings(SettingsGroup):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListenSettings(SettingsGroup):
+    SECTION: ClassVar[str] = "listening"
+    TUNING: ClassVar[frozenset[str]] = frozenset({"listen_partial_interval_seconds"})
+
+    listen_silence_seconds: float
+    listen_partial_interval_seconds: float
+    listen_max_partials: int
+    listen_no_speech_seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemorySettings(SettingsGroup):
     SECTION: ClassVar[str] = "long-term memory"
     TUNING: ClassVar[frozenset[str]] = frozenset({"memory_cache_max_vectors"})
@@ -301,6 +312,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "conversation": ConversationSettings,
     "ai": AISettings,
     "speech": SpeechSettings,
+    "listening": ListenSettings,
     "limits": RateLimitSettings,
     "memory": MemorySettings,
     "tools": ToolSettings,

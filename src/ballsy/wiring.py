@@ -41,6 +41,7 @@ from ballsy.providers.embedding.encoder import load_embedder
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
 from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
+from ballsy.providers.stt.listen import Listening, ListenOptions
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
 from ballsy.providers.weather.open_meteo import OpenMeteo, WeatherOptions
@@ -74,6 +75,7 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     # Tool services holding connections (the weather client), closed at shutdown.
     closables: list[Any] = field(default_factory=list)
+    listening: Listening = field(default_factory=lambda: Listening(ListenOptions()))
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
@@ -272,6 +274,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         limiter=limiter,
         closables=closables,
         timers=timers,
+        listening=Listening(listen_options(settings)),
     )
 
 
@@ -279,6 +282,18 @@ def timer_options(settings: Settings) -> TimerOptions:
     return TimerOptions(
         poll_seconds=settings.timer_poll_seconds,
         max_pending_per_user=settings.timers_max_per_user,
+    )
+
+
+def listen_options(settings: Settings) -> ListenOptions:
+    """Continuous listening's options (the LISTEN_* settings; the utterance limit is STT's)."""
+    listening = settings.listening
+    return ListenOptions(
+        silence_seconds=listening.listen_silence_seconds,
+        partial_interval_seconds=listening.listen_partial_interval_seconds,
+        no_speech_seconds=listening.listen_no_speech_seconds,
+        max_seconds=settings.speech.stt_max_seconds,
+        max_partials=listening.listen_max_partials,
     )
 
 

@@ -14,6 +14,7 @@ import asyncio
 from ballsy.assistant.identity import Identity
 from ballsy.errors import BallsyError
 from ballsy.providers.ratelimit.speech import SpeechReservation
+from ballsy.providers.stt.listen import ListeningSession
 from ballsy.wiring import Services
 
 
@@ -55,6 +56,30 @@ async def transcribe_for(
     services.metrics.stt_duration.observe(transcript.processing_seconds)
     if transcript.audio_seconds:
         services.metrics.stt_rtf.observe(transcript.real_time_factor)
+    text = transcript.text.strip()
+    if not text:
+        raise NoSpeech("I didn't catch any speech in that recording.")
+    return text
+
+
+async def listened_for(
+    services: Services, session: ListeningSession, reservation: SpeechReservation | None
+) -> str:
+    """The final transcript of a live stream, paid for by every second streamed
+    (silence included: the stream was received and measured)."""
+    used = session.audio_seconds
+    try:
+        transcript = await session.final()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        if reservation is not None:
+            await reservation.settle(used)
+        raise
+    if reservation is not None:
+        await reservation.settle(used)
+    if transcript.processing_seconds:
+        services.metrics.stt_duration.observe(transcript.processing_seconds)
     text = transcript.text.strip()
     if not text:
         raise NoSpeech("I didn't catch any speech in that recording.")

@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ballsy.api import ws_protocol as proto
 from ballsy.api.deps import user_for_token
 from ballsy.api.errors import to_error
-from ballsy.api.speech import reserve_speech, transcribe_for
+from ballsy.api.speech import listened_for, reserve_speech, transcribe_for
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.identity import Identity, parse_zone
 from ballsy.assistant.pipeline import TurnRequest
@@ -47,6 +47,8 @@ from ballsy.errors import (
 )
 from ballsy.providers.ratelimit.sockets import WebSocketSlot
 from ballsy.providers.ratelimit.speech import SpeechReservation
+from ballsy.providers.stt.listen import ListeningSession
+from ballsy.providers.stt.pcm import PCM_MIME, is_pcm
 from ballsy.providers.stt.stream import AudioUtterance
 from ballsy.wiring import Services
 
@@ -76,10 +78,12 @@ class Recording:
     reservation: SpeechReservation | None
     max_frames: int
     frames: int = 0
+    # A live stream (audio_start with stream: true) is heard by a listening session instead.
+    listening: ListeningSession | None = None
 
     @property
     def failed(self) -> bool:
-        return self.utterance is None
+        return self.utterance is None and self.listening is None
 
 
 class SocketHub:
@@ -264,8 +268,8 @@ class VoiceSocket:
                 await self.send(proto.pong())
             case proto.StatusListening():
                 await self.send(proto.status_ready())
-            case proto.AudioStart(mime=mime):
-                await self._audio_start(mime)
+            case proto.AudioStart(mime=mime, stream=stream):
+                await self._audio_start(mime, stream=stream)
             case proto.AudioEnd():
                 await self._audio_end()
             case proto.Location():
@@ -355,7 +359,13 @@ class VoiceSocket:
             except Exception:  # noqa: S110 - the previous turn reported its own failure
                 pass
         try:
-            if recording is not None and recording.utterance is not None:
+            if recording is not None and recording.listening is not None:
+                heard = await listened_for(
+                    self.services, recording.listening, recording.reservation
+                )
+                await self.send(proto.transcript(heard))
+                text = heard
+            elif recording is not None and recording.utterance is not None:
                 heard = await transcribe_for(
                     self.services,
                     self.identity,
@@ -410,17 +420,23 @@ class VoiceSocket:
 
     # --- recorded audio -----------------------------------------------------------------------
 
-    async def _audio_start(self, mime: str | None) -> None:
+    async def _audio_start(self, mime: str | None, *, stream: bool = False) -> None:
         """Open a recording, paid for now from the speech budget; a recording still
         open is abandoned. Refused: one `rate_limited` error, and the recording's
         frames and end are dropped."""
         await self._drop_recording()
+        if stream and not is_pcm(mime):
+            raise BadRequest(f"A live stream must be raw audio declared as {PCM_MIME}.")
         max_frames = math.ceil(self.speech.stt_max_seconds * FRAMES_PER_AUDIO_SECOND)
         try:
             reservation = await reserve_speech(self.services, self.identity)
         except RateLimited:
             self.recording = Recording(None, None, max_frames)
             raise
+        if stream:
+            session = self.services.listening.session(self.services.stt, self._send_partial)
+            self.recording = Recording(None, reservation, max_frames, listening=session)
+            return
         utterance = AudioUtterance(max_bytes=self.speech.stt_max_bytes, content_type=mime)
         self.recording = Recording(utterance, reservation, max_frames)
 
@@ -436,8 +452,16 @@ class VoiceSocket:
         if recording is None:
             raise BadRequest("Binary frames are only accepted between audio_start and audio_end.")
         recording.frames += 1
+        if recording.listening is not None:
+            if recording.frames > recording.max_frames:
+                await self._listen_end("limit")
+                return
+            ended = recording.listening.feed(data)
+            if ended is not None:
+                await self._listen_end(ended)
+            return
         if recording.utterance is None:
-            return  # the recording failed and the client was told so
+            return  # the recording failed (the client was told so) or its stream ended
         try:
             if recording.frames > recording.max_frames:
                 raise TooLarge(
@@ -450,6 +474,9 @@ class VoiceSocket:
             raise
 
     async def _audio_end(self) -> None:
+        if self.recording is not None and self.recording.listening is not None:
+            await self._listen_end(self.recording.listening.stop())  # ended by the client
+            return
         recording, self.recording = self.recording, None
         if recording is None:
             raise BadRequest("audio_end without audio_start.")
@@ -462,6 +489,32 @@ class VoiceSocket:
                 await recording.reservation.settle(None)
             raise
 
+    async def _send_partial(self, text: str) -> None:
+        await self.send(proto.partial(text))
+
+    async def _listen_end(self, reason: str) -> None:
+        """A live stream's turn is over (the server heard the silence, or the client said
+        so): tell the client, keep dropping the frames still in flight, and answer what was
+        said (nothing when nobody spoke)."""
+        recording = self.recording
+        if recording is None or recording.listening is None:
+            return
+        session = recording.listening
+        self.recording = Recording(None, None, recording.max_frames, recording.frames)
+        await self.send(proto.speech_end(reason))
+        if reason == "no_speech":
+            session.close()
+            if recording.reservation is not None:
+                await recording.reservation.settle(session.audio_seconds)
+            return
+        try:
+            await self._start_turn("", streaming=True, recording=recording)
+        except BallsyError:
+            session.close()
+            if recording.reservation is not None:
+                await recording.reservation.settle(session.audio_seconds)
+            raise
+
     async def _fail_recording(self) -> None:
         """Drop the open recording's audio (nothing of it is transcribed); keep the
         recording open, failed, so its remaining frames and end are dropped too."""
@@ -469,6 +522,9 @@ class VoiceSocket:
         if recording is None or recording.failed:
             return
         recording.utterance = None
+        if recording.listening is not None:
+            recording.listening.close()
+            recording.listening = None
         if recording.reservation is not None:
             await recording.reservation.settle(None)
 

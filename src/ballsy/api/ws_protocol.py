@@ -10,6 +10,13 @@ Client -> server (JSON text frames):
   {"type": "cancel", "turn_id": str?}                   stop the reply in flight
   {"type": "audio_start", "mime": str?} … binary frames … {"type": "audio_end"}
                                                         -> transcript, then a streamed turn
+  {"type": "audio_start", "mime": "audio/pcm;rate=16000", "stream": true}
+      … binary frames of raw 16 kHz mono PCM16 little-endian (whole samples, any length) …
+      [{"type": "audio_end"}]                           live listening (providers/stt/listen.py):
+                                                        partial* while speaking, then
+                                                        speech_end, transcript, a streamed turn;
+                                                        the server ends the turn after the
+                                                        silence, audio_end only ends it sooner
   {"type": "ping"}                                      -> {"type": "pong"}
   {"type": "location", "latitude": num?, "longitude": num?, "place": str?}
                                                         where weather questions on this
@@ -19,10 +26,13 @@ Client -> server (JSON text frames):
                                                         no fields: forget it. No answer.
   {"status": "listening"}                               legacy -> status_update
 Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
-transcript, status_update, pong, error {code, message, retry_after?}, and
+transcript, status_update, pong, error {code, message, retry_after?},
 timer_fired {id, kind, label, text, due_at, late} when a timer, alarm or reminder of this
 socket's user is due (on every signed-in socket of theirs, any instance; `late` when it
-is announced after it was due, e.g. on the first connection after it fell due). A turn is answered
+is announced after it was due, e.g. on the first connection after it fell due);
+partial {text} (the words heard so far in a live stream), speech_end {reason} (the server
+stopped taking the live stream's audio: "silence", "stopped", "limit" or "no_speech"; frames
+still in flight are dropped; no_speech is followed by nothing). A turn is answered
 once: streaming clients get reply_end, legacy clients command_response. Errors carry the
 same code and message as the HTTP error body (`api/errors.to_error` decides both).
 """
@@ -69,6 +79,7 @@ class Ping:
 @dataclass(frozen=True, slots=True)
 class AudioStart:
     mime: str | None
+    stream: bool = False  # live listening: raw PCM, ended by the server's endpointing
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +155,10 @@ def parse(raw: str) -> ClientMessage:
     if kind == "location":
         return _location(payload)
     if kind == "audio_start":
-        return AudioStart(_optional_str(payload, "mime", 100))
+        stream = payload.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("'stream' must be true or false.")
+        return AudioStart(_optional_str(payload, "mime", 100), stream=stream)
     if kind == "audio_end":
         return AudioEnd()
     if kind == "status" and payload.get("status") == "listening":
@@ -179,6 +193,16 @@ def status_ready() -> dict[str, Any]:
 def transcript(text: str) -> dict[str, Any]:
     """What the server heard in a recorded utterance, before the reply."""
     return {"type": "transcript", "text": text}
+
+
+def partial(text: str) -> dict[str, Any]:
+    """The words heard so far in a live stream (they may still change)."""
+    return {"type": "partial", "text": text}
+
+
+def speech_end(reason: str) -> dict[str, Any]:
+    """The server stopped taking a live stream's audio, and why."""
+    return {"type": "speech_end", "reason": reason}
 
 
 def reply_start(event: TurnStarted) -> dict[str, Any]:

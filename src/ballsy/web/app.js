@@ -1,6 +1,8 @@
 // Ballsy's page: wires identity, settings, the voice socket, speech in and out, and the UI.
 
 import { Api, ApiError } from "./api.js";
+import { canStream, Ears } from "./ears.js";
+import { asksQuestion, LiveCapture } from "./live_listen.js";
 import { AudioRecorder, BrowserRecognizer, canRecord, hasBrowserRecognition } from "./listener.js";
 import { locationMessage, offerLocation, setupWeatherPlace } from "./location.js";
 import {
@@ -19,7 +21,6 @@ import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_act
 const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_RECORDING_SECONDS = 30;
 const CONVERSATION_MESSAGES = 40;
-const RECOGNITION_UNAVAILABLE = new Set(["network", "service-not-allowed", "language-not-supported"]);
 // A streamed reply can pause between sentences while the AI writes the next one: keep
 // watching for the user's voice that long after speech stops before closing the microphone.
 const VOICE_WATCH_LINGER_MS = 1_500;
@@ -45,6 +46,8 @@ const state = {
   ready: false, // the identity is known
   listening: null, // the capture in progress: {kind: "browser"|"recorder", …}
   browserRecognitionFailed: false,
+  followUp: false, // listen again once the reply is spoken (it asked a question, or hands-free)
+  handsFreeOn: false, // hands-free mode is on and the user started it with a tap
   awaiting: [], // socket requests with no reply_start yet, oldest first: {kind, text, cancelled}
   held: [], // typed commands waiting for Ballsy to be reachable again: {command, note}
   lastTranscript: "", // what the server heard in the latest recording
@@ -57,6 +60,9 @@ const state = {
 const speaker = new Speaker({ onChange: () => refreshOrb() });
 let timerList = null; // the timers dialog, once the page is wired
 const voiceWatch = new VoiceWatch({ onVoice: (handover) => onVoiceWhileSpeaking(handover) });
+// Ballsy's own ears: the open microphone streamed to the server (see ears.js).
+const ears = new Ears({ onChange: (micState) => ui.setMicOpen(micState !== "off") });
+let earsLinger = null;
 let voiceWatchLinger = null;
 const socket = new VoiceSocket({
   hello: () => ({ type: "hello", token: api.token, timezone: timezone() }),
@@ -83,7 +89,16 @@ function refreshOrb() {
   else if (speaker.speaking) ui.setOrbState("speaking");
   else if (busy()) ui.setOrbState("thinking");
   else ui.setOrbState("idle");
+  ui.setHearing(Boolean(state.listening && state.listening.hearing));
   updateVoiceWatch();
+  maybeFollowUp();
+}
+
+/** Listen again without a click once the reply is spoken (a question, or hands-free). */
+function maybeFollowUp() {
+  if (!state.followUp || state.listening || speaker.speaking || busy()) return;
+  state.followUp = false;
+  if (captureMode() === "server" && canStream && socket.ready) startStreaming({ ask: false });
 }
 
 // --- interrupt by voice --------------------------------------------------------------------
@@ -91,6 +106,11 @@ function refreshOrb() {
 /** Watch the microphone for the user's voice while Ballsy speaks, and only then. */
 function updateVoiceWatch() {
   const mode = captureMode();
+  if (mode === "server" && canStream) {
+    if (voiceWatch.armed) stopVoiceWatch();
+    updateEars();
+    return;
+  }
   const allowed = state.local.interruptByVoice && !state.listening && mode !== "none";
   if (allowed && speaker.speaking) {
     clearTimeout(voiceWatchLinger);
@@ -110,6 +130,41 @@ function stopVoiceWatch() {
   clearTimeout(voiceWatchLinger);
   voiceWatchLinger = null;
   voiceWatch.disarm();
+}
+
+/**
+ * Keep Ballsy's ears open while they may be needed: while listening, while Ballsy thinks or
+ * speaks (watching for the user talking over it, with the pre-roll kept), while a follow-up
+ * is due, and in hands-free mode. Closed a moment after none of these holds.
+ */
+function updateEars() {
+  const streaming = Boolean(state.listening && state.listening.kind === "stream");
+  const watch =
+    state.local.interruptByVoice && !state.listening && (speaker.speaking || busy());
+  const keep = streaming || watch || state.followUp || state.handsFreeOn;
+  if (keep) {
+    clearTimeout(earsLinger);
+    earsLinger = null;
+  }
+  if (watch) {
+    if (ears.state === "off") ears.openMicrophone().then(() => updateEars());
+    else if (ears.open && !ears.watching) ears.watch(onVoiceFromEars);
+    return;
+  }
+  if (ears.watching) ears.unwatch();
+  if (!keep && ears.state !== "off" && earsLinger === null) {
+    earsLinger = setTimeout(() => {
+      earsLinger = null;
+      ears.closeMicrophone();
+    }, VOICE_WATCH_LINGER_MS);
+  }
+}
+
+/** The user started talking while Ballsy thought or spoke: barge in, stream from the pre-roll. */
+function onVoiceFromEars() {
+  if (state.listening || !state.local.interruptByVoice) return;
+  bargeIn();
+  startStreaming({ ask: false });
 }
 
 /** The user started talking over Ballsy: barge in, and listen with the microphone already open. */
@@ -144,6 +199,7 @@ function bargeIn() {
 
 function onOrbClick() {
   if (state.listening) {
+    state.handsFreeOn = false; // a tap while listening ends hands-free listening too
     stopListening();
     return;
   }
@@ -248,6 +304,10 @@ function onSocketMessage(message) {
       return endTurn(message);
     case "command_response":
       return legacyResponse(message);
+    case "partial":
+      return onPartial(message);
+    case "speech_end":
+      return onSpeechEnd(message);
     case "transcript":
       ui.setInterim("");
       state.lastTranscript = message.text || "";
@@ -274,6 +334,32 @@ function timerFired(message) {
     show: (text) => ui.addBubble("system", text),
   });
   if (timerList) timerList.refresh();
+  refreshOrb();
+}
+
+/** Words heard so far in the live stream. */
+function onPartial(message) {
+  const capture = state.listening;
+  if (!capture || capture.kind !== "stream") return;
+  ui.setInterim(message.text || "");
+  capture.heard();
+  refreshOrb();
+}
+
+/** The server stopped taking the live stream: the transcript and the reply follow,
+ * unless nobody spoke. */
+function onSpeechEnd(message) {
+  const capture = state.listening;
+  if (capture && capture.kind === "stream") {
+    capture.end();
+    state.listening = null;
+  }
+  if (message.reason === "no_speech") {
+    ui.setInterim("");
+    state.followUp = state.handsFreeOn; // hands-free keeps listening
+  } else {
+    state.awaiting.push({ kind: "audio", cancelled: false });
+  }
   refreshOrb();
 }
 
@@ -331,6 +417,7 @@ function endTurn(message) {
   }
   if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
   speaker.finish(message.turn_id);
+  if (state.handsFreeOn || asksQuestion(bubble.text)) state.followUp = true;
   refreshOrb();
 }
 
@@ -364,6 +451,12 @@ function socketError(message) {
 }
 
 function connectionLost() {
+  if (state.listening && state.listening.kind === "stream") {
+    state.listening.end();
+    state.listening = null;
+    ui.setInterim("");
+  }
+  state.followUp = false;
   const unanswered = state.awaiting.filter((request) => !request.cancelled);
   state.awaiting = [];
   if (state.activeTurn !== null) {
@@ -496,31 +589,84 @@ function restoreAction(action, data, bubble) {
 
 // --- speech in -----------------------------------------------------------------------------
 
+/**
+ * Ballsy's own recognition (the server's model) unless the user chose the browser's
+ * (in Chrome that sends their voice to Google), and that only while it works.
+ */
 function captureMode() {
   const browserOk = hasBrowserRecognition && !state.browserRecognitionFailed;
-  const serverOk = canRecord && state.caps.stt;
-  if (state.local.serverStt && serverOk) return "server";
-  if (browserOk) return "browser";
+  const serverOk = (canStream || canRecord) && state.caps.stt;
+  if (state.local.browserRecognition && browserOk) return "browser";
   if (serverOk) return "server";
+  if (state.local.browserRecognition && browserOk) return "browser";
   return "none";
 }
 
 /** Listen for a command; `takeOver` is a capture interrupting by voice already began. */
 function startListening(takeOver = null) {
   const mode = state.listening ? "busy" : captureMode();
+  if (mode === "server" && canStream && !takeOver) {
+    if (state.local.handsFree) state.handsFreeOn = true;
+    startStreaming({ ask: true });
+    return;
+  }
   if (mode === "server") {
     startRecording(takeOver);
     return;
   }
   if (takeOver) takeOver.release(); // browser recognition opens the microphone itself
   if (mode === "browser") startRecognition();
-  else if (mode === "none") ui.setCaption("Speech input is not available here. Type your command below.");
+  else if (mode === "none") {
+    ui.setCaption(
+      state.caps.stt
+        ? "Speech input is not available in this browser. Type your command below."
+        : "Speech recognition is off on this server. Type, or turn on the browser's in Settings.",
+    );
+  }
+}
+
+/** Listen with Ballsy's own recognition: stream the microphone to the server. `ask`: the
+ * user asked (a tap), so the browser may prompt for the microphone. */
+async function startStreaming({ ask = true } = {}) {
+  if (state.listening) return;
+  const capture = new LiveCapture({
+    ears,
+    socket,
+    onHearing: () => refreshOrb(),
+    onLevel: (level) => ui.setLevel(level),
+    onFailed: () => {
+      if (state.listening !== capture) return;
+      state.listening = null;
+      ui.setInterim("");
+      ui.addBubble("system", "The connection dropped while listening. Please try again.");
+      refreshOrb();
+    },
+  });
+  state.listening = capture;
+  ui.setInterim("");
+  refreshOrb();
+  const problem = await ears.openMicrophone({ ask });
+  if (state.listening !== capture) return; // stopped while the microphone opened
+  if (problem || capture.stopAsked) {
+    state.listening = null;
+    state.handsFreeOn = false;
+    if (problem && ask) ui.addBubble("system", `${recognitionErrorText(problem)}`);
+    refreshOrb();
+    return;
+  }
+  rememberMicrophoneUse();
+  if (!capture.start()) {
+    state.listening = null;
+    ui.addBubble("system", "Ballsy is not connected yet, so it cannot listen. Type, or try again.");
+  }
+  refreshOrb();
 }
 
 function stopListening() {
   const capture = state.listening;
   if (!capture) return;
   if (capture.kind === "browser") capture.recognizer.stop();
+  else if (capture.kind === "stream") capture.stop();
   else capture.recorder.stop();
 }
 
@@ -540,9 +686,11 @@ function startRecognition() {
     onEnd: done,
     onError: (code) => {
       done();
-      if (RECOGNITION_UNAVAILABLE.has(code) && canRecord && state.caps.stt) {
-        state.browserRecognitionFailed = true; // e.g. a Chromium without Google's speech service
-        startRecording();
+      // Anything but a refused permission falls back to Ballsy's own recognition: e.g. a
+      // Chromium without Google's speech service says "audio-capture" or "network".
+      if (code !== "not-allowed" && (canStream || canRecord) && state.caps.stt) {
+        state.browserRecognitionFailed = true;
+        startListening();
         return;
       }
       ui.addBubble("system", recognitionErrorText(code));
@@ -560,6 +708,7 @@ function startRecognition() {
 function recognitionErrorText(code) {
   if (code === "not-allowed") return "Microphone permission was refused. You can still type.";
   if (code === "audio-capture") return "No microphone was found. You can still type.";
+  if (code === "unavailable") return "This browser cannot stream the microphone. You can still type.";
   return `Speech recognition failed (${code}). You can still type.`;
 }
 
@@ -596,7 +745,6 @@ function startRecording(takeOver = null) {
     { maxSeconds, takeOver },
   );
   state.listening = capture;
-  ui.setInterim("Listening…");
   refreshOrb();
   capture.recorder.start();
 }
@@ -623,7 +771,6 @@ async function finishRecording(capture, { blob, mime, cancelled = false }) {
     return;
   }
   state.listening = null;
-  ui.setInterim("Transcribing…");
   refreshOrb();
   await capture.sent;
   if (capture.streaming && socket.generation === capture.generation && socket.send({ type: "audio_end" })) {
@@ -815,6 +962,7 @@ function wireKeys() {
   document.addEventListener("keydown", (event) => {
     if (anyDialogOpen()) return;
     if (event.key === "Escape") {
+      state.handsFreeOn = false;
       if (state.listening) stopListening();
       else bargeIn();
       return;
@@ -844,6 +992,8 @@ function wireKeys() {
 function wireControls() {
   document.getElementById("orb").addEventListener("click", onOrbClick);
   document.getElementById("stop").addEventListener("click", () => {
+    state.handsFreeOn = false;
+    state.followUp = false;
     if (state.listening) stopListening();
     bargeIn();
   });
@@ -962,7 +1112,14 @@ window.ballsy = Object.freeze({
     return api.userId;
   },
   get voiceWatch() {
+    if (captureMode() === "server" && canStream) {
+      const watching = ears.watching ? "watching" : ears.state === "off" ? "off" : "open";
+      return { state: watching, opened: ears.opened };
+    }
     return { state: voiceWatch.state, opened: voiceWatch.opened };
+  },
+  get ears() {
+    return { state: ears.state, opened: ears.opened, voiceHeard: ears.voiceHeard };
   },
 });
 

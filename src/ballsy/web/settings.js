@@ -4,7 +4,10 @@
 const $ = (id) => document.getElementById(id);
 const LOCAL_KEYS = {
   speak: "ballsy.speak",
-  serverStt: "ballsy.stt",
+  // "browser" only when the user chose the browser's recognition; Ballsy's own otherwise.
+  // (A new key: the earlier "ballsy.stt" was written as "browser" by any save.)
+  recognition: "ballsy.recognition",
+  handsFree: "ballsy.handsFree",
   interruptByVoice: "ballsy.interrupt",
   theme: "ballsy.theme",
 };
@@ -33,13 +36,15 @@ function store(key, value) {
   }
 }
 
-/** Local (per-browser) preferences; `?stt=server` in the address forces server recognition. */
+/** Local (per-browser) preferences; `?stt=browser` (or `server`) in the address chooses
+ * the browser's (or Ballsy's own) speech recognition. */
 export function localPreferences() {
   const forced = new URLSearchParams(window.location.search).get("stt");
-  if (forced === "server" || forced === "browser") store(LOCAL_KEYS.serverStt, forced);
+  if (forced === "server" || forced === "browser") store(LOCAL_KEYS.recognition, forced);
   return {
     speak: stored(LOCAL_KEYS.speak) !== "off",
-    serverStt: stored(LOCAL_KEYS.serverStt) === "server",
+    browserRecognition: stored(LOCAL_KEYS.recognition) === "browser",
+    handsFree: stored(LOCAL_KEYS.handsFree) === "on",
     interruptByVoice: stored(LOCAL_KEYS.interruptByVoice) !== "off",
   };
 }
@@ -143,7 +148,8 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
     const theme = THEMES.has(settings.theme) ? settings.theme : "system";
     $(`theme-${theme}`).checked = true;
     $("setting-speak").checked = local.speak;
-    $("setting-server-stt").checked = local.serverStt;
+    $("setting-browser-stt").checked = local.browserRecognition;
+    $("setting-hands-free").checked = local.handsFree;
     interrupt.checked = local.interruptByVoice;
     message.textContent = "";
   };
@@ -173,14 +179,16 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
     };
     const local = {
       speak: data.get("speak") === "on",
-      serverStt: data.get("server_stt") === "on",
+      browserRecognition: data.get("browser_stt") === "on",
+      handsFree: data.get("hands_free") === "on",
       // A disabled box is not in the form data: keep the stored choice.
       interruptByVoice: interrupt.disabled
         ? getState().local.interruptByVoice
         : data.get("interrupt_by_voice") === "on",
     };
     store(LOCAL_KEYS.speak, local.speak ? "on" : "off");
-    store(LOCAL_KEYS.serverStt, local.serverStt ? "server" : "browser");
+    store(LOCAL_KEYS.recognition, local.browserRecognition ? "browser" : "server");
+    store(LOCAL_KEYS.handsFree, local.handsFree ? "on" : "off");
     store(LOCAL_KEYS.interruptByVoice, local.interruptByVoice ? "on" : "off");
     $("settings-save").disabled = true;
     message.textContent = "Saving…";

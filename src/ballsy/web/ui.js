@@ -9,6 +9,7 @@ const ORB_LABELS = {
   thinking: ["Stop", "Thinking…"],
   speaking: ["Stop speaking", "Speaking — tap the orb or press Esc to stop."],
 };
+const HEARING_CAPTION = "Hearing you…";
 const OFFLINE_CAPTION = "Ballsy is offline. What you type is kept and sent when it is back.";
 
 /** A message in the conversation; assistant bubbles can grow while a reply streams. */
@@ -161,9 +162,31 @@ export function setOrbState(state) {
   $("stop").hidden = state !== "thinking" && state !== "speaking";
 }
 
-/** Mic loudness 0..1 drives the orb's glow while listening. */
+/** Mic loudness 0..1 drives the orb's glow and the level meter while listening. */
 export function setLevel(level) {
   $("orb").style.setProperty("--level", level.toFixed(3));
+  const meter = $("level-meter");
+  if (meter) meter.style.setProperty("--level", level.toFixed(3));
+}
+
+/** While listening: the user's voice is heard ("Hearing you…" and the level meter). */
+export function setHearing(hearing) {
+  const orb = $("orb");
+  const value = hearing ? "true" : "false";
+  if (orb.dataset.hearing === value) return;
+  orb.dataset.hearing = value;
+  const meter = $("level-meter");
+  if (meter) meter.hidden = !hearing;
+  if (orb.dataset.state === "listening" && document.body.dataset.connection !== "down") {
+    $("orb-caption").textContent = hearing ? HEARING_CAPTION : ORB_LABELS.listening[1];
+  }
+}
+
+/** The visible sign that the microphone is open (on whenever Ballsy's ears are). */
+export function setMicOpen(open) {
+  const indicator = $("mic-open");
+  if (indicator) indicator.hidden = !open;
+  document.body.dataset.micOpen = open ? "true" : "false";
 }
 
 export function setCaption(text) {

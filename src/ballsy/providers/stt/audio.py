@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ballsy.errors import AudioTooLong, InvalidAudio, TooLarge, UnsupportedMedia
+from ballsy.providers.stt.pcm import is_pcm, pcm_samples
 from ballsy.providers.stt.validate import check_stream, check_wav_header
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ def decode_audio(
     Raises `InvalidAudio` when nothing can be decoded (corrupt, not audio, no samples)
     and `AudioTooLong` as soon as the decoded audio passes `max_seconds`.
     """
+    if is_pcm(content_type):  # the page's live stream: raw samples, no container
+        return pcm_samples(data, max_seconds=max_seconds)
     import av
     import numpy as np
 

@@ -31,6 +31,13 @@ class SpeechToText(ABC):
     async def transcribe(self, audio: bytes, *, content_type: str | None = None) -> Transcript:
         """Transcribe one utterance."""
 
+    async def transcribe_if_free(
+        self, audio: bytes, *, content_type: str | None = None
+    ) -> Transcript | None:
+        """Transcribe now if a slot is free, else None (never queue): for previews, such as
+        partial transcripts, that must not delay the transcriptions people wait for."""
+        return await self.transcribe(audio, content_type=content_type)
+
     async def warm_up(self) -> None:
         """Load the model ahead of the first request (called in the background)."""
         return None

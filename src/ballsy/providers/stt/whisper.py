@@ -271,6 +271,15 @@ class WhisperSpeechToText(SpeechToText):
         )
         return transcript
 
+    async def transcribe_if_free(
+        self, audio: bytes, *, content_type: str | None = None
+    ) -> Transcript | None:
+        """As `transcribe`, but None at once when every slot is taken: a preview never queues
+        behind other work (it may wait for the model to load, as any first request does)."""
+        if self._slots.locked():
+            return None
+        return await self.transcribe(audio, content_type=content_type)
+
     async def _transcribe_isolated(
         self, pool: WorkerPool, audio: bytes, content_type: str | None
     ) -> Transcript:
