@@ -51,6 +51,8 @@ _CERTAIN_NO_SPEECH = 0.9
 _LIKELY_NO_SPEECH = 0.7
 _UNSURE_LOGPROB = -0.3
 _MAX_COMPRESSION_RATIO = 2.4
+# faster-whisper's default: decode again, hotter, when a result looks like a loop.
+_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 class StopFlag(Protocol):
@@ -114,8 +116,9 @@ class WhisperEngine:
         self.model.min_frames = min(
             _FULL_WINDOW_FRAMES, int(options.min_window_seconds * _FRAMES_PER_SECOND)
         )
-        # English-only models (*.en) must be told the language; others detect it.
-        self.language: str | None = None if self.model.model.is_multilingual else "en"
+        # English-only models (*.en) know one language; a multilingual one is told which,
+        # never left to detect it (a two-second command is too short to tell reliably).
+        self.language: str = options.language if self.model.model.is_multilingual else "en"
 
     def warm(self) -> None:
         """Run the VAD, encoder and decoder once, so the first request finds them warm."""
@@ -139,11 +142,10 @@ class WhisperEngine:
         """Transcribe 16 kHz mono samples; stops between pieces once `cancelled` is set."""
         pieces = speech_pieces(samples)
         parts: list[str] = []
-        language = self.language
         for piece in pieces:
             if cancelled is not None and cancelled.is_set():
                 break
-            segments, info = self.model.transcribe(
+            segments, _ = self.model.transcribe(
                 piece,
                 language=self.language,
                 beam_size=self.options.beam_size,
@@ -152,12 +154,13 @@ class WhisperEngine:
                 condition_on_previous_text=False,
                 without_timestamps=True,
                 max_new_tokens=_token_budget(piece.size / SAMPLE_RATE),
+                initial_prompt=self.options.initial_prompt,
+                temperature=_TEMPERATURES if self.options.temperature_fallback else 0.0,
             )
             parts.extend(segment.text.strip() for segment in segments if is_speech(segment))
-            language = language or info.language
         return EngineResult(
             text=" ".join(part for part in parts if part),
-            language=language,
+            language=self.language,
             speech_seconds=sum(piece.size for piece in pieces) / SAMPLE_RATE,
         )
 

@@ -21,3 +21,7 @@ class EngineOptions:
     workers: int
     beam_size: int
     min_window_seconds: float
+    # Decoding tuned for short commands (see engine.py); the defaults are Ballsy's choice.
+    language: str = "en"
+    initial_prompt: str | None = None
+    temperature_fallback: bool = True
