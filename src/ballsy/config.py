@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     # ...and each worker's address space is capped at this (CPU only; 0 = no cap).
     stt_worker_memory_mb: int = Field(default=1536, ge=0, le=1_048_576)
 
+    # --- wake word and recognition accuracy -----------------------------------
+    # A wake word heard on the stream of a page in hands-free mode (off by default; the
+    # models are pymicro-wakeword's, see providers/wake/catalogue.py for their licences).
+    wake_word: Literal["off", "okay_nabu", "hey_jarvis", "hey_mycroft", "alexa"] = "off"
+    wake_max_streams: int = Field(default=64, ge=1, le=4096)
+    # Decoding for short commands: the language a multilingual model is told (never
+    # detected), and whether Whisper is prompted with the commands' vocabulary.
+    stt_language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
+    stt_command_prompt: bool = True
+
     # --- rate limits ---------------------------------------------------------
     rate_limit_enabled: bool = True
     rate_limit_store: Literal["memory", "postgres"] = "memory"

@@ -29,6 +29,7 @@ from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
+from ballsy.providers.wake.service import WakeOptions, WakeWordService
 
 log = logging.getLogger("ballsy.wiring")
 
@@ -56,11 +57,12 @@ class Services:
     limiter: RateLimiter
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
+    wake: WakeWordService | None = None  # WAKE_WORD=off (the default): None
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
         await self.assistant.turns.aclose()
-        for closable in (self.llm, self.stt, self.limiter):
+        for closable in (self.llm, self.stt, self.limiter, self.wake):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
                     await closable.aclose()
@@ -110,6 +112,19 @@ def build_stt(settings: Settings) -> SpeechToText:
     except FeatureUnavailable as exc:  # the `speech` extra is not installed
         log.warning("server speech recognition unavailable: %s", exc.message)
         return UnavailableSpeechToText(exc.message)
+
+
+def build_wake(settings: Settings) -> WakeWordService | None:
+    """The wake word detector when WAKE_WORD names a model; None when off or not installed."""
+    if settings.wake_word == "off":
+        return None
+    try:
+        return WakeWordService(
+            WakeOptions(model=settings.wake_word, max_streams=settings.wake_max_streams)
+        )
+    except FeatureUnavailable as exc:  # the `wake` extra is not installed
+        log.warning("wake word unavailable: %s", exc.message)
+        return None
 
 
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
@@ -172,6 +187,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         llm=llm,
         stt=stt,
         limiter=limiter,
+        wake=build_wake(settings),
     )
 
 

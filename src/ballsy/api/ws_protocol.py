@@ -13,7 +13,8 @@ Client -> server (JSON text frames):
   {"type": "ping"}                                      -> {"type": "pong"}
   {"status": "listening"}                               legacy -> status_update
 Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
-transcript, status_update, pong, error {code, message, retry_after?}. A turn is answered
+transcript, status_update, pong, wake {word} (the wake word was heard on a hands-free
+stream: start listening for a command), error {code, message, retry_after?}. A turn is answered
 once: streaming clients get reply_end, legacy clients command_response. Errors carry the
 same code and message as the HTTP error body (`api/errors.to_error` decides both).
 """
@@ -137,6 +138,11 @@ def status_ready() -> dict[str, Any]:
 def transcript(text: str) -> dict[str, Any]:
     """What the server heard in a recorded utterance, before the reply."""
     return {"type": "transcript", "text": text}
+
+
+def wake(word: str) -> dict[str, Any]:
+    """The wake word (`word`, as the page shows it) was heard on this hands-free stream."""
+    return {"type": "wake", "word": word}
 
 
 def reply_start(event: TurnStarted) -> dict[str, Any]:

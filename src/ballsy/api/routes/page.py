@@ -35,6 +35,7 @@ async def capabilities(services: ServicesDep) -> Capabilities:
         max_audio_seconds=settings.stt_max_seconds,
         max_frame_bytes=settings.ws_max_frame_bytes,
         max_request_bytes=settings.max_body_bytes,
+        wake_word=services.wake.word if services.wake is not None else None,
     )
 
 

