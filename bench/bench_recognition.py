@@ -15,7 +15,10 @@ in 20 ms chunks as the page streams it, as fast as the detector goes.
 Run from the repository root (the machine is shared: CPU seconds are the fair measure):
 
     PYTHONPATH=src:. python bench/bench_recognition.py [--part wer|wake|all]
-        [--configs default,greedy,...] [--wake-minutes 60]
+        [--configs "NAME;NAME..."] [--wake-minutes 60]
+
+The opt-in whisper-base rows need `pip install 'ballsy[whisper-base]'` (or
+BENCH_WHISPER_BASE=FOLDER holding the assembled model); without it they are left out.
 """
 
 from __future__ import annotations
@@ -87,11 +90,14 @@ def run_engine(name: str, engine: object, clips: Sequence[Clip]) -> Outcome:
 
 def engine_configs(names: Sequence[str]) -> dict[str, object]:
     """Decoding configurations, by name; each is built only when asked for."""
-    from ballsy.providers.stt.command_vocabulary import COMMAND_PROMPT
+    from ballsy.errors import FeatureUnavailable
+    from ballsy.providers.stt.engine import WhisperEngine
     from ballsy.providers.stt.options import EngineOptions
+    from ballsy.providers.stt.packaged import packaged_model_path
     from ballsy.providers.stt.whisper import resolve_model_path
 
-    tiny = EngineOptions(
+    # Ballsy's defaults: the command prompt, temperature 0 (EngineOptions' defaults).
+    tuned = EngineOptions(
         model_path=resolve_model_path("embedded"),
         device="cpu",
         compute_type="int8",
@@ -100,29 +106,28 @@ def engine_configs(names: Sequence[str]) -> dict[str, object]:
         beam_size=2,
         min_window_seconds=15,
     )
-    tuned = replace(tiny, initial_prompt=COMMAND_PROMPT, temperature_fallback=False)
+    before = replace(tuned, initial_prompt=None, temperature_fallback=True)
     table = {
-        # Before this benchmark: beam 2, temperature fallback, no prompt.
-        "before": tiny,
-        "greedy": replace(tiny, beam_size=1),
-        "temperature 0": replace(tiny, temperature_fallback=False),
-        "beam 5": replace(tiny, beam_size=5),
-        "prompt": replace(tiny, initial_prompt=COMMAND_PROMPT),
-        "prompt + temperature 0": tuned,
-        "prompt + beam 5": replace(tuned, beam_size=5),
-        "prompt + 30 s window": replace(tuned, min_window_seconds=30),
+        "before: no prompt, temperature fallback": before,
+        "greedy": replace(before, beam_size=1),
+        "beam 5": replace(before, beam_size=5),
+        "default: command prompt, temperature 0": tuned,
+        "default + beam 5": replace(tuned, beam_size=5),
     }
-    base = os.environ.get("BENCH_WHISPER_BASE")  # a folder with the assembled base model
-    if base:
-        table["base (en pinned)"] = replace(tiny, model_path=Path(base))
-        table["base + prompt"] = replace(tuned, model_path=Path(base))
-    from ballsy.providers.stt.engine import WhisperEngine
-
-    return {name: WhisperEngine(table[name]) for name in names}
+    try:  # the opt-in model, when its packages are installed (or assembled by hand)
+        base: Path | None = packaged_model_path("whisper-base")
+    except FeatureUnavailable:
+        base = (
+            Path(os.environ["BENCH_WHISPER_BASE"]) if "BENCH_WHISPER_BASE" in os.environ else None
+        )
+    if base is not None:
+        table["whisper-base, en pinned, no prompt"] = replace(before, model_path=base)
+        table["whisper-base + command prompt"] = replace(tuned, model_path=base)
+    return {name: WhisperEngine(table[name]) for name in names if name in table}
 
 
 def wer_section(args: argparse.Namespace) -> list[str]:
-    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    names = [n.strip() for n in args.configs.split(";") if n.strip()]
     clips = make_clips(PHRASES, voices.VOICES)
     engines = engine_configs(names)
     outcomes = []
@@ -187,7 +192,8 @@ def noise(kind: str, seconds: float, rng: np.random.Generator) -> bytes:
 
 def mix(speech: bytes, background: bytes, gain: float) -> bytes:
     a = np.frombuffer(speech, dtype=np.int16).astype(np.float32)
-    b = np.frombuffer(background, dtype=np.int16).astype(np.float32)[: a.size] * gain
+    b = np.frombuffer(background, dtype=np.int16).astype(np.float32) * gain
+    b = np.pad(b[: a.size], (0, max(0, a.size - b.size)))
     return np.clip(a + b, -32768, 32767).astype(np.int16).tobytes()
 
 
@@ -268,8 +274,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--part", choices=("wer", "wake", "all"), default="all")
     parser.add_argument(
         "--configs",
-        default="before,greedy,temperature 0,beam 5,prompt,prompt + temperature 0",
-        help="decoding configurations to compare, comma-separated",
+        default=";".join(
+            (
+                "before: no prompt, temperature fallback",
+                "beam 5",
+                "default: command prompt, temperature 0",
+                "default + beam 5",
+                "whisper-base, en pinned, no prompt",
+                "whisper-base + command prompt",
+            )
+        ),
+        help="decoding configurations to compare, separated by ';'",
     )
     parser.add_argument("--wake-minutes", type=float, default=60.0)
     args = parser.parse_args(argv)

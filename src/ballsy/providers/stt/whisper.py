@@ -91,7 +91,6 @@ class WhisperConfig:
             min_window_seconds=self.min_window_seconds,
             language=self.language,
             initial_prompt=COMMAND_PROMPT if self.command_prompt else None,
-            temperature_fallback=False,
         )
 
 
