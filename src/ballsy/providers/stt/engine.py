@@ -164,7 +164,6 @@ class WhisperEngine:
             speech_seconds=sum(piece.size for piece in pieces) / SAMPLE_RATE,
         )
 
-
     def _decode(self, piece: npt.NDArray[np.float32], prompt: str | None) -> list[Any]:
         segments, _ = self.model.transcribe(
             piece,

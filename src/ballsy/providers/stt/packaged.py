@@ -86,9 +86,10 @@ def packaged_model_path(name: str, *, root: Path | None = None) -> Path:
     weights = target / "model.bin"
     if weights.is_file() and weights.stat().st_size == expected:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    staging: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
         with (staging / "model.bin").open("wb") as out:
             for part in parts:
                 with part.open("rb") as source:
@@ -99,7 +100,8 @@ def packaged_model_path(name: str, *, root: Path | None = None) -> Path:
             shutil.rmtree(target)  # an older or broken assembly
         staging.rename(target)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if weights.is_file() and weights.stat().st_size == expected:
             return target  # another process assembled it at the same moment
         raise ProviderUnavailable(
