@@ -209,7 +209,7 @@ def collapse_repeats(text: str) -> str:
     Without timestamps, tiny.en sometimes loops on a short command ("What is nine minus
     three? What is nine minus three?"), too briefly for the compression-ratio check.
     """
-    sentences = re.findall(r"[^.?!]+[.?!]*", text)
+    sentences: list[str] = re.findall(r"[^.?!]+[.?!]*", text)
     unique = {sentence.strip().lower() for sentence in sentences}
     if len(sentences) > 1 and len(unique) == 1:
         return sentences[0].strip()
