@@ -24,6 +24,7 @@ BENCH_WHISPER_BASE=FOLDER holding the assembled model); without it they are left
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import sys
@@ -269,6 +270,49 @@ def wake_section(args: argparse.Namespace) -> list[str]:
     return lines
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _service_run(listeners: int, seconds: float) -> tuple[float, float, float]:
+    """`listeners` streams of `seconds` each fed in 20 ms chunks through the worker at once."""
+    from ballsy.providers.wake.service import WakeOptions, WakeWordService
+
+    service = WakeWordService(WakeOptions(model="okay_nabu", max_streams=listeners))
+    await service.warm_up()
+    pid = service.pid()
+    assert pid is not None
+    speech = non_wake_audio(seconds / 60, seed=11)
+
+    async def stream() -> None:
+        listener = service.listener()
+        for start in range(0, len(speech), CHUNK_BYTES):
+            await listener.feed(speech[start : start + CHUNK_BYTES])
+        await listener.aclose()
+
+    wall, cpu, worker = time.perf_counter(), time.process_time(), process_cpu_seconds(pid)
+    await asyncio.gather(*(stream() for _ in range(listeners)))
+    wall = time.perf_counter() - wall
+    cpu, worker = time.process_time() - cpu, process_cpu_seconds(pid) - worker
+    await service.aclose()
+    return wall, cpu, worker
+
+
+def service_section(listeners: int, seconds: float) -> list[str]:
+    wall, cpu, worker = asyncio.run(_service_run(listeners, seconds))
+    audio = listeners * seconds
+    return [
+        "",
+        f"Through the service (WakeWordService, okay_nabu): {listeners} listeners each fed "
+        f"{seconds:g} s of non-wake audio in 20 ms chunks at once, as fast as it goes: "
+        f"{audio:g} s of audio in {wall:.1f} s wall ({audio / wall:.0f}× real time); CPU "
+        f"per second of audio: server process {cpu / audio * 1000:.1f} ms (the batching loop "
+        f"and the pipe), worker {worker / audio * 1000:.1f} ms.",
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("wer", "wake", "all"), default="all")
@@ -287,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="decoding configurations to compare, separated by ';'",
     )
     parser.add_argument("--wake-minutes", type=float, default=60.0)
+    parser.add_argument("--wake-listeners", type=int, default=20)
     args = parser.parse_args(argv)
     load = os.getloadavg()
     out = ["## Recognition: word errors on commands, the wake word", ""]
@@ -294,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.part in ("wer", "all"):
         out += ["### Word error rate on spoken commands", "", *wer_section(args), ""]
     if args.part in ("wake", "all"):
-        out += ["### Wake word: detections and false alarms", "", *wake_section(args), ""]
+        out += ["### Wake word: detections and false alarms", "", *wake_section(args)]
+        out += [*service_section(args.wake_listeners, 60.0), ""]
     print("\n".join(out))
 
 

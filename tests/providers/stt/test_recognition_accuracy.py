@@ -65,3 +65,15 @@ def test_short_commands_are_heard_and_every_sum_is_answered_right() -> None:
     before_wer, before_wrong = listen(server_engine(initial_prompt=None, temperature_fallback=True))
     assert before_wrong != []
     assert before_wer > wer
+
+
+def test_a_sentence_whisper_repeats_is_kept_once() -> None:
+    pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
+    from ballsy.providers.stt.engine import collapse_repeats
+
+    assert collapse_repeats("What is nine minus three? What is nine minus three?") == (
+        "What is nine minus three?"
+    )
+    assert collapse_repeats("Stop. Go.") == "Stop. Go."
+    assert collapse_repeats("hello hello") == "hello hello"
+    assert collapse_repeats("Open YouTube.") == "Open YouTube."
