@@ -193,6 +193,9 @@ class WakeWordService:
                 error: BaseException | None = None
             except ProviderUnavailable as exc:
                 detected, error = set(), exc
+            except Exception as exc:  # a bug here must not leave every listener waiting
+                log.exception("wake word batch failed")
+                detected, error = set(), exc
             for feed in feeds:
                 if feed.done.done():
                     continue  # its caller gave up (socket closed)
