@@ -198,7 +198,7 @@ def mix(speech: bytes, background: bytes, gain: float) -> bytes:
     return np.clip(a + b, -32768, 32767).astype(np.int16).tobytes()
 
 
-def non_wake_audio(minutes: float, seed: int = 7) -> bytes:
+def non_wake_audio(minutes: float, seed: int = 7, stats: dict[str, float] | None = None) -> bytes:
     """`minutes` of speech that never says a wake phrase, and noise, in random order."""
     rng = np.random.default_rng(seed)
     shuffle = random.Random(seed)
@@ -213,8 +213,13 @@ def non_wake_audio(minutes: float, seed: int = 7) -> bytes:
             clip = shuffle.choice(speech)
             kind = shuffle.choice(kinds)
             part = mix(clip, noise(kind, len(clip) / 32_000, rng), gain=shuffle.uniform(0, 0.5))
+            key = "speech"
         else:
             part = noise(shuffle.choice(kinds), shuffle.uniform(2, 20), rng)
+            key = "noise"
+        if stats is not None:
+            stats[key] = stats.get(key, 0.0) + len(part) / 32_000
+            stats[key + " clips"] = stats.get(key + " clips", 0.0) + 1
         part += voices.silence(shuffle.uniform(0.2, 2.0))
         parts.append(part)
         size += len(part)
@@ -240,8 +245,19 @@ def wake_section(args: argparse.Namespace) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     started = time.perf_counter()
-    background = non_wake_audio(args.wake_minutes)
+    stats: dict[str, float] = {}
+    background = non_wake_audio(args.wake_minutes, stats=stats)
     seconds = len(background) / 32_000
+    lines[:0] = [
+        f"The non-wake audio: {stats.get('speech clips', 0):.0f} spoken clips "
+        f"({stats.get('speech', 0) / 60:.0f} min: the {len(PHRASES)} commands and a passage in "
+        f"{len(voices.VOICES)} voices, each over white, pink or brown noise, a hum, a pulsing "
+        f"tone or silence at a random level) and {stats.get('noise clips', 0):.0f} stretches of "
+        f"those noises alone ({stats.get('noise', 0) / 60:.0f} min), with pauses, "
+        f"{seconds / 60:.0f} min in all, fed in 20 ms chunks. Detections: each model's phrase "
+        "said once by each voice, between silences.",
+        "",
+    ]
     print(
         f"made {seconds / 60:.1f} min of non-wake audio in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,

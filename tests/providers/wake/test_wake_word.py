@@ -136,6 +136,24 @@ async def test_a_hung_worker_is_killed_after_the_batch_deadline() -> None:
         await service.aclose()
 
 
+async def test_closing_the_service_answers_a_listener_waiting_on_a_hung_worker() -> None:
+    service = WakeWordService(WakeOptions(model="okay_nabu", batch_timeout_seconds=600))
+    listener = service.listener()
+    assert await listener.feed(voices.silence(0.1)) is False
+    hung = service.pid()
+    assert hung is not None
+    os.kill(hung, signal.SIGSTOP)
+    waiting = asyncio.create_task(listener.feed(voices.silence(0.1)))
+    async with asyncio.timeout(60):
+        while not service._in_flight:  # the feed has reached the hung worker
+            await asyncio.sleep(0.01)
+    async with asyncio.timeout(60):  # far below the 600 s batch deadline
+        await service.aclose()
+        assert await waiting is False
+    with pytest.raises(Busy, match="shutting down"):
+        service.listener()
+
+
 async def test_a_model_that_cannot_load_is_reported_not_retried_in_a_loop() -> None:
     # An address-space cap far below what TensorFlow Lite needs: the worker cannot start.
     service = WakeWordService(WakeOptions(model="okay_nabu", worker_memory_mb=40))

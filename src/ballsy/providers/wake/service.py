@@ -93,6 +93,7 @@ class WakeWordService:
         self._start_failed_at: float | None = None
         self._start_failure: str = ""
         self._pending: list[_Feed] = []
+        self._in_flight: list[_Feed] = []
         self._closing: list[int] = []
         self._kick = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
@@ -165,11 +166,13 @@ class WakeWordService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
             self._sender = None
-        for feed in self._pending:
+        for feed in [*self._in_flight, *self._pending]:  # nobody is left waiting
             if not feed.done.done():
                 feed.done.set_result(False)
         self._pending.clear()
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._stop_worker)
+        # In a thread of its own: the service's thread may be waiting on a hung worker,
+        # which this kill releases.
+        await asyncio.to_thread(self._stop_worker)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- the batching loop (event loop side) -----------------------------------------
@@ -183,6 +186,7 @@ class WakeWordService:
             await self._kick.wait()
             self._kick.clear()
             feeds, self._pending = self._pending, []
+            self._in_flight = feeds
             closing, self._closing = self._closing, []
             if not feeds and not closing:
                 continue
@@ -208,6 +212,8 @@ class WakeWordService:
     def _started(self) -> _WakeProcess:
         if self._worker is not None:
             return self._worker
+        if self._closed:
+            raise ProviderUnavailable("The wake word is shutting down.")
         failed_at = self._start_failed_at
         if failed_at is not None and time.monotonic() - failed_at < _RETRY_START_SECONDS:
             raise ProviderUnavailable(self._start_failure)
