@@ -97,23 +97,24 @@ def engine_configs(names: Sequence[str]) -> dict[str, object]:
     from ballsy.providers.stt.packaged import packaged_model_path
     from ballsy.providers.stt.whisper import resolve_model_path
 
-    # Ballsy's defaults: the command prompt, temperature 0 (EngineOptions' defaults).
+    # Ballsy's defaults: the command prompt, temperature 0 (EngineOptions' defaults), beam 5
+    # (STT_BEAM_SIZE).
     tuned = EngineOptions(
         model_path=resolve_model_path("embedded"),
         device="cpu",
         compute_type="int8",
         cpu_threads=1,
         workers=1,
-        beam_size=2,
+        beam_size=5,
         min_window_seconds=15,
     )
-    before = replace(tuned, initial_prompt=None, temperature_fallback=True)
+    before = replace(tuned, beam_size=2, initial_prompt=None, temperature_fallback=True)
     table = {
-        "before: no prompt, temperature fallback": before,
+        "before: beam 2, no prompt, temperature fallback": before,
         "greedy": replace(before, beam_size=1),
-        "beam 5": replace(before, beam_size=5),
-        "default: command prompt, temperature 0": tuned,
-        "default + beam 5": replace(tuned, beam_size=5),
+        "beam 5, no prompt": replace(before, beam_size=5),
+        "command prompt, temperature 0, beam 2": replace(tuned, beam_size=2),
+        "default: command prompt, temperature 0, beam 5": tuned,
     }
     try:  # the opt-in model, when its packages are installed (or assembled by hand)
         base: Path | None = packaged_model_path("whisper-base")
@@ -122,8 +123,8 @@ def engine_configs(names: Sequence[str]) -> dict[str, object]:
             Path(os.environ["BENCH_WHISPER_BASE"]) if "BENCH_WHISPER_BASE" in os.environ else None
         )
     if base is not None:
-        table["whisper-base, en pinned, no prompt"] = replace(before, model_path=base)
-        table["whisper-base + command prompt"] = replace(tuned, model_path=base)
+        table["whisper-base, en pinned, beam 2, no prompt"] = replace(before, model_path=base)
+        table["whisper-base, command prompt, beam 2"] = replace(tuned, model_path=base, beam_size=2)
     return {name: WhisperEngine(table[name]) for name in names if name in table}
 
 
@@ -336,12 +337,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--configs",
         default=";".join(
             (
-                "before: no prompt, temperature fallback",
-                "beam 5",
-                "default: command prompt, temperature 0",
-                "default + beam 5",
-                "whisper-base, en pinned, no prompt",
-                "whisper-base + command prompt",
+                "before: beam 2, no prompt, temperature fallback",
+                "beam 5, no prompt",
+                "command prompt, temperature 0, beam 2",
+                "default: command prompt, temperature 0, beam 5",
+                "whisper-base, en pinned, beam 2, no prompt",
+                "whisper-base, command prompt, beam 2",
             )
         ),
         help="decoding configurations to compare, separated by ';'",

@@ -64,7 +64,7 @@ class WhisperConfig:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 1
-    beam_size: int = 2
+    beam_size: int = 5
     min_window_seconds: float = 15.0
     max_concurrency: int = 1
     max_queue: int = 4
