@@ -413,7 +413,6 @@ class WorkerPool:
 WorkerProcess = _Worker
 WorkerDied = _Died
 WorkerOverran = _Overran
-FAULT_SIGNALS = _FAULT_SIGNALS
 
 
 class _Replace(Exception):
