@@ -207,3 +207,39 @@ def test_the_wake_word_is_off_by_default_and_only_packaged_models_are_accepted(
     assert make_settings().wake_word == "off"
     with pytest.raises(ValidationError):
         make_settings(wake_word="hey_siri")
+
+
+def test_the_worker_loop_feeds_closes_and_refuses_streams_beyond_its_limit() -> None:
+    """The worker's own loop, run here (in its process it is out of coverage's sight)."""
+    import json
+    import multiprocessing
+    import threading
+
+    from ballsy.providers.wake.worker import WakeWorkerSpec, serve
+
+    wake = clip("okay nabu", voices.PIPER)
+    server_end, worker_end = multiprocessing.Pipe(duplex=True)
+    replies: list[dict[str, Any]] = []
+
+    def drive() -> None:
+        replies.append(json.loads(server_end.recv_bytes()))  # ready
+        server_end.send([("feed", 1, wake), ("feed", 2, wake)])
+        replies.append(json.loads(server_end.recv_bytes()))
+        server_end.send([("close", 1), ("feed", 2, voices.silence(0.1)), ("feed", 3, wake)])
+        replies.append(json.loads(server_end.recv_bytes()))
+        server_end.send(None)
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        serve(worker_end, WakeWorkerSpec("okay_nabu", max_streams=1, memory_bytes=None), None)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        driver.join(timeout=60)
+    assert replies == [
+        {"kind": "ready"},
+        {"kind": "fed", "detected": [1], "refused": [2]},
+        # Stream 1 closed: its place goes to stream 2, and stream 3 is refused.
+        {"kind": "fed", "detected": [], "refused": [3]},
+    ]
