@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "cli": ("bench.bench_cli", ["--runs", "20"]),
     "speech": ("bench.bench_stt", []),
     "speech-isolation": ("bench.bench_stt_isolation", ["--rounds", "30"]),
+    "recognition": ("bench.bench_recognition", ["--wake-minutes", "60"]),
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
     "listen": ("bench.bench_listen", ["--runs", "20"]),
     "ratelimit": ("bench.bench_ratelimit", []),

@@ -219,6 +219,8 @@ class SpeechSettings(SettingsGroup):
     stt_min_window_seconds: float
     stt_job_timeout_seconds: float
     stt_worker_memory_mb: int
+    stt_language: str
+    stt_command_prompt: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -257,6 +259,14 @@ class ListenSettings(SettingsGroup):
     listen_partial_interval_seconds: float
     listen_max_partials: int
     listen_no_speech_seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WakeSettings(SettingsGroup):
+    SECTION: ClassVar[str] = "wake word"
+
+    wake_word: Literal["off", "okay_nabu", "hey_jarvis", "hey_mycroft", "alexa"]
+    wake_max_streams: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -313,6 +323,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "ai": AISettings,
     "speech": SpeechSettings,
     "listening": ListenSettings,
+    "wake": WakeSettings,
     "limits": RateLimitSettings,
     "memory": MemorySettings,
     "tools": ToolSettings,

@@ -44,6 +44,7 @@ from ballsy.providers.stt.base import SpeechToText
 from ballsy.providers.stt.listen import Listening, ListenOptions
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
+from ballsy.providers.wake.service import WakeOptions, WakeWordService
 from ballsy.providers.weather.open_meteo import OpenMeteo, WeatherOptions
 
 log = logging.getLogger("ballsy.wiring")
@@ -76,13 +77,14 @@ class Services:
     # Tool services holding connections (the weather client), closed at shutdown.
     closables: list[Any] = field(default_factory=list)
     listening: Listening = field(default_factory=lambda: Listening(ListenOptions()))
+    wake: WakeWordService | None = None  # WAKE_WORD=off (the default): None
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
         await self.assistant.turns.aclose()
         if self.assistant.recall is not None and self.assistant.recall.embedder is not None:
             self.assistant.recall.embedder.close()
-        for closable in (self.llm, self.stt, self.limiter, *self.closables):
+        for closable in (self.llm, self.stt, self.limiter, self.wake, *self.closables):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
                     await closable.aclose()
@@ -150,6 +152,18 @@ def build_long_term_memory(settings: Settings, engine: AsyncEngine) -> LongTermM
         log.warning("long-term memory unavailable: %s", embedder)
         return LongTermMemory(engine, None, options, unavailable=embedder)
     return LongTermMemory(engine, embedder, options)
+
+
+def build_wake(settings: Settings) -> WakeWordService | None:
+    """The wake word detector when WAKE_WORD names a model; None when off or not installed."""
+    wake = settings.wake
+    if wake.wake_word == "off":
+        return None
+    try:
+        return WakeWordService(WakeOptions(model=wake.wake_word, max_streams=wake.wake_max_streams))
+    except FeatureUnavailable as exc:  # the `wake` extra is not installed
+        log.warning("wake word unavailable: %s", exc.message)
+        return None
 
 
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
@@ -275,6 +289,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         closables=closables,
         timers=timers,
         listening=Listening(listen_options(settings)),
+        wake=build_wake(settings),
     )
 
 

@@ -164,6 +164,10 @@ class Capabilities(BaseModel):
         description="Largest WebSocket frame, text or binary: send audio in smaller chunks."
     )
     max_request_bytes: int = Field(description="Largest HTTP request body (an upload).")
+    wake_word: str | None = Field(
+        default=None,
+        description="The wake phrase heard in hands-free mode (WAKE_WORD), or null when off.",
+    )
 
 
 class Health(BaseModel):

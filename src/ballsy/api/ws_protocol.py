@@ -26,7 +26,8 @@ Client -> server (JSON text frames):
                                                         no fields: forget it. No answer.
   {"status": "listening"}                               legacy -> status_update
 Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
-transcript, status_update, pong, error {code, message, retry_after?},
+transcript, status_update, pong, wake {word} (the wake word was heard on a hands-free
+stream: start listening for a command), error {code, message, retry_after?},
 timer_fired {id, kind, label, text, due_at, late} when a timer, alarm or reminder of this
 socket's user is due (on every signed-in socket of theirs, any instance; `late` when it
 is announced after it was due, e.g. on the first connection after it fell due);
@@ -203,6 +204,11 @@ def partial(text: str) -> dict[str, Any]:
 def speech_end(reason: str) -> dict[str, Any]:
     """The server stopped taking a live stream's audio, and why."""
     return {"type": "speech_end", "reason": reason}
+
+
+def wake(word: str) -> dict[str, Any]:
+    """The wake word (`word`, as the page shows it) was heard on this hands-free stream."""
+    return {"type": "wake", "word": word}
 
 
 def reply_start(event: TurnStarted) -> dict[str, Any]:

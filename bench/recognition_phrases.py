@@ -1,0 +1,172 @@
+"""The spoken commands of the recognition benchmark and its test, and how they are scored.
+
+Each phrase is something a user says to Ballsy; an arithmetic phrase carries the number
+the command router must answer from the transcript ("That's 56."), so a mishearing that
+happens to cost one word but changes the sum is caught. Scoring normalises what does not
+change the meaning: case, punctuation, "what's"/"what is", digits against number words
+("7" and "seven", "100" and "one hundred"), "%" against "percent".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from ballsy.commands.base import CommandContext, LocalReply
+from ballsy.commands.router import route
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    text: str
+    answer: str | None = None  # the number an arithmetic command must come back with
+
+
+PHRASES: tuple[Phrase, ...] = (
+    Phrase("what time is it"),
+    Phrase("what is the date today"),
+    Phrase("what day of the week is it"),
+    Phrase("what is seven times eight", "56"),
+    Phrase("what is twelve plus thirty", "42"),
+    Phrase("what is one hundred divided by four", "25"),
+    Phrase("what is nine minus three", "6"),
+    Phrase("how much is six times seven", "42"),
+    Phrase("what is fifteen percent of two hundred", "30"),
+    Phrase("what is eighty one divided by nine", "9"),
+    Phrase("set a timer for five minutes"),
+    Phrase("set a timer for ten minutes"),
+    Phrase("what is the weather like today"),
+    Phrase("what is the weather in london"),
+    Phrase("play bohemian rhapsody on youtube"),
+    Phrase("play some jazz on youtube"),
+    Phrase("open youtube"),
+    Phrase("tell me a joke"),
+    Phrase("what is the latest news"),
+    Phrase("directions to the nearest pharmacy"),
+)
+# The handful the test runs (well under a minute): one of each kind, arithmetic first.
+TEST_PHRASES: tuple[Phrase, ...] = (
+    PHRASES[3],
+    PHRASES[4],
+    PHRASES[0],
+    PHRASES[10],
+    PHRASES[14],
+)
+
+_UNITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_CONTRACTIONS = {
+    "what's": "what is",
+    "whats": "what is",
+    "it's": "it is",
+    "how's": "how is",
+    "where's": "where is",
+    "you tube": "youtube",
+    "%": " percent",
+}
+
+
+def normalise(text: str) -> list[str]:
+    """Words to compare: lower case, no punctuation, numbers as digits."""
+    text = text.lower().replace("-", " ").replace("’", "'")
+    for spelling, plain in _CONTRACTIONS.items():
+        text = text.replace(spelling, plain)
+    words = re.sub(r"[^a-z0-9% ]+", " ", text.replace(",", "")).split()
+    return _numbers_as_digits(words)
+
+
+def _numbers_as_digits(words: list[str]) -> list[str]:
+    out: list[str] = []
+    value: int | None = None
+    for word in words:
+        if word in _UNITS or word in _TENS:
+            number = _UNITS.get(word, _TENS.get(word, 0))
+            if value is not None and _continues(value, number):
+                value += number
+            else:
+                if value is not None:
+                    out.append(str(value))
+                value = number
+        elif word == "hundred" and value is not None and value < 100:
+            value *= 100
+        else:
+            if value is not None:
+                out.append(str(value))
+                value = None
+            out.append(word)
+    if value is not None:
+        out.append(str(value))
+    return out
+
+
+def _continues(value: int, number: int) -> bool:
+    """Whether `number` adds to `value`: "eighty one", "one hundred twelve"; not "seven eight"."""
+    tens_then_unit = value % 100 >= 20 and value % 10 == 0 and number < 10
+    hundreds_then_rest = value >= 100 and value % 100 == 0
+    return tens_then_unit or hundreds_then_rest
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    """Word-level edit distance (substitutions + insertions + deletions)."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, start=1):
+        current = [i]
+        for j, hyp_word in enumerate(hyp, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
+            )
+        previous = current
+    return previous[-1]
+
+
+def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    errors = sum(word_errors(r, h) for r, h in zip(references, hypotheses, strict=True))
+    words = sum(len(normalise(r)) for r in references)
+    return errors / words if words else 0.0
+
+
+_CONTEXT = CommandContext(now=datetime(2026, 12, 3, 15, 0, tzinfo=UTC), timezone=ZoneInfo("UTC"))
+
+
+def answered_right(phrase: Phrase, transcript: str) -> bool:
+    """Whether Ballsy's router, given the transcript, answers the arithmetic correctly."""
+    if phrase.answer is None:
+        return True
+    reply = route(transcript, _CONTEXT)
+    if not isinstance(reply, LocalReply) or reply.family != "arithmetic":
+        return False
+    return re.search(rf"(?<![\d.]){re.escape(phrase.answer)}(?![\d])", reply.text) is not None
