@@ -72,6 +72,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
         background: list[asyncio.Task[None]] = [asyncio.create_task(_check_schema(app, services))]
         if services.stt.available and settings.stt_preload:
             background.append(asyncio.create_task(_warm_up(services)))
+        if services.tts.available and settings.tts_preload:
+            background.append(asyncio.create_task(services.tts.warm_up()))
         if settings.history_retention_days:
             background.append(asyncio.create_task(_retention_loop(services)))
         if settings.anonymous_user_retention_days:

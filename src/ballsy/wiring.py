@@ -22,13 +22,14 @@ from ballsy.assistant.prompting import PromptBuilder
 from ballsy.config import Settings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
-from ballsy.errors import FeatureUnavailable
+from ballsy.errors import FeatureUnavailable, ProviderUnavailable
 from ballsy.metrics import Metrics
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
 from ballsy.providers.ratelimit.limiter import RateLimiter
 from ballsy.providers.stt.base import SpeechToText
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
+from ballsy.providers.tts.base import TextToSpeech, UnavailableTextToSpeech
 
 log = logging.getLogger("ballsy.wiring")
 
@@ -41,6 +42,8 @@ class Overrides:
     stt: SpeechToText | None = None  # None with use_stt_override: speech switched off
     use_llm_override: bool = False
     use_stt_override: bool = False
+    tts: TextToSpeech | None = None  # None with use_tts_override: Ballsy's voice off
+    use_tts_override: bool = False
 
 
 @dataclass
@@ -54,13 +57,16 @@ class Services:
     llm: LLMProvider | None
     stt: SpeechToText
     limiter: RateLimiter
+    tts: TextToSpeech = field(
+        default_factory=lambda: UnavailableTextToSpeech("Ballsy's voice is not set up here.")
+    )
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.
         await self.assistant.turns.aclose()
-        for closable in (self.llm, self.stt, self.limiter):
+        for closable in (self.llm, self.stt, self.tts, self.limiter):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
                     await closable.aclose()
@@ -112,6 +118,41 @@ def build_stt(settings: Settings) -> SpeechToText:
         return UnavailableSpeechToText(exc.message)
 
 
+def build_tts(settings: Settings) -> TextToSpeech:
+    """Ballsy's own voice (Piper in worker processes), or a stand-in saying why not:
+    the page then speaks with the browser's voices."""
+    if not settings.tts_enabled:
+        return UnavailableTextToSpeech(
+            "Ballsy's own voice is switched off here (TTS_ENABLED=false); "
+            "the browser's voices are used."
+        )
+    try:
+        from ballsy.providers.tts.options import SynthesisOptions
+        from ballsy.providers.tts.piper import PiperTextToSpeech
+        from ballsy.providers.tts.voices import require_voice_extra, resolve_voice
+
+        require_voice_extra()
+        files = resolve_voice(settings.tts_voice)
+    except (FeatureUnavailable, ProviderUnavailable) as exc:
+        log.warning("Ballsy's own voice unavailable: %s", exc.message)
+        return UnavailableTextToSpeech(exc.message)
+    return PiperTextToSpeech(
+        SynthesisOptions(
+            voice=files.name,
+            title=files.title,
+            model_path=files.model_path,
+            config_path=files.config_path,
+            max_concurrency=settings.tts_max_concurrency,
+            max_queue=settings.tts_max_queue,
+            queue_timeout_seconds=settings.tts_queue_timeout_seconds,
+            job_timeout_seconds=settings.tts_job_timeout_seconds,
+            worker_memory_mb=settings.tts_worker_memory_mb,
+            max_chars=settings.tts_max_chars,
+            preload=settings.tts_preload,
+        )
+    )
+
+
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
     """The limiter; with RATE_LIMIT_ENABLED=false it exists and admits everything."""
     return RateLimiter.from_settings(settings, engine=engine)
@@ -128,6 +169,10 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         stt = overrides.stt or build_stt(settings.model_copy(update={"stt_enabled": False}))
     else:
         stt = build_stt(settings)
+    if overrides.use_tts_override:
+        tts = overrides.tts or build_tts(settings.model_copy(update={"tts_enabled": False}))
+    else:
+        tts = build_tts(settings)
     limiter = build_limiter(settings, engine)
     scopes = TokenlessScopes(
         ttl_seconds=settings.tokenless_scope_ttl_seconds,
@@ -172,6 +217,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         llm=llm,
         stt=stt,
         limiter=limiter,
+        tts=tts,
     )
 
 
