@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 
 $(STAMP): pyproject.toml requirements/constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[speech,dev]'
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[speech,voice,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
