@@ -10,6 +10,7 @@ from ballsy.api.routes import (
     health,
     history,
     metrics,
+    openai_audio,
     page,
     session,
     settings,
@@ -28,6 +29,7 @@ def include_routes(app: FastAPI, config: Settings) -> None:
     app.include_router(settings.router)
     app.include_router(conversations.router)
     app.include_router(ws.router)
+    app.include_router(openai_audio.router)
     if config.metrics_enabled:
         app.include_router(metrics.router)
     page.mount(app)

@@ -28,8 +28,9 @@ from ballsy.providers.isolation.process import reply_bytes, reply_json
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-# Formats a worker produces; WAV is PCM with a header, added by the server.
-WORKER_FORMATS = frozenset({"pcm_s16le", "opus"})
+# Formats a worker produces; WAV is PCM with a header, added by the server. Encoded
+# ones need PyAV (the speech extra) in the worker.
+WORKER_FORMATS = frozenset({"pcm_s16le", "opus", "mp3", "flac", "aac"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +68,25 @@ def synthesize_pcm(voice: Any, text: str, length_scale: float) -> bytes:
     return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, config))
 
 
-def encode_opus(pcm: bytes, sample_rate: int) -> bytes:
-    """Ogg/Opus (48 kHz mono) from 16-bit PCM; needs PyAV (the speech extra)."""
+# Encoded formats: (container, codec, codec sample rate or None for the voice's own).
+ENCODINGS: dict[str, tuple[str, str, int | None]] = {
+    "opus": ("ogg", "libopus", 48000),
+    "mp3": ("mp3", "libmp3lame", None),
+    "flac": ("flac", "flac", None),
+    "aac": ("adts", "aac", None),
+}
+
+
+def encode_audio(pcm: bytes, sample_rate: int, fmt: str) -> bytes:
+    """`pcm` (16-bit mono) encoded as `fmt` (see ENCODINGS); needs PyAV (the speech extra)."""
     import av
     import numpy as np
 
+    container_format, codec, rate = ENCODINGS[fmt]
     samples = np.frombuffer(pcm, dtype=np.int16).reshape(1, -1)
     out = io.BytesIO()
-    with av.open(out, "w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=48000, layout="mono")
+    with av.open(out, "w", format=container_format) as container:
+        stream: Any = container.add_stream(codec, rate=rate or sample_rate, layout="mono")
         if samples.size:
             frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
             frame.sample_rate = sample_rate
@@ -111,8 +122,8 @@ def serve(conn: Connection, spec: SynthesisSpec) -> None:
         started = time.perf_counter()
         try:
             audio = synthesize_pcm(voice, str(text), float(length_scale))
-            if fmt == "opus":
-                audio = encode_opus(audio, sample_rate)
+            if fmt != "pcm_s16le":
+                audio = encode_audio(audio, sample_rate, fmt)
         except MemoryError:
             reply_json(conn, {"kind": "error", "message": "Synthesis ran out of memory."})
             return
