@@ -72,6 +72,8 @@ def start_server(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[Callable[.
                 "GOOGLE_GEMINI_BASE_URL": fake_gemini.base_url,
                 "STT_PRELOAD": "true",
                 "LOG_LEVEL": "WARNING",
+                # The browser's (fake) voices, unless a test asks for Ballsy's own.
+                "TTS_ENABLED": "false",
                 **env,
             },
             port=port,

@@ -10,9 +10,10 @@ import {
   setupSettings,
 } from "./settings.js";
 import { VoiceSocket } from "./socket.js";
-import { Speaker } from "./speaker.js";
+import { Speaker, rateFor } from "./speaker.js";
 import * as ui from "./ui.js";
 import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_activity.js";
+import { BALLSY_VOICE, effectiveVoice, VoicePlayer } from "./voice_player.js";
 
 const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_RECORDING_SECONDS = 30;
@@ -50,16 +51,79 @@ const state = {
   turns: new Map(), // turn_id -> {bubble, cancelled, streamed, command}
   activeTurn: null, // the turn_id whose reply is streaming now
   rest: new Set(), // REST requests in flight: {cancelled}
+  voice: { available: false, enabled: false, title: "" }, // Ballsy's own voice, per the server
+  spokenBubbles: new Map(), // turn_id -> bubble of recent replies, for what was heard of them
 };
 
 const speaker = new Speaker({ onChange: () => refreshOrb() });
+const player = new VoicePlayer({
+  onChange: () => refreshOrb(),
+  // Ballsy's voice was busy or failed mid-reply: the browser says the rest.
+  onFallback: (text, turnId) => {
+    speaker.push(`${text} `, turnId);
+    speaker.finish(turnId);
+  },
+});
 const voiceWatch = new VoiceWatch({ onVoice: (handover) => onVoiceWhileSpeaking(handover) });
 let voiceWatchLinger = null;
 const socket = new VoiceSocket({
   hello: () => ({ type: "hello", token: api.token, timezone: timezone() }),
   onMessage: (message) => onSocketMessage(message),
   onState: (connection, delay, info) => onConnectionState(connection, delay, info),
+  onBinary: (data) => player.chunk(data),
 });
+
+/** Ballsy is talking, with either voice. */
+function talking() {
+  return speaker.speaking || player.speaking;
+}
+
+/** Replies on this socket are spoken by the server's voice (the browser's stays quiet). */
+function serverVoiceOn() {
+  return state.voice.enabled && state.local.speak;
+}
+
+/** Tell the server whether this page wants Ballsy's voice, and how fast. */
+function sendVoiceConfig() {
+  const wanted = effectiveVoice(state.settings.voice, speaker.voices(), true) === BALLSY_VOICE;
+  socket.send({
+    type: "voice",
+    enabled: Boolean(wanted && state.local.speak),
+    speed: rateFor(state.settings.voice_speed),
+  });
+}
+
+function onVoiceConfig(message) {
+  state.voice = {
+    available: Boolean(message.available),
+    enabled: Boolean(message.enabled),
+    title: message.title || "",
+  };
+  refreshOrb();
+}
+
+/** The server stored what the user heard of a reply they talked over: show that. */
+function onVoiceStopped(message) {
+  const bubble = state.spokenBubbles.get(message.turn_id);
+  if (!bubble) return;
+  bubble.text = message.heard || "";
+  bubble.setStreaming(false);
+  bubble.markInterrupted();
+}
+
+/** The settings' preview: a sentence in the chosen voice at the chosen speed. */
+async function previewVoice(voice, wordsPerMinute) {
+  const sample = "Hi, I'm Ballsy. This is how I sound.";
+  bargeIn();
+  if (voice === BALLSY_VOICE) {
+    player.unlock();
+    await player.playWav(await api.speech(sample, rateFor(wordsPerMinute)));
+    return;
+  }
+  speaker.configure({ voice, wordsPerMinute });
+  speaker.say(sample);
+  applySettings({});
+}
 
 function timezone() {
   return state.settings.timezone || browserTimezone();
@@ -77,7 +141,7 @@ function busy() {
 
 function refreshOrb() {
   if (state.listening) ui.setOrbState("listening");
-  else if (speaker.speaking) ui.setOrbState("speaking");
+  else if (talking()) ui.setOrbState("speaking");
   else if (busy()) ui.setOrbState("thinking");
   else ui.setOrbState("idle");
   updateVoiceWatch();
@@ -89,7 +153,7 @@ function refreshOrb() {
 function updateVoiceWatch() {
   const mode = captureMode();
   const allowed = state.local.interruptByVoice && !state.listening && mode !== "none";
-  if (allowed && speaker.speaking) {
+  if (allowed && talking()) {
     clearTimeout(voiceWatchLinger);
     voiceWatchLinger = null;
     // Recording for the server: record from the first syllable, so nothing said is lost.
@@ -121,8 +185,18 @@ function onVoiceWhileSpeaking(handover) {
 
 /** Stop talking at once and cancel whatever reply is in flight. */
 function bargeIn() {
+  // Ballsy's voice stops at once; the server hears how much was played, stops the reply
+  // and stores what was heard (its voice_played also stops a reply still being written).
+  const heard = player.stop();
+  if (heard) socket.send({ type: "voice_played", ...heard });
   speaker.cancel();
   stopVoiceWatch();
+  if (state.activeTurn !== null && heard && heard.turn_id === state.activeTurn) {
+    const turn = state.turns.get(state.activeTurn);
+    if (turn) turn.cancelled = true;
+    if (turn && turn.bubble) turn.bubble.setStreaming(false);
+    state.activeTurn = null;
+  }
   if (state.activeTurn !== null) {
     const turnId = state.activeTurn;
     const turn = state.turns.get(turnId);
@@ -144,7 +218,7 @@ function onOrbClick() {
     stopListening();
     return;
   }
-  if (speaker.speaking || busy()) {
+  if (talking() || busy()) {
     bargeIn(); // one tap stops Ballsy; the next one listens
     return;
   }
@@ -156,7 +230,8 @@ function onOrbClick() {
 async function sendCommand(text) {
   const command = text.trim();
   if (!command) return;
-  if (STOP_WORDS.test(command) && (speaker.speaking || busy())) {
+  player.unlock(); // a user gesture: the page may play audio from now on
+  if (STOP_WORDS.test(command) && (talking() || busy())) {
     ui.addBubble("user", command);
     bargeIn();
     ui.addBubble("system", "Stopped.");
@@ -250,6 +325,18 @@ function onSocketMessage(message) {
       state.lastTranscript = message.text || "";
       ui.addBubble("user", message.text || "");
       return undefined;
+    case "voice":
+      return onVoiceConfig(message);
+    case "voice_start":
+      return player.start(message);
+    case "voice_end":
+      return player.end(message);
+    case "voice_done":
+      return player.done(message);
+    case "voice_fallback":
+      return player.fallback(message);
+    case "voice_stopped":
+      return onVoiceStopped(message);
     case "error":
       return socketError(message);
     case "_closed":
@@ -276,6 +363,9 @@ function startTurn(message) {
   turn.bubble.element.dataset.turnId = message.turn_id;
   turn.bubble.setStreaming(true);
   speaker.begin();
+  if (serverVoiceOn()) player.begin(message.turn_id);
+  state.spokenBubbles.set(message.turn_id, turn.bubble);
+  if (state.spokenBubbles.size > 20) state.spokenBubbles.delete(state.spokenBubbles.keys().next().value);
   refreshOrb();
 }
 
@@ -284,7 +374,7 @@ function continueTurn(message) {
   if (!turn || turn.cancelled || !turn.bubble) return;
   turn.streamed = true;
   turn.bubble.append(message.text || "");
-  speaker.push(message.text || "", message.turn_id);
+  if (!serverVoiceOn()) speaker.push(message.text || "", message.turn_id);
 }
 
 function endTurn(message) {
@@ -310,6 +400,10 @@ function endTurn(message) {
   });
   if (bubble.element.dataset.fallback === "true" && message.source === "ai") {
     bubble.setFallback(message.model);
+  }
+  if (serverVoiceOn()) {
+    refreshOrb(); // the server speaks this reply (voice_start … voice_done)
+    return;
   }
   if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
   speaker.finish(message.turn_id);
@@ -371,6 +465,7 @@ function connectionLost() {
 
 function onConnectionState(connection, delay, info) {
   if (connection === "connected") {
+    sendVoiceConfig();
     ui.setConnection("connected", info && info.reconnected ? "Reconnected" : "Connected");
     ui.setOffline(false);
     sendHeld();
@@ -619,6 +714,7 @@ function applySettings(settings) {
     wordsPerMinute: state.settings.voice_speed,
     enabled: state.local.speak,
   });
+  if (socket.ready) sendVoiceConfig();
 }
 
 async function saveSettings(patch, local) {
@@ -817,6 +913,9 @@ function wireKeys() {
 }
 
 function wireControls() {
+  // Browsers let a page play audio only after a user gesture: wake Ballsy's voice on one.
+  document.addEventListener("pointerdown", () => player.unlock());
+  document.addEventListener("keydown", () => player.unlock());
   document.getElementById("orb").addEventListener("click", onOrbClick);
   document.getElementById("stop").addEventListener("click", () => {
     if (state.listening) stopListening();
@@ -851,6 +950,8 @@ function wireControls() {
     voices: () => speaker.voices(),
     save: saveSettings,
     canInterruptByVoice: canWatchForVoice,
+    ballsyVoice: () => state.voice,
+    preview: previewVoice,
   });
 }
 
@@ -933,6 +1034,19 @@ window.ballsy = Object.freeze({
   },
   get voiceWatch() {
     return { state: voiceWatch.state, opened: voiceWatch.opened };
+  },
+  // Ballsy's own voice: what the server offers, and every sentence played with Web Audio.
+  get voice() {
+    return {
+      ...state.voice,
+      speaking: player.speaking,
+      scheduled: player.scheduled.length,
+      audioState: player.context ? player.context.state : "none",
+      audioTime: player.context ? player.context.currentTime : 0,
+    };
+  },
+  get played() {
+    return player.log.slice();
   },
 });
 
