@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "speech": ("bench.bench_stt", []),
     "speech-isolation": ("bench.bench_stt_isolation", ["--rounds", "30"]),
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
+    "tts": ("bench.bench_voice", ["--runs", "15"]),
     "ratelimit": ("bench.bench_ratelimit", []),
     "import": ("bench.bench_import", []),
     "scale": ("bench.bench_scale", ["--seconds", "3", "--rounds", "2"]),

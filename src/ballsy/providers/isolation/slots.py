@@ -31,8 +31,12 @@ class Slots:
         self.queue_timeout_seconds = queue_timeout_seconds
         self._busy = busy
         self._semaphore = asyncio.Semaphore(size)
-        self._waiting = 0
+        self.waiting = 0
         self.running = 0
+
+    def locked(self) -> bool:
+        """Every slot is taken: the next caller waits (or gets `Busy`)."""
+        return self._semaphore.locked()
 
     async def run(
         self, work: Callable[[], T], cancel: Callable[[], None], executor: Executor | None
@@ -69,13 +73,13 @@ class Slots:
         if not self._semaphore.locked():
             await self._semaphore.acquire()
             return
-        if self._waiting >= self.max_queue:
+        if self.waiting >= self.max_queue:
             raise self._busy("the queue is full")
-        self._waiting += 1
+        self.waiting += 1
         try:
             async with asyncio.timeout(self.queue_timeout_seconds):
                 await self._semaphore.acquire()
         except TimeoutError:
             raise self._busy(f"no slot freed within {self.queue_timeout_seconds:g} s") from None
         finally:
-            self._waiting -= 1
+            self.waiting -= 1
