@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import screenshot
 from tests.fakes import FakeGemini, Reply
 from tests.servers import BallsyProcess
+from tests.voice.conftest import require_voice
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,7 +48,7 @@ def _browser_speech(page: Any) -> list[dict[str, Any]]:
 def test_the_reply_is_played_with_ballsys_voice(
     start_server: Callable[..., BallsyProcess], launch: Callable[..., Any]
 ) -> None:
-    pytest.importorskip("piper", reason="the voice extra is not installed")
+    require_voice()
     server = start_server(**VOICE_ON)
     page = _open(launch(), server.base_url)
 
@@ -78,7 +79,7 @@ def test_barge_in_stops_the_audio_and_stores_what_was_heard(
     launch: Callable[..., Any],
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("piper", reason="the voice extra is not installed")
+    require_voice()
     fake_gemini.script(
         Reply(
             chunks=[f"This is sentence number {i} of a long story. " for i in range(80)],

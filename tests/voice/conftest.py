@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
+
 from tests.providers.stt.conftest import whisper_engine
 
-__all__ = ["whisper_engine"]
+__all__ = ["require_voice", "whisper_engine"]
+
+
+def require_voice() -> None:
+    """Skip (fail under CI) without the voice extra, without importing Piper here: the
+    server process never imports it, and the tests check that."""
+    if importlib.util.find_spec("piper") is None:
+        pytest.skip("the voice extra is not installed: pip install 'ballsy[voice]'")

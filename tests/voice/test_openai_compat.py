@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.servers import BallsyProcess
+from tests.voice.conftest import require_voice
 
 pytestmark = [pytest.mark.slow, pytest.mark.speech]
 
@@ -21,7 +22,7 @@ OPERATOR_KEY = "test-operator-key-0123456789"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BallsyProcess]:
-    pytest.importorskip("piper", reason="the voice extra is not installed")
+    require_voice()
     tmp = tmp_path_factory.mktemp("openai-compat")
     process = BallsyProcess(
         {

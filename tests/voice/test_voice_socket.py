@@ -13,6 +13,7 @@ from ballsy.db.models import CommandHistory, Message
 from ballsy.wiring import Overrides
 from tests.clients import new_user
 from tests.scripted_llm import Script, ScriptedLLM
+from tests.voice.conftest import require_voice
 from tests.voice.listen import SpokenReply, read_until, transcribe_pcm
 
 pytestmark = [pytest.mark.slow, pytest.mark.speech]
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.speech]
 def _voice_client(
     make_client: Callable[..., TestClient], llm: ScriptedLLM | None, **settings: Any
 ) -> TestClient:
-    pytest.importorskip("piper", reason="the voice extra is not installed")
+    require_voice()
     return make_client(
         overrides=Overrides(llm=llm, use_llm_override=True), tts_enabled=True, **settings
     )

@@ -11,7 +11,24 @@ import re
 
 _END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
 _ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "prof", "sr", "jr", "no", "approx"}
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "prof",
+        "sr",
+        "jr",
+        "no",
+        "approx",
+        "a.m",
+        "p.m",
+    }
 )
 
 
