@@ -120,8 +120,10 @@ async def capacity(workers: int, seconds: float) -> tuple[float, float]:
     return made / wall, rss
 
 
-async def local_command(port: int, audio: bytes, runs: int) -> list[float]:
-    times = []
+async def local_command(port: int, audio: bytes, runs: int) -> tuple[list[float], list[float]]:
+    """(audio_end -> first audio byte, audio_end -> transcript) per run: the difference is
+    what the voice adds (the answer, its synthesis and the hand-offs) under the same load."""
+    times, heard = [], []
     async with websockets.connect(
         f"ws://127.0.0.1:{port}/ws/voice/voice-bench", compression=None, max_size=None
     ) as ws:
@@ -133,7 +135,7 @@ async def local_command(port: int, audio: bytes, runs: int) -> list[float]:
                 await ws.send(chunk)
             ended = time.perf_counter()
             await ws.send(json.dumps({"type": "audio_end"}))
-            first = None
+            first = transcript = None
             while True:
                 frame = await ws.recv()
                 if isinstance(frame, bytes):
@@ -141,13 +143,16 @@ async def local_command(port: int, audio: bytes, runs: int) -> list[float]:
                         first = time.perf_counter() - ended
                     continue
                 message = json.loads(frame)
+                if message["type"] == "transcript":
+                    transcript = time.perf_counter() - ended
                 if message["type"] == "error":
                     raise RuntimeError(message)
                 if message["type"] == "voice_done":
                     break
-            if run >= 2 and first is not None:
+            if run >= 2 and first is not None and transcript is not None:
                 times.append(first)
-    return times
+                heard.append(transcript)
+    return times, heard
 
 
 async def ai_reply(port: int, runs: int) -> list[float]:
@@ -212,7 +217,7 @@ def main() -> str:
         ).start()
         try:
             server.wait_healthy(timeout=60)
-            spoken = asyncio.run(local_command(server.port, audio, args.runs))
+            spoken, heard = asyncio.run(local_command(server.port, audio, args.runs))
             ai = asyncio.run(ai_reply(server.port, max(5, args.runs // 2)))
         finally:
             server.kill()
@@ -232,6 +237,9 @@ def main() -> str:
         " | < 600 ms |",
         f"| local spoken command: audio_end → first audio byte, p95 | "
         f"{percentile(spoken, 95) * ms:.0f} ms | < 600 ms |",
+        f"| of which recognition (audio_end → transcript), p50 | {median(heard) * ms:.0f} ms |  |",
+        f"| of which the voice (transcript → first audio byte), median of differences | "
+        f"{median([a - b for a, b in zip(spoken, heard, strict=True)]) * ms:.0f} ms |  |",
         f"| AI reply: provider's first sentence → first audio byte, p50 | {median(ai) * ms:.0f} ms"
         " | < 250 ms |",
         f"| AI reply: provider's first sentence → first audio byte, max | {max(ai) * ms:.0f} ms |"
