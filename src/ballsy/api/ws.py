@@ -365,6 +365,7 @@ class VoiceSocket:
                     raise
             except Exception:  # noqa: S110 - the previous turn reported its own failure
                 pass
+        voice: TurnVoice | None = None
         try:
             if recording is not None and recording.utterance is not None:
                 heard = await transcribe_for(
@@ -382,7 +383,8 @@ class VoiceSocket:
                 turn_id=turn_id,
                 received_at=received,
             )
-            voice = self._new_voice(turn_id) if streaming else None
+            if streaming:
+                voice = self._new_voice(turn_id)
             async for event in self.services.assistant.run_turn(request):
                 if isinstance(event, TextDelta):
                     self.partial.append(event.text)
@@ -402,6 +404,8 @@ class VoiceSocket:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if voice is not None:
+                await voice.stop()  # no reply to speak
             await self.send(proto.error(to_error(exc)))
 
     async def _cancel(self, turn_id: str | None, *, heard: str | None = None) -> bool:
