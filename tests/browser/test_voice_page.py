@@ -72,6 +72,19 @@ def test_the_reply_is_played_with_ballsys_voice(
     assert _browser_speech(page) == []
     screenshot(page, "ballsy-voice")
 
+    # The preview speaks with Ballsy's voice (the OpenAI-compatible route, with this page's
+    # token), and the choice saves.
+    page.click("#open-settings")
+    with page.expect_response(lambda r: "/v1/audio/speech" in r.url, timeout=30_000) as spoken:
+        page.click("#voice-preview")
+    assert spoken.value.ok and spoken.value.headers["content-type"] == "audio/wav"
+    with page.expect_response(
+        lambda r: r.request.method == "PUT" and "/api/settings/" in r.url, timeout=15_000
+    ) as saved:
+        page.click("#settings-save")
+    assert saved.value.ok and saved.value.json()["settings"]["voice"] == "ballsy"
+    assert _browser_speech(page) == []
+
 
 def test_barge_in_stops_the_audio_and_stores_what_was_heard(
     start_server: Callable[..., BallsyProcess],

@@ -1,7 +1,7 @@
 // The settings dialog: voice, speed, theme and time zone saved on the server; speech
 // preferences that only concern this browser kept in localStorage.
 
-import { BALLSY_VOICE, effectiveVoice } from "./voice_player.js";
+import { BALLSY_VOICE, BROWSER_DEFAULT, effectiveVoice } from "./voice_player.js";
 
 const $ = (id) => document.getElementById(id);
 const LOCAL_KEYS = {
@@ -93,10 +93,10 @@ function fillVoices(voices, selected, ballsy) {
   const select = $("setting-voice");
   const options = [];
   if (ballsy.available) options.push(option(BALLSY_VOICE, `${ballsy.title || "Ballsy"} (from the server)`));
-  options.push(option("", "Browser default"));
+  options.push(option(BROWSER_DEFAULT, "Browser default"));
   const names = new Set();
   for (const voice of voices) {
-    if (names.has(voice.name) || voice.name === BALLSY_VOICE) continue;
+    if (names.has(voice.name) || voice.name === BALLSY_VOICE || voice.name === BROWSER_DEFAULT) continue;
     names.add(voice.name);
     options.push(option(voice.name, `${voice.name} (${voice.lang})`));
   }
@@ -184,7 +184,7 @@ export function setupSettings({
     event.preventDefault();
     const data = new FormData(form);
     const patch = {
-      voice: String(data.get("voice") || ""),
+      voice: String(data.get("voice") || BROWSER_DEFAULT),
       voice_speed: Number(data.get("voice_speed")),
       theme: String(data.get("theme") || "system"),
       timezone: String(data.get("timezone") || browserTimezone()),

@@ -4,20 +4,21 @@
 // Each sentence arrives as voice_start, binary frames, voice_end; it is scheduled to
 // start exactly when the one before it ends, so there are no gaps between sentences.
 
-/** The voice the page uses: Ballsy's where the server has it, else the device's. */
+/** The saved voice for Ballsy's own (the server's) and for the browser's default voice. */
 export const BALLSY_VOICE = "ballsy";
+export const BROWSER_DEFAULT = "default";
 
 /**
  * Which voice to speak with, given the saved choice, the voices this device has and
  * whether the server offers Ballsy's voice. Never a voice this device does not have:
  * a saved voice missing here (another device's, or the old default "Daniel") means the
- * default, which is Ballsy's voice where available, else the browser's default ("").
+ * default, which is Ballsy's voice where available, else the browser's default.
  */
 export function effectiveVoice(saved, deviceVoices, ballsyAvailable) {
-  if (saved === BALLSY_VOICE) return ballsyAvailable ? BALLSY_VOICE : "";
-  if (saved === "") return "";
+  if (saved === BALLSY_VOICE) return ballsyAvailable ? BALLSY_VOICE : BROWSER_DEFAULT;
+  if (saved === BROWSER_DEFAULT) return BROWSER_DEFAULT;
   if (saved && deviceVoices.some((voice) => voice.name === saved)) return saved;
-  return ballsyAvailable ? BALLSY_VOICE : "";
+  return ballsyAvailable ? BALLSY_VOICE : BROWSER_DEFAULT;
 }
 
 /** Float samples in [-1, 1) from 16-bit little-endian PCM. */
