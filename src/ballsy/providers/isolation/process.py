@@ -19,7 +19,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +122,19 @@ class ProcessWorker:
         self.process.join(STOP_GRACE_SECONDS)
         self.conn.close()
         return self.process.exitcode
+
+
+def stop_all(idle: Sequence[ProcessWorker], busy: Sequence[ProcessWorker]) -> None:
+    """Stop a pool's workers: idle ones politely (they exit between jobs, within
+    STOP_GRACE_SECONDS), busy ones at once."""
+    for worker in busy:
+        worker.stop()
+    for worker in idle:
+        worker.ask_to_stop()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for worker in idle:
+        worker.process.join(max(0.0, deadline - time.monotonic()))
+        worker.stop()  # kills one still loading its model (it reads no pipe then)
 
 
 # --- the worker's side -------------------------------------------------------------------

@@ -39,10 +39,10 @@ from ballsy.errors import (
     SttUnavailable,
 )
 from ballsy.providers.isolation.process import (
-    STOP_GRACE_SECONDS,
     ProcessWorker,
     WorkerDied,
     WorkerOverran,
+    stop_all,
 )
 from ballsy.providers.stt.base import Transcript
 from ballsy.providers.stt.worker import DECODE_ERROR_CODES, WorkerSpec, serve
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 
 # Importing the speech stack and loading the model takes a few seconds on a busy machine.
 START_TIMEOUT_SECONDS = 120.0
-_STOP_GRACE_SECONDS = STOP_GRACE_SECONDS
 # The process plumbing (start, replies against a deadline, fault or kill) is shared with
 # the speech-synthesis pool: providers/isolation/process.py.
 _Died = WorkerDied
@@ -196,14 +195,7 @@ class WorkerPool:
             idle = [w for w in self._idle if w is not None]
             busy = list(self._busy)
             self._idle = [None] * self.size
-        for worker in busy:
-            worker.stop()
-        for worker in idle:
-            worker.ask_to_stop()
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        for worker in idle:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
-            worker.stop()  # kills one still loading its model (it reads no pipe then)
+        stop_all(idle, busy)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # --- jobs (blocking: call from `executor`) -----------------------------------------

@@ -21,7 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ballsy.errors import ProviderUnavailable, TtsUnavailable
-from ballsy.providers.isolation.process import ProcessWorker, WorkerDied, WorkerOverran
+from ballsy.providers.isolation.process import (
+    ProcessWorker,
+    WorkerDied,
+    WorkerOverran,
+    stop_all,
+)
 from ballsy.providers.tts.base import Speech
 from ballsy.providers.tts.worker import SynthesisSpec, serve
 
@@ -107,13 +112,13 @@ class SynthesisPool:
                 raise
 
     def close(self) -> None:
+        """Stop every worker: idle ones politely (they exit between jobs), busy ones at once."""
         with self._lock:
             self._closed = True
-            workers = [w for w in self._idle if w is not None] + list(self._busy)
+            idle = [w for w in self._idle if w is not None]
+            busy = list(self._busy)
             self._idle = [None] * self.size
-        for worker in workers:
-            worker.ask_to_stop()
-            worker.stop()
+        stop_all(idle, busy)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     def run(self, text: str, length_scale: float, fmt: str) -> Speech:
