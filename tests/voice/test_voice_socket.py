@@ -197,3 +197,24 @@ def test_without_the_voice_the_socket_says_why_and_sends_no_audio(
         assert ws.receive_json()["type"] == "reply_end"
         ws.send_json({"type": "ping"})
         assert ws.receive_json() == {"type": "pong"}
+
+
+def test_a_tokenless_socket_remembers_the_cut_off_reply_too(
+    make_client: Callable[..., TestClient],
+) -> None:
+    first = "Jupiter is the largest planet."
+    llm = ScriptedLLM(Script(chunks=[first + " ", "It has a great red spot. ", "It is gas."]))
+    client = _voice_client(make_client, llm)
+    with client.websocket_connect("/ws/voice/tab-1") as ws:
+        _open(ws, None)
+        ws.send_json({"type": "command", "command": "tell me a fun fact about jupiter"})
+        reply = SpokenReply()
+        end = read_until(ws, reply, "voice_end")
+        ws.send_json({"type": "voice_played", "turn_id": end["turn_id"], "seq": 1, "seconds": 0})
+        assert read_until(ws, reply, "voice_stopped")["heard"] == first
+        ws.send_json({"type": "command", "command": "go on"})
+        read_until(ws, SpokenReply(), "reply_end")
+    context = [m.content for m in llm.calls[1]]
+    assert f"{first} [The user interrupted here; they did not hear the rest of this reply.]" in (
+        context
+    )
