@@ -41,6 +41,7 @@ export class VoicePlayer {
     this.pendingFallback = null;
     this.open = false; // the server is still sending this reply's voice (until voice_done)
     this.lastSeq = -1; // the last sentence scheduled
+    this.stopped = new Set(); // turns stopped here: their audio still in flight is dropped
     this.log = []; // {turnId, seq, text, seconds, at}: what was played, for tests and debugging
     this._endTimer = null;
   }
@@ -67,6 +68,7 @@ export class VoicePlayer {
   }
 
   start(message) {
+    if (this.stopped.has(message.turn_id)) return;
     if (this.turnId !== null && message.turn_id !== this.turnId) return;
     const wasSpeaking = this.speaking;
     this.turnId = message.turn_id;
@@ -122,6 +124,7 @@ export class VoicePlayer {
 
   /** The server's voice could not go on: the rest is spoken by the browser, after the audio. */
   fallback(message) {
+    if (this.stopped.has(message.turn_id)) return;
     if (this.turnId !== null && message.turn_id !== this.turnId) return;
     this.pendingFallback = { text: message.text || "", turnId: message.turn_id };
     this.open = false;
@@ -164,6 +167,10 @@ export class VoicePlayer {
       }
     }
     const wasSpeaking = this.speaking;
+    if (turnId !== null) {
+      this.stopped.add(turnId);
+      if (this.stopped.size > 50) this.stopped.delete(this.stopped.values().next().value);
+    }
     for (const entry of this.scheduled) {
       try {
         entry.source.stop();
