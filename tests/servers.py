@@ -64,6 +64,7 @@ class BallsyProcess:
             "PORT": str(self.port),
             "BALLSY_ENV_FILE": "/nonexistent/.env",
             "STT_PRELOAD": "false",
+            "TTS_PRELOAD": "false",
             **env,
         }
         self.log_path = log_path

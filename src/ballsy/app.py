@@ -83,10 +83,11 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             await asyncio.to_thread(migrate.upgrade_sqlite_if_needed, settings.database_url_value())
         background: list[asyncio.Task[None]] = [asyncio.create_task(_check_schema(app, services))]
         # Models load before /ready reports ready, so the first user pays nothing for them.
-        # Each preloaded model registers here; the synthesis voice the same way:
-        # warmups.start("voice", <async load returning whether it is usable>).
+        # Each preloaded model registers here.
         if services.stt.available and settings.stt_preload:
             warmups.start("speech", lambda: _warm_up_speech(services))
+        if services.tts.available and settings.tts_preload:
+            warmups.start("voice", lambda: _warm_up_voice(services))
         if settings.history_retention_days:
             background.append(asyncio.create_task(_retention_loop(services)))
         if settings.anonymous_user_retention_days:
@@ -179,6 +180,12 @@ async def _check_schema(app: FastAPI, services: Services) -> None:
             "the database schema is out of date; run `ballsy db upgrade` "
             "(every request answers 503 schema_out_of_date until then)"
         )
+
+
+async def _warm_up_voice(services: Services) -> bool:
+    """Start the voice workers and load the voice in each; whether one is usable."""
+    await services.tts.warm_up()
+    return services.tts.ready
 
 
 async def _warm_up_speech(services: Services) -> bool:

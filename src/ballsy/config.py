@@ -37,6 +37,7 @@ from ballsy.config_groups import (
     SpeechSettings,
     TimerSettings,
     ToolSettings,
+    VoiceSettings,
     WakeSettings,
 )
 
@@ -198,6 +199,21 @@ class Settings(BaseSettings):
     wake_word: Literal["off", "okay_nabu", "hey_jarvis", "hey_mycroft", "alexa"] = "off"
     wake_max_streams: int = Field(default=64, ge=1, le=4096)
 
+    # --- speech synthesis (Ballsy's own voice) -------------------------------
+    # Piper, in worker processes (the `voice` extra); without it the page uses the
+    # browser's voices. TTS_VOICE: a packaged voice ("joe") or a Piper .onnx file.
+    tts_enabled: bool = True
+    tts_voice: str = "joe"
+    tts_max_concurrency: int = Field(default=1, ge=1, le=16)
+    # Sentences waiting for a voice worker, and how long; past either the page is told
+    # to speak that sentence with the browser's voice instead.
+    tts_max_queue: int = Field(default=4, ge=0, le=256)
+    tts_queue_timeout_seconds: float = Field(default=2.0, ge=0, le=60)
+    tts_job_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    tts_worker_memory_mb: int = Field(default=1024, ge=0, le=1_048_576)
+    tts_max_chars: int = Field(default=4096, ge=16, le=100_000)
+    tts_preload: bool = True
+
     # --- rate limits ---------------------------------------------------------
     rate_limit_enabled: bool = True
     rate_limit_store: Literal["memory", "postgres"] = "memory"
@@ -329,6 +345,10 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> RateLimitSettings:
         return RateLimitSettings.from_settings(self)
+
+    @property
+    def voice(self) -> VoiceSettings:
+        return VoiceSettings.from_settings(self)
 
     @property
     def listening(self) -> ListenSettings:

@@ -251,6 +251,21 @@ class RateLimitSettings(SettingsGroup):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceSettings(SettingsGroup):
+    SECTION: ClassVar[str] = "speech synthesis: Ballsy's own voice"
+
+    tts_enabled: bool
+    tts_voice: str
+    tts_max_concurrency: int
+    tts_max_queue: int
+    tts_queue_timeout_seconds: float
+    tts_job_timeout_seconds: float
+    tts_worker_memory_mb: int
+    tts_max_chars: int
+    tts_preload: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListenSettings(SettingsGroup):
     SECTION: ClassVar[str] = "listening"
     TUNING: ClassVar[frozenset[str]] = frozenset({"listen_partial_interval_seconds"})
@@ -322,6 +337,7 @@ GROUPS: dict[str, type[SettingsGroup]] = {
     "conversation": ConversationSettings,
     "ai": AISettings,
     "speech": SpeechSettings,
+    "voice": VoiceSettings,
     "listening": ListenSettings,
     "wake": WakeSettings,
     "limits": RateLimitSettings,

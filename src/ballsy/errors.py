@@ -96,6 +96,13 @@ class SttUnavailable(BallsyError):
     status = 503
 
 
+class TtsUnavailable(BallsyError):
+    """Speech synthesis failed for a reason that is not the caller's; retry later."""
+
+    code = "tts_unavailable"
+    status = 503
+
+
 class DatabaseUnavailable(BallsyError):
     code = "database_unavailable"
     status = 503

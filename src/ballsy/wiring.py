@@ -32,10 +32,10 @@ from ballsy.assistant.tools import ToolBox
 from ballsy.assistant.weather import weather_tools
 from ballsy.assistant.web_tools import web_tools
 from ballsy.config import Settings
-from ballsy.config_groups import AISettings, ConversationSettings, SpeechSettings
+from ballsy.config_groups import AISettings, ConversationSettings, SpeechSettings, VoiceSettings
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
-from ballsy.errors import FeatureUnavailable
+from ballsy.errors import FeatureUnavailable, ProviderUnavailable
 from ballsy.metrics import Metrics
 from ballsy.providers.embedding.encoder import load_embedder
 from ballsy.providers.llm.base import AIError, GenerationParams, LLMProvider
@@ -44,6 +44,7 @@ from ballsy.providers.stt.base import SpeechToText
 from ballsy.providers.stt.listen import Listening, ListenOptions
 from ballsy.providers.stt.unavailable import UnavailableSpeechToText
 from ballsy.providers.stt.whisper import WhisperSpeechToText
+from ballsy.providers.tts.base import TextToSpeech, UnavailableTextToSpeech
 from ballsy.providers.wake.service import WakeOptions, WakeWordService
 from ballsy.providers.weather.open_meteo import OpenMeteo, WeatherOptions
 
@@ -58,6 +59,8 @@ class Overrides:
     stt: SpeechToText | None = None  # None with use_stt_override: speech switched off
     use_llm_override: bool = False
     use_stt_override: bool = False
+    tts: TextToSpeech | None = None  # None with use_tts_override: Ballsy's voice off
+    use_tts_override: bool = False
 
 
 @dataclass
@@ -72,6 +75,9 @@ class Services:
     stt: SpeechToText
     limiter: RateLimiter
     timers: Timers
+    tts: TextToSpeech = field(
+        default_factory=lambda: UnavailableTextToSpeech("Ballsy's voice is not set up here.")
+    )
     tokens: TokenCache = field(default_factory=TokenCache)
     extras: dict[str, Any] = field(default_factory=dict)
     # Tool services holding connections (the weather client), closed at shutdown.
@@ -84,7 +90,7 @@ class Services:
         await self.assistant.turns.aclose()
         if self.assistant.recall is not None and self.assistant.recall.embedder is not None:
             self.assistant.recall.embedder.close()
-        for closable in (self.llm, self.stt, self.limiter, self.wake, *self.closables):
+        for closable in (self.llm, self.stt, self.tts, self.limiter, self.wake, *self.closables):
             if closable is not None and hasattr(closable, "aclose"):
                 try:
                     await closable.aclose()
@@ -166,6 +172,41 @@ def build_wake(settings: Settings) -> WakeWordService | None:
         return None
 
 
+def build_tts(voice: VoiceSettings) -> TextToSpeech:
+    """Ballsy's own voice (Piper in worker processes), or a stand-in saying why not:
+    the page then speaks with the browser's voices."""
+    if not voice.tts_enabled:
+        return UnavailableTextToSpeech(
+            "Ballsy's own voice is switched off here (TTS_ENABLED=false); "
+            "the browser's voices are used."
+        )
+    try:
+        from ballsy.providers.tts.options import SynthesisOptions
+        from ballsy.providers.tts.piper import PiperTextToSpeech
+        from ballsy.providers.tts.voices import require_voice_extra, resolve_voice
+
+        require_voice_extra()
+        files = resolve_voice(voice.tts_voice)
+    except (FeatureUnavailable, ProviderUnavailable) as exc:
+        log.warning("Ballsy's own voice unavailable: %s", exc.message)
+        return UnavailableTextToSpeech(exc.message)
+    return PiperTextToSpeech(
+        SynthesisOptions(
+            voice=files.name,
+            title=files.title,
+            model_path=files.model_path,
+            config_path=files.config_path,
+            max_concurrency=voice.tts_max_concurrency,
+            max_queue=voice.tts_max_queue,
+            queue_timeout_seconds=voice.tts_queue_timeout_seconds,
+            job_timeout_seconds=voice.tts_job_timeout_seconds,
+            worker_memory_mb=voice.tts_worker_memory_mb,
+            max_chars=voice.tts_max_chars,
+            preload=voice.tts_preload,
+        )
+    )
+
+
 def build_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
     """The limiter; with RATE_LIMIT_ENABLED=false it exists and admits everything."""
     return RateLimiter.from_settings(
@@ -232,6 +273,10 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         stt = overrides.stt or build_stt(replace(settings.speech, stt_enabled=False))
     else:
         stt = build_stt(settings.speech)
+    if overrides.use_tts_override:
+        tts = overrides.tts or build_tts(replace(settings.voice, tts_enabled=False))
+    else:
+        tts = build_tts(settings.voice)
     limiter = build_limiter(settings, engine)
     scopes = TokenlessScopes(
         ttl_seconds=conversation.tokenless_scope_ttl_seconds,
@@ -290,6 +335,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         timers=timers,
         listening=Listening(listen_options(settings)),
         wake=build_wake(settings),
+        tts=tts,
     )
 
 

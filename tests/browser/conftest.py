@@ -75,6 +75,8 @@ def start_server(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[Callable[.
                 # No traffic leaves the machine: weather tests pass a local fake's URLs.
                 "WEATHER_FORECAST_URL": "http://127.0.0.1:9/v1/forecast",
                 "WEATHER_GEOCODING_URL": "http://127.0.0.1:9/v1/search",
+                # The browser's (fake) voices, unless a test asks for Ballsy's own.
+                "TTS_ENABLED": "false",
                 **env,
             },
             port=port,

@@ -89,7 +89,7 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
                     context_messages=10,
                 )
                 assert memory is not None and memory.last_result == "56/1"
-                assert memory.context == [(True, "command 3"), (False, "reply 3")]
+                assert memory.context == [(True, "command 3", False), (False, "reply 3", False)]
                 newest = await repo.turn_memory(
                     conn,
                     user.id,
@@ -97,7 +97,7 @@ def test_idle_gap_starts_a_new_conversation_and_retention_prunes(
                     idle_gap=GAP,
                     context_messages=1,
                 )
-                assert newest is not None and newest.context == [(False, "reply 3")]
+                assert newest is not None and newest.context == [(False, "reply 3", False)]
                 assert fresh.id == max(
                     c.id for c, _n in await repo.list_conversations(session, user.id, limit=10)
                 )

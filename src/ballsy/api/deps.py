@@ -62,14 +62,19 @@ async def user_for_token(services: Services, token: str) -> int | None:
     return user.id
 
 
+def is_operator_key(services: Services, key: str) -> bool:
+    """Whether `key` is one of OPERATOR_API_KEYS (compared in constant time)."""
+    return any(
+        hmac.compare_digest(key.encode(), known.get_secret_value().encode())
+        for known in services.settings.service.operator_api_keys
+    )
+
+
 async def get_caller(request: Request, services: ServicesDep) -> Caller:
     service = services.settings.service
     address = client_ip(request.scope, trusted_proxy_hops=service.trusted_proxy_hops)
     operator_key = request.headers.get("x-api-key")
-    operator = operator_key is not None and any(
-        hmac.compare_digest(operator_key.encode(), key.get_secret_value().encode())
-        for key in service.operator_api_keys
-    )
+    operator = operator_key is not None and is_operator_key(services, operator_key)
     if operator_key and not operator:
         raise Unauthorized("The API key is not valid.")
     user_id: int | None = None

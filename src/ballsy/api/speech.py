@@ -14,6 +14,7 @@ import asyncio
 from ballsy.assistant.identity import Identity
 from ballsy.errors import BallsyError
 from ballsy.providers.ratelimit.speech import SpeechReservation
+from ballsy.providers.stt.base import Transcript
 from ballsy.providers.stt.listen import ListeningSession
 from ballsy.wiring import Services
 
@@ -36,11 +37,30 @@ async def transcribe_for(
     content_type: str | None,
     reservation: SpeechReservation | None = None,
 ) -> str:
-    """The transcript of one utterance, paid from the caller's speech budget.
+    """The transcript of one utterance, paid from the caller's speech budget;
+    `NoSpeech` when nothing was said.
 
     `reservation` is one taken already (the WebSocket takes it when the utterance
     starts); without one it is taken here, before the model runs.
     """
+    transcript = await transcribe_paid(
+        services, identity, audio, content_type=content_type, reservation=reservation
+    )
+    text = transcript.text.strip()
+    if not text:
+        raise NoSpeech("I didn't catch any speech in that recording.")
+    return text
+
+
+async def transcribe_paid(
+    services: Services,
+    identity: Identity,
+    audio: bytes,
+    *,
+    content_type: str | None,
+    reservation: SpeechReservation | None = None,
+) -> Transcript:
+    """The whole transcript (text, language, duration), paid as `transcribe_for`."""
     if reservation is None:
         reservation = await reserve_speech(services, identity)
     used: float | None = None
@@ -56,10 +76,7 @@ async def transcribe_for(
     services.metrics.stt_duration.observe(transcript.processing_seconds)
     if transcript.audio_seconds:
         services.metrics.stt_rtf.observe(transcript.real_time_factor)
-    text = transcript.text.strip()
-    if not text:
-        raise NoSpeech("I didn't catch any speech in that recording.")
-    return text
+    return transcript
 
 
 async def listened_for(

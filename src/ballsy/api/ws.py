@@ -34,7 +34,9 @@ from ballsy.api import ws_protocol as proto
 from ballsy.api.deps import user_for_token
 from ballsy.api.errors import to_error
 from ballsy.api.speech import listened_for, reserve_speech, transcribe_for
+from ballsy.api.voice_stream import FRAME_BYTES, TurnVoice
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
+from ballsy.assistant.heard import store_heard
 from ballsy.assistant.identity import Identity, parse_zone
 from ballsy.assistant.pipeline import TurnRequest
 from ballsy.errors import (
@@ -150,6 +152,10 @@ class VoiceSocket:
         self.recording: Recording | None = None
         self.user_slot: WebSocketSlot | None = None
         self.strikes = services.limiter.flood_strikes()
+        # Ballsy's own voice, for a client that opted in (`voice`); the turn being spoken.
+        self.voice_on = False
+        self.voice_speed = 1.0
+        self.voice: TurnVoice | None = None
         self.closed = False
         self._send_lock = asyncio.Lock()
 
@@ -168,6 +174,7 @@ class VoiceSocket:
             self.hub.sockets.discard(self)
             self.services.metrics.ws_connections.dec()
             await self._stop_turn()
+            await self._stop_voice()
             await self._drop_recording()
             if self.user_slot is not None:
                 self.user_slot.release()
@@ -203,6 +210,22 @@ class VoiceSocket:
                 self.closed = True
                 return
         self.services.metrics.ws_messages.labels("out", str(message.get("type"))).inc()
+
+    async def send_audio(self, start: dict[str, Any], audio: bytes, end: dict[str, Any]) -> None:
+        """One sentence of Ballsy's voice: its start, its PCM frames, its end, with nothing
+        else in between (binary frames belong to the latest voice_start)."""
+        if self.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.ws.send_text(proto.dumps(start))
+                for offset in range(0, len(audio), FRAME_BYTES):
+                    await self.ws.send_bytes(audio[offset : offset + FRAME_BYTES])
+                await self.ws.send_text(proto.dumps(end))
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.closed = True
+                return
+        self.services.metrics.ws_messages.labels("out", "voice").inc()
 
     # --- the receive loop --------------------------------------------------------------
 
@@ -274,6 +297,10 @@ class VoiceSocket:
                 await self._audio_end()
             case proto.Location():
                 self.location = message
+            case proto.VoiceConfig(enabled=enabled, speed=speed):
+                await self._voice_config(enabled, speed)
+            case proto.VoicePlayed(turn_id=turn_id, seq=seq, seconds=seconds):
+                await self._voice_played(turn_id, seq, seconds)
 
     async def _hello(self, token: str | None, timezone: str | None) -> None:
         if timezone is not None and parse_zone(timezone) is None:
@@ -331,6 +358,8 @@ class VoiceSocket:
         if previous is not None and not previous.done() and streaming:
             await self._cancel(None)  # barge-in: a new command replaces the reply
             previous = None
+        if streaming:
+            await self._stop_voice()
         turn_id = str(uuid.uuid4())
         self.turn_id, self.turn_streaming, self.partial = turn_id, streaming, []
         self.turn = asyncio.create_task(
@@ -358,6 +387,7 @@ class VoiceSocket:
                     raise
             except Exception:  # noqa: S110 - the previous turn reported its own failure
                 pass
+        voice: TurnVoice | None = None
         try:
             if recording is not None and recording.listening is not None:
                 heard = await listened_for(
@@ -383,11 +413,15 @@ class VoiceSocket:
                 location=self.location.coordinates,
                 place=self.location.place,
             )
+            if streaming:
+                voice = self._new_voice(turn_id)
             async for event in self.services.assistant.run_turn(request):
                 if isinstance(event, TextDelta):
                     self.partial.append(event.text)
                     if streaming:
                         await self.send(proto.reply_delta(event))
+                    if voice is not None:
+                        voice.feed(event.text)
                 elif isinstance(event, TurnStarted):
                     if streaming:
                         await self.send(proto.reply_start(event))
@@ -395,28 +429,86 @@ class VoiceSocket:
                     # Each reply once, in the client's own dialect.
                     end = proto.reply_end(event) if streaming else proto.command_response(event)
                     await self.send(end)
+                    if voice is not None:
+                        voice.finish(event.response)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if voice is not None:
+                await voice.stop()  # no reply to speak
             await self.send(proto.error(to_error(exc)))
 
-    async def _cancel(self, turn_id: str | None) -> None:
+    async def _cancel(self, turn_id: str | None, *, heard: str | None = None) -> bool:
+        """Stop the turn in flight (and its voice); True when one was stopped. `heard`:
+        what the user heard of it (barge-in on Ballsy's voice), reported as the reply."""
+        if turn_id is None or (self.voice is not None and self.voice.turn_id == turn_id):
+            await self._stop_voice()
         task = self.turn
         if task is None or task.done():
-            return
+            return False
         if turn_id is not None and turn_id != self.turn_id:
-            return
+            return False
         current_id, streaming = self.turn_id, self.turn_streaming
         task.cancel()
         await asyncio.wait([task], timeout=5)
         if streaming and current_id is not None:
-            await self.send(proto.interrupted(current_id, "".join(self.partial).strip()))
+            said = "".join(self.partial).strip() if heard is None else heard
+            await self.send(proto.interrupted(current_id, said))
+        return True
 
     async def _stop_turn(self) -> None:
         task = self.turn
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait([task], timeout=5)
+
+    # --- Ballsy's voice ---------------------------------------------------------------------
+
+    async def _voice_config(self, enabled: bool, speed: float | None) -> None:
+        """Opt this socket in or out of Ballsy's voice (and set its speed)."""
+        tts = self.services.tts
+        self.voice_on = enabled and tts.available
+        if speed is not None:
+            self.voice_speed = speed
+        reason = None if tts.available else getattr(tts, "reason", None)
+        await self.send(
+            proto.voice_config(
+                enabled=self.voice_on,
+                available=tts.available,
+                voice=tts.voice,
+                title=str(getattr(tts, "title", tts.voice)),
+                reason=reason,
+            )
+        )
+
+    def _new_voice(self, turn_id: str) -> TurnVoice | None:
+        if not self.voice_on:
+            return None
+        self.voice = TurnVoice(
+            self.services.tts,
+            turn_id=turn_id,
+            speed=self.voice_speed,
+            send_audio=self.send_audio,
+            send=self.send,
+        )
+        return self.voice
+
+    async def _stop_voice(self) -> None:
+        voice = self.voice
+        if voice is not None:
+            await voice.stop()
+
+    async def _voice_played(self, turn_id: str, seq: int, seconds: float) -> None:
+        """Barge-in: the client stopped playback in sentence `seq` after `seconds` of it.
+        The reply is stopped and stored as what was heard, marked interrupted."""
+        voice = self.voice
+        if voice is None or voice.turn_id != turn_id:
+            raise BadRequest("No reply with that turn_id is being spoken here.")
+        heard = voice.heard(seq, seconds)
+        if not await self._cancel(turn_id, heard=heard):
+            await self._stop_voice()  # the reply was whole and stored; only speech remained
+        await store_heard(self.services.assistant, self.identity, turn_id, heard)
+        await self.send(proto.voice_stopped(turn_id, heard))
 
     # --- recorded audio -----------------------------------------------------------------------
 

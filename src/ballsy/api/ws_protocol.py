@@ -25,6 +25,22 @@ Client -> server (JSON text frames):
                                                         to 2 decimals; or a place name);
                                                         no fields: forget it. No answer.
   {"status": "listening"}                               legacy -> status_update
+  {"type": "voice", "enabled": bool, "speed": number?}  opt in to Ballsy's own voice
+                                                        -> voice {enabled, available, ...}
+  {"type": "voice_played", "turn_id": str, "seq": int, "seconds": number}
+                                                        barge-in: playback was stopped in
+                                                        sentence `seq` after `seconds` of it
+                                                        (the sentences before it all played)
+                                                        -> voice_stopped {turn_id, heard}
+                                                        (and reply_end {interrupted: true,
+                                                        response: heard} if still running)
+Ballsy's voice (only to a client that opted in): for each sentence of a reply, as soon
+as it is complete, voice_start {turn_id, seq, text, format: "pcm_s16le", sample_rate},
+then binary frames of 16-bit little-endian mono PCM, then voice_end {turn_id, seq,
+seconds}; after the last sentence voice_done {turn_id, sentences}. When the voice is busy
+or fails, voice_fallback {turn_id, seq, text, code, message} carries the rest of the
+reply for the browser's own voice. Binary frames always belong to the latest
+voice_start; a sentence's frames are never interleaved with another's.
 Server -> client: hello {user_id}, reply_start, reply_delta, reply_end, command_response,
 transcript, status_update, pong, wake {word} (the wake word was heard on a hands-free
 stream: start listening for a command), error {code, message, retry_after?},
@@ -94,7 +110,31 @@ class Location:
     place: str | None
 
 
-ClientMessage = Hello | Command | Cancel | StatusListening | Ping | AudioStart | AudioEnd | Location
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    enabled: bool
+    speed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class VoicePlayed:
+    turn_id: str
+    seq: int
+    seconds: float
+
+
+ClientMessage = (
+    Hello
+    | Command
+    | Cancel
+    | StatusListening
+    | Ping
+    | AudioStart
+    | AudioEnd
+    | Location
+    | VoiceConfig
+    | VoicePlayed
+)
 
 
 def _coordinate(payload: dict[str, Any], key: str, bound: float) -> float | None:
@@ -162,10 +202,41 @@ def parse(raw: str) -> ClientMessage:
         return AudioStart(_optional_str(payload, "mime", 100), stream=stream)
     if kind == "audio_end":
         return AudioEnd()
+    if kind == "voice":
+        return _voice_config(payload)
+    if kind == "voice_played":
+        return _voice_played(payload)
     if kind == "status" and payload.get("status") == "listening":
         return StatusListening()
     shown = kind if isinstance(kind, str) and len(kind) <= 40 else "?"
     raise BadRequest(f"Unknown message type '{shown}'.")
+
+
+def _number(payload: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise BadRequest(f"'{key}' must be a number from {low:g} to {high:g}.")
+    return float(value)
+
+
+def _voice_config(payload: dict[str, Any]) -> VoiceConfig:
+    enabled = payload.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise BadRequest("'enabled' must be true or false.")
+    return VoiceConfig(enabled, _number(payload, "speed", 0.25, 4.0))
+
+
+def _voice_played(payload: dict[str, Any]) -> VoicePlayed:
+    turn_id = _optional_str(payload, "turn_id", 64)
+    seq = payload.get("seq")
+    if turn_id is None:
+        raise BadRequest("voice_played needs the 'turn_id' of the reply that was stopped.")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= 100_000:
+        raise BadRequest("'seq' must be the number of the sentence that was playing.")
+    seconds = _number(payload, "seconds", 0, 3600)
+    return VoicePlayed(turn_id, seq, seconds or 0.0)
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -264,3 +335,56 @@ def timer_fired(due: DueItem) -> dict[str, Any]:
         "due_at": item.due_at.isoformat(),
         "late": due.late,
     }
+
+
+# --- Ballsy's voice ------------------------------------------------------------------------
+
+
+def voice_config(
+    *, enabled: bool, available: bool, voice: str, title: str, reason: str | None
+) -> dict[str, Any]:
+    """The answer to `voice`: whether this socket now gets audio, and why not."""
+    return {
+        "type": "voice",
+        "enabled": enabled,
+        "available": available,
+        "voice": voice,
+        "title": title,
+        "reason": reason,
+    }
+
+
+def voice_start(turn_id: str, seq: int, text: str, fmt: str, sample_rate: int) -> dict[str, Any]:
+    return {
+        "type": "voice_start",
+        "turn_id": turn_id,
+        "seq": seq,
+        "text": text,
+        "format": fmt,
+        "sample_rate": sample_rate,
+    }
+
+
+def voice_end(turn_id: str, seq: int, seconds: float) -> dict[str, Any]:
+    return {"type": "voice_end", "turn_id": turn_id, "seq": seq, "seconds": round(seconds, 3)}
+
+
+def voice_done(turn_id: str, sentences: int) -> dict[str, Any]:
+    return {"type": "voice_done", "turn_id": turn_id, "sentences": sentences}
+
+
+def voice_fallback(turn_id: str, seq: int, text: str, exc: BallsyError) -> dict[str, Any]:
+    """The rest of a reply, for the browser's own voice (Ballsy's is busy or failed)."""
+    return {
+        "type": "voice_fallback",
+        "turn_id": turn_id,
+        "seq": seq,
+        "text": text,
+        "code": exc.code,
+        "message": exc.message,
+    }
+
+
+def voice_stopped(turn_id: str, heard: str) -> dict[str, Any]:
+    """Barge-in acknowledged: the reply is stored as `heard`, marked interrupted."""
+    return {"type": "voice_stopped", "turn_id": turn_id, "heard": heard}

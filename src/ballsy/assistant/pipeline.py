@@ -30,7 +30,12 @@ from ballsy.assistant.events import Event, Source, TextDelta, TurnEnded, TurnSta
 from ballsy.assistant.identity import Identity, TokenlessScopes, parse_zone
 from ballsy.assistant.limits import TurnLimits
 from ballsy.assistant.memory import MemoryCache
-from ballsy.assistant.prompting import PromptBuilder, fallback_for, not_configured_reply
+from ballsy.assistant.prompting import (
+    PromptBuilder,
+    cut_off,
+    fallback_for,
+    not_configured_reply,
+)
 from ballsy.assistant.recall import LongTermMemory
 from ballsy.assistant.timers import Timers
 from ballsy.assistant.tool_runner import ToolLimits, ToolRunner
@@ -607,15 +612,16 @@ def _merge_stats(total: ReplyStats, one: ReplyStats) -> None:
     total.finish_reason = one.finish_reason or total.finish_reason
 
 
-def _pair_turns(messages: list[tuple[bool, str]]) -> list[tuple[str, str]]:
-    """(user, assistant) pairs from (is_user, content) messages, oldest first."""
+def _pair_turns(messages: list[tuple[bool, str, bool]]) -> list[tuple[str, str]]:
+    """(user, assistant) pairs from (is_user, content, interrupted) messages, oldest first;
+    a reply the user cut off says so, and where (see prompting.cut_off)."""
     pairs: list[tuple[str, str]] = []
     pending: str | None = None
-    for is_user, content in messages:
+    for is_user, content, interrupted in messages:
         if is_user:
             pending = content
         elif pending is not None:
-            pairs.append((pending, content))
+            pairs.append((pending, cut_off(content) if interrupted else content))
             pending = None
     return pairs
 

@@ -50,6 +50,14 @@ class PromptBuilder:
         return messages
 
 
+def cut_off(heard: str) -> str:
+    """A reply the user interrupted, as the next AI turn sees it: what they heard, and
+    that the rest was never heard (so the AI neither repeats it nor assumes it)."""
+    if not heard:
+        return "[The user interrupted before hearing any of this reply.]"
+    return f"{heard} [The user interrupted here; they did not hear the rest of this reply.]"
+
+
 # What the user hears before the web search is offered, by failure kind.
 _REASONS = {
     "timeout": "The AI is taking too long to answer.",

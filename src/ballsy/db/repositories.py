@@ -273,8 +273,9 @@ class TurnMemory:
 
     last_result: str | None
     timezone: str | None
-    # (is_user, content) of the open conversation's last messages, oldest first.
-    context: list[tuple[bool, str]]
+    # (is_user, content, interrupted) of the open conversation's last messages, oldest
+    # first; `interrupted` marks a reply the user cut off (its content is what they heard).
+    context: list[tuple[bool, str, bool]]
 
 
 # The per-turn read, built once: on SQLite, building a select costs more than running it,
@@ -298,7 +299,7 @@ _OPEN_CONVERSATION = (
     .scalar_subquery()
 )
 _CONTEXT = (
-    select(Message.id, Message.is_user, Message.content)
+    select(Message.id, Message.is_user, Message.content, Message.interrupted)
     .where(Message.conversation_id == _OPEN_CONVERSATION)
     .order_by(Message.id.desc())
     .limit(bindparam("messages"))
@@ -306,7 +307,7 @@ _CONTEXT = (
 )
 # One row per context message (or one row with NULL message columns when there is none).
 _USER_STATE_AND_CONTEXT = (
-    _USER_STATE.add_columns(_CONTEXT.c.is_user, _CONTEXT.c.content)
+    _USER_STATE.add_columns(_CONTEXT.c.is_user, _CONTEXT.c.content, _CONTEXT.c.interrupted)
     .outerjoin(_CONTEXT, true())
     .order_by(_CONTEXT.c.id.desc())
 )
@@ -334,7 +335,7 @@ async def turn_memory(
     ).all()
     if not rows:
         return None
-    context = [(bool(row[2]), row[3]) for row in reversed(rows) if row[3] is not None]
+    context = [(bool(row[2]), row[3], bool(row[4])) for row in reversed(rows) if row[3] is not None]
     return TurnMemory(rows[0][0], rows[0][1], context)
 
 
@@ -415,6 +416,32 @@ async def record_turn(
     if last_result is not _UNCHANGED:
         values["last_result"] = last_result
     await conn.execute(update(User).where(User.id == turn.user_id).values(**values))
+
+
+async def replace_reply(
+    conn: AsyncConnection, *, user_id: int, turn_id: str, response: str
+) -> bool:
+    """Make a stored reply what the user actually heard before cutting it off: the
+    history row and the conversation's message, both marked interrupted. Only the
+    user's own turn is touched; False when they have no turn `turn_id`."""
+    updated = await conn.execute(
+        update(CommandHistory)
+        .where(CommandHistory.user_id == user_id, CommandHistory.turn_id == turn_id)
+        .values(result=response, interrupted=True)
+    )
+    if not updated.rowcount:
+        return False
+    owned = select(Conversation.id).where(Conversation.user_id == user_id)
+    await conn.execute(
+        update(Message)
+        .where(
+            Message.turn_id == turn_id,
+            Message.is_user.is_(False),
+            Message.conversation_id.in_(owned),
+        )
+        .values(content=response, interrupted=True)
+    )
+    return True
 
 
 # A history read returns at most this much text (UTF-8 bytes of commands and results):

@@ -173,6 +173,18 @@ export class Api {
     return this.request("POST", "/api/command", { command, timezone });
   }
 
+  /** Ballsy's voice saying `text`, as a WAV file (the OpenAI-compatible speech route). */
+  async speech(text, speed = 1) {
+    const response = await fetch("/v1/audio/speech", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ input: text, response_format: "wav", speed }),
+      cache: "no-store",
+    });
+    if (!response.ok) throw await errorFrom(response);
+    return response.arrayBuffer();
+  }
+
   voice(blob, mime) {
     const form = new FormData();
     form.append("file", blob, `speech.${extensionFor(mime)}`);

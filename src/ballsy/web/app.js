@@ -13,10 +13,11 @@ import {
   setupSettings,
 } from "./settings.js";
 import { VoiceSocket } from "./socket.js";
-import { Speaker } from "./speaker.js";
+import { Speaker, rateFor } from "./speaker.js";
 import { offerNotifications, ring, TimerList } from "./timers.js";
 import * as ui from "./ui.js";
 import { canWatchForVoice, rememberMicrophoneUse, VoiceWatch } from "./voice_activity.js";
+import { BALLSY_VOICE, effectiveVoice, VoicePlayer } from "./voice_player.js";
 
 const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_RECORDING_SECONDS = 30;
@@ -55,10 +56,20 @@ const state = {
   turns: new Map(), // turn_id -> {bubble, cancelled, streamed, command}
   activeTurn: null, // the turn_id whose reply is streaming now
   rest: new Set(), // REST requests in flight: {cancelled}
+  voice: { available: false, enabled: false, title: "" }, // Ballsy's own voice, per the server
+  spokenBubbles: new Map(), // turn_id -> bubble of recent replies, for what was heard of them
 };
 
 const speaker = new Speaker({ onChange: () => refreshOrb() });
 let timerList = null; // the timers dialog, once the page is wired
+const player = new VoicePlayer({
+  onChange: () => refreshOrb(),
+  // Ballsy's voice was busy or failed mid-reply: the browser says the rest.
+  onFallback: (text, turnId) => {
+    speaker.push(`${text} `, turnId);
+    speaker.finish(turnId);
+  },
+});
 const voiceWatch = new VoiceWatch({ onVoice: (handover) => onVoiceWhileSpeaking(handover) });
 // Ballsy's own ears: the open microphone streamed to the server (see ears.js).
 const ears = new Ears({ onChange: (micState) => ui.setMicOpen(micState !== "off") });
@@ -68,7 +79,60 @@ const socket = new VoiceSocket({
   hello: () => ({ type: "hello", token: api.token, timezone: timezone() }),
   onMessage: (message) => onSocketMessage(message),
   onState: (connection, delay, info) => onConnectionState(connection, delay, info),
+  onBinary: (data) => player.chunk(data),
 });
+
+/** Ballsy is talking, with either voice. */
+function talking() {
+  return speaker.speaking || player.speaking;
+}
+
+/** Replies on this socket are spoken by the server's voice (the browser's stays quiet). */
+function serverVoiceOn() {
+  return state.voice.enabled && state.local.speak;
+}
+
+/** Tell the server whether this page wants Ballsy's voice, and how fast. */
+function sendVoiceConfig() {
+  const wanted = effectiveVoice(state.settings.voice, speaker.voices(), true) === BALLSY_VOICE;
+  socket.send({
+    type: "voice",
+    enabled: Boolean(wanted && state.local.speak),
+    speed: rateFor(state.settings.voice_speed),
+  });
+}
+
+function onVoiceConfig(message) {
+  state.voice = {
+    available: Boolean(message.available),
+    enabled: Boolean(message.enabled),
+    title: message.title || "",
+  };
+  refreshOrb();
+}
+
+/** The server stored what the user heard of a reply they talked over: show that. */
+function onVoiceStopped(message) {
+  const bubble = state.spokenBubbles.get(message.turn_id);
+  if (!bubble) return;
+  bubble.text = message.heard || "";
+  bubble.setStreaming(false);
+  bubble.markInterrupted();
+}
+
+/** The settings' preview: a sentence in the chosen voice at the chosen speed. */
+async function previewVoice(voice, wordsPerMinute) {
+  const sample = "Hi, I'm Ballsy. This is how I sound.";
+  bargeIn();
+  if (voice === BALLSY_VOICE) {
+    player.unlock();
+    await player.playWav(await api.speech(sample, rateFor(wordsPerMinute)));
+    return;
+  }
+  speaker.configure({ voice, wordsPerMinute });
+  speaker.say(sample);
+  applySettings({});
+}
 
 function timezone() {
   return state.settings.timezone || browserTimezone();
@@ -86,7 +150,7 @@ function busy() {
 
 function refreshOrb() {
   if (state.listening) ui.setOrbState("listening");
-  else if (speaker.speaking) ui.setOrbState("speaking");
+  else if (talking()) ui.setOrbState("speaking");
   else if (busy()) ui.setOrbState("thinking");
   else ui.setOrbState("idle");
   ui.setHearing(Boolean(state.listening && state.listening.hearing));
@@ -112,7 +176,7 @@ function updateVoiceWatch() {
     return;
   }
   const allowed = state.local.interruptByVoice && !state.listening && mode !== "none";
-  if (allowed && speaker.speaking) {
+  if (allowed && talking()) {
     clearTimeout(voiceWatchLinger);
     voiceWatchLinger = null;
     // Recording for the server: record from the first syllable, so nothing said is lost.
@@ -179,8 +243,18 @@ function onVoiceWhileSpeaking(handover) {
 
 /** Stop talking at once and cancel whatever reply is in flight. */
 function bargeIn() {
+  // Ballsy's voice stops at once; the server hears how much was played, stops the reply
+  // and stores what was heard (its voice_played also stops a reply still being written).
+  const heard = player.stop();
+  if (heard) socket.send({ type: "voice_played", ...heard });
   speaker.cancel();
   stopVoiceWatch();
+  if (state.activeTurn !== null && heard && heard.turn_id === state.activeTurn) {
+    const turn = state.turns.get(state.activeTurn);
+    if (turn) turn.cancelled = true;
+    if (turn && turn.bubble) turn.bubble.setStreaming(false);
+    state.activeTurn = null;
+  }
   if (state.activeTurn !== null) {
     const turnId = state.activeTurn;
     const turn = state.turns.get(turnId);
@@ -203,7 +277,7 @@ function onOrbClick() {
     stopListening();
     return;
   }
-  if (speaker.speaking || busy()) {
+  if (talking() || busy()) {
     bargeIn(); // one tap stops Ballsy; the next one listens
     return;
   }
@@ -215,7 +289,8 @@ function onOrbClick() {
 async function sendCommand(text) {
   const command = text.trim();
   if (!command) return;
-  if (STOP_WORDS.test(command) && (speaker.speaking || busy())) {
+  player.unlock(); // a user gesture: the page may play audio from now on
+  if (STOP_WORDS.test(command) && (talking() || busy())) {
     ui.addBubble("user", command);
     bargeIn();
     ui.addBubble("system", "Stopped.");
@@ -315,6 +390,18 @@ function onSocketMessage(message) {
       return undefined;
     case "timer_fired":
       return timerFired(message);
+    case "voice":
+      return onVoiceConfig(message);
+    case "voice_start":
+      return player.start(message);
+    case "voice_end":
+      return player.end(message);
+    case "voice_done":
+      return player.done(message);
+    case "voice_fallback":
+      return player.fallback(message);
+    case "voice_stopped":
+      return onVoiceStopped(message);
     case "error":
       return socketError(message);
     case "_closed":
@@ -380,6 +467,9 @@ function startTurn(message) {
   turn.bubble.element.dataset.turnId = message.turn_id;
   turn.bubble.setStreaming(true);
   speaker.begin();
+  if (serverVoiceOn()) player.begin(message.turn_id);
+  state.spokenBubbles.set(message.turn_id, turn.bubble);
+  if (state.spokenBubbles.size > 20) state.spokenBubbles.delete(state.spokenBubbles.keys().next().value);
   refreshOrb();
 }
 
@@ -388,7 +478,7 @@ function continueTurn(message) {
   if (!turn || turn.cancelled || !turn.bubble) return;
   turn.streamed = true;
   turn.bubble.append(message.text || "");
-  speaker.push(message.text || "", message.turn_id);
+  if (!serverVoiceOn()) speaker.push(message.text || "", message.turn_id);
 }
 
 function endTurn(message) {
@@ -414,6 +504,10 @@ function endTurn(message) {
   });
   if (bubble.element.dataset.fallback === "true" && message.source === "ai") {
     bubble.setFallback(message.model);
+  }
+  if (serverVoiceOn()) {
+    refreshOrb(); // the server speaks this reply (voice_start … voice_done)
+    return;
   }
   if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
   speaker.finish(message.turn_id);
@@ -482,6 +576,7 @@ function connectionLost() {
 
 function onConnectionState(connection, delay, info) {
   if (connection === "connected") {
+    sendVoiceConfig();
     ui.setConnection("connected", info && info.reconnected ? "Reconnected" : "Connected");
     ui.setOffline(false);
     const location = locationMessage();
@@ -791,6 +886,7 @@ function applySettings(settings) {
     wordsPerMinute: state.settings.voice_speed,
     enabled: state.local.speak,
   });
+  if (socket.ready) sendVoiceConfig();
 }
 
 async function saveSettings(patch, local) {
@@ -990,6 +1086,9 @@ function wireKeys() {
 }
 
 function wireControls() {
+  // Browsers let a page play audio only after a user gesture: wake Ballsy's voice on one.
+  document.addEventListener("pointerdown", () => player.unlock());
+  document.addEventListener("keydown", () => player.unlock());
   document.getElementById("orb").addEventListener("click", onOrbClick);
   document.getElementById("stop").addEventListener("click", () => {
     state.handsFreeOn = false;
@@ -1027,6 +1126,8 @@ function wireControls() {
     voices: () => speaker.voices(),
     save: saveSettings,
     canInterruptByVoice: canWatchForVoice,
+    ballsyVoice: () => state.voice,
+    preview: previewVoice,
   });
   setupWeatherPlace({ send: (message) => socket.send(message) });
 }
@@ -1120,6 +1221,19 @@ window.ballsy = Object.freeze({
   },
   get ears() {
     return { state: ears.state, opened: ears.opened, voiceHeard: ears.voiceHeard };
+  },
+  // Ballsy's own voice: what the server offers, and every sentence played with Web Audio.
+  get voice() {
+    return {
+      ...state.voice,
+      speaking: player.speaking,
+      scheduled: player.scheduled.length,
+      audioState: player.context ? player.context.state : "none",
+      audioTime: player.context ? player.context.currentTime : 0,
+    };
+  },
+  get played() {
+    return player.log.slice();
   },
 });
 

@@ -1,6 +1,8 @@
 // The settings dialog: voice, speed, theme and time zone saved on the server; speech
 // preferences that only concern this browser kept in localStorage.
 
+import { BALLSY_VOICE, BROWSER_DEFAULT, effectiveVoice } from "./voice_player.js";
+
 const $ = (id) => document.getElementById(id);
 const LOCAL_KEYS = {
   speak: "ballsy.speak",
@@ -90,20 +92,21 @@ function option(value, label) {
   return element;
 }
 
-function fillVoices(voices, selected) {
+/** Ballsy's voice (when the server has it), the browser's default, and this device's
+ * voices; a saved voice this device lacks shows as the default it falls back to. */
+function fillVoices(voices, selected, ballsy) {
   const select = $("setting-voice");
-  const options = [option("", "Browser default")];
+  const options = [];
+  if (ballsy.available) options.push(option(BALLSY_VOICE, `${ballsy.title || "Ballsy"} (from the server)`));
+  options.push(option(BROWSER_DEFAULT, "Browser default"));
   const names = new Set();
   for (const voice of voices) {
-    if (names.has(voice.name)) continue;
+    if (names.has(voice.name) || voice.name === BALLSY_VOICE || voice.name === BROWSER_DEFAULT) continue;
     names.add(voice.name);
     options.push(option(voice.name, `${voice.name} (${voice.lang})`));
   }
-  if (selected && !names.has(selected)) {
-    options.push(option(selected, `${selected} (not available in this browser)`));
-  }
   select.replaceChildren(...options);
-  select.value = selected || "";
+  select.value = effectiveVoice(selected, voices, ballsy.available);
 }
 
 function fillTimezones(selected) {
@@ -127,7 +130,14 @@ function fillTimezones(selected) {
  * `getState()` returns {settings, local} to show; `voices()` lists the synthesiser's voices;
  * `canInterruptByVoice` says whether this browser can watch the microphone while Ballsy speaks.
  */
-export function setupSettings({ getState, voices, save, canInterruptByVoice = true }) {
+export function setupSettings({
+  getState,
+  voices,
+  save,
+  canInterruptByVoice = true,
+  ballsyVoice = () => ({ available: false, title: "" }),
+  preview = async () => {},
+}) {
   const dialog = $("settings");
   const form = $("settings-form");
   const speed = $("setting-speed");
@@ -141,7 +151,7 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
 
   const show = () => {
     const { settings, local } = getState();
-    fillVoices(voices(), settings.voice);
+    fillVoices(voices(), settings.voice, ballsyVoice());
     fillTimezones(settings.timezone);
     speed.value = String(settings.voice_speed || 180);
     speedValue.textContent = speed.value;
@@ -162,9 +172,17 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
     dialog.showModal();
   });
   $("settings-cancel").addEventListener("click", () => dialog.close());
+  $("voice-preview").addEventListener("click", async () => {
+    message.textContent = "";
+    try {
+      await preview($("setting-voice").value, Number(speed.value));
+    } catch (error) {
+      message.textContent = `Could not play the preview: ${error.message}`;
+    }
+  });
   if ("speechSynthesis" in window) {
     window.speechSynthesis.addEventListener("voiceschanged", () => {
-      if (dialog.open) fillVoices(voices(), $("setting-voice").value);
+      if (dialog.open) fillVoices(voices(), $("setting-voice").value, ballsyVoice());
     });
   }
 
@@ -172,7 +190,7 @@ export function setupSettings({ getState, voices, save, canInterruptByVoice = tr
     event.preventDefault();
     const data = new FormData(form);
     const patch = {
-      voice: String(data.get("voice") || ""),
+      voice: String(data.get("voice") || BROWSER_DEFAULT),
       voice_speed: Number(data.get("voice_speed")),
       theme: String(data.get("theme") || "system"),
       timezone: String(data.get("timezone") || browserTimezone()),

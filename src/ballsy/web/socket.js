@@ -25,11 +25,12 @@ export function backoffDelay(attempt) {
  * `ready` is true only after the server has answered our hello.
  */
 export class VoiceSocket {
-  constructor({ hello, onMessage, onState }) {
+  constructor({ hello, onMessage, onState, onBinary = () => {} }) {
     this.clientId = randomId();
     this.hello = hello; // () => the hello message (token and time zone read fresh each time)
     this.onMessage = onMessage;
     this.onState = onState;
+    this.onBinary = onBinary; // binary frames: Ballsy's voice (see voice_player.js)
     this.ws = null;
     this.ready = false;
     this.attempt = 0;
@@ -70,7 +71,11 @@ export class VoiceSocket {
       this._helloTimer = setTimeout(() => ws.close(4000, "no hello"), HELLO_TIMEOUT_MS);
     });
     ws.addEventListener("message", (event) => {
-      if (generation !== this.generation || typeof event.data !== "string") return;
+      if (generation !== this.generation) return;
+      if (typeof event.data !== "string") {
+        if (this.ready) this.onBinary(event.data);
+        return;
+      }
       let message;
       try {
         message = JSON.parse(event.data);

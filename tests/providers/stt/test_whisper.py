@@ -208,7 +208,7 @@ async def test_requests_beyond_the_limit_get_busy_not_a_crash(
     running = asyncio.create_task(stt.transcribe(long_audio))
     await _until(lambda: stt._slots.locked())
     queued = asyncio.create_task(stt.transcribe(command))
-    await _until(lambda: stt._waiting == 1)
+    await _until(lambda: stt._slots.waiting == 1)
 
     with pytest.raises(Busy, match="queue is full") as full:
         await stt.transcribe(command)

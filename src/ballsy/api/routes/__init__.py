@@ -11,6 +11,7 @@ from ballsy.api.routes import (
     history,
     internal,
     metrics,
+    openai_audio,
     page,
     session,
     settings,
@@ -32,6 +33,7 @@ def include_routes(app: FastAPI, metrics_settings: MetricsSettings) -> None:
     app.include_router(timers.router)
     app.include_router(internal.router)
     app.include_router(ws.router)
+    app.include_router(openai_audio.router)
     if metrics_settings.metrics_enabled:
         app.include_router(metrics.router)
     page.mount(app)

@@ -23,17 +23,13 @@ threads, one per worker, so the event loop never waits.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import multiprocessing
-import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
 from ballsy.errors import (
@@ -43,54 +39,30 @@ from ballsy.errors import (
     ProviderUnavailable,
     SttUnavailable,
 )
+from ballsy.providers.isolation.process import (
+    ProcessWorker,
+    WorkerDied,
+    WorkerOverran,
+    stop_all,
+)
 from ballsy.providers.stt.base import Transcript
 from ballsy.providers.stt.worker import DECODE_ERROR_CODES, WorkerSpec, serve
 
 if TYPE_CHECKING:
-    from multiprocessing.context import SpawnProcess
     from multiprocessing.sharedctypes import Synchronized
 
 log = logging.getLogger(__name__)
 
-# A worker's replies are a few hundred bytes; anything bigger is not from a sane worker.
-_MAX_REPLY_BYTES = 64 * 1024
 # Importing the speech stack and loading the model takes a few seconds on a busy machine.
 START_TIMEOUT_SECONDS = 120.0
-_STOP_GRACE_SECONDS = 2.0
-# Signals that mean "the process itself faulted", as opposed to "someone killed it".
-_FAULT_SIGNALS = frozenset(
-    {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
-)
+# The process plumbing (start, replies against a deadline, fault or kill) is shared with
+# the speech-synthesis pool: providers/isolation/process.py.
+_Died = WorkerDied
+_Overran = WorkerOverran
 
 
-class _Died(Exception):
-    def __init__(self, exitcode: int | None) -> None:
-        super().__init__(exitcode)
-        self.exitcode = exitcode
-
-    @property
-    def faulted(self) -> bool:
-        """A crash of the worker's own making (a fault signal or an exit), not a kill."""
-        if self.exitcode is None:
-            return True
-        if self.exitcode >= 0:
-            return True
-        return signal.Signals(-self.exitcode) in _FAULT_SIGNALS
-
-    def describe(self) -> str:
-        if self.exitcode is None:
-            return "stopped answering"
-        if self.exitcode < 0:
-            return f"was stopped by {signal.Signals(-self.exitcode).name}"
-        return f"exited with status {self.exitcode}"
-
-
-class _Overran(Exception):
-    pass
-
-
-class _Worker:
-    """One spawned worker process and the server's end of its pipe.
+class _Worker(ProcessWorker):
+    """One model-holding worker: its process, its cancel flag, and which stage it is in.
 
     Other kinds of isolated worker (the wake word's) subclass it and change only what
     runs in the process (`entry`, `process_name`) and how a failed start is described.
@@ -102,26 +74,12 @@ class _Worker:
 
     def __init__(self, context: Any, spec: Any) -> None:
         self.cancel: Synchronized[int] = context.Value("b", 0, lock=False)
-        self.conn, child_conn = context.Pipe(duplex=True)
-        self.process: SpawnProcess = context.Process(
-            target=self.entry,
-            args=(child_conn, spec, self.cancel),
-            name=self.process_name,
-            daemon=True,
-        )
-        self.process.start()
-        # Only the child holds its end now, so its death reads as end-of-file here.
-        child_conn.close()
+        super().__init__(context, self.entry, (spec, self.cancel), name=self.process_name)
         self.spec = spec
         self.stage = "idle"  # then "decoding", "recognising": which side a crash is on
         self.ready = False
         self.failure: str | None = None
         self._ready_lock = threading.Lock()
-        self.started = time.monotonic()
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
 
     def wait_ready(self) -> None:
         """Block until the model is loaded; `ProviderUnavailable` when it cannot be.
@@ -158,38 +116,6 @@ class _Worker:
             return None
         why = str(reply.get("message", "unknown error"))[:500]
         return f"{model} could not be loaded on {where}: {why}."
-
-    def receive(self, deadline: float) -> dict[str, Any]:
-        """The next reply; `_Died` when the process is gone, `_Overran` past `deadline`."""
-        if not wait([self.conn], timeout=max(0.0, deadline - time.monotonic())):
-            raise _Overran
-        try:
-            raw = self.conn.recv_bytes(_MAX_REPLY_BYTES)
-            reply = json.loads(raw)
-        except (EOFError, OSError, ValueError):
-            raise _Died(self.stop()) from None
-        if not isinstance(reply, dict):
-            raise _Died(self.stop())
-        return reply
-
-    def send(self, message: Any) -> None:
-        try:
-            self.conn.send(message)
-        except OSError:
-            raise _Died(self.stop()) from None
-
-    def ask_to_stop(self) -> None:
-        """Ask an idle worker to exit on its own (it is between jobs, reading its pipe)."""
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
-
-    def stop(self) -> int | None:
-        """Kill the process if it is still there, reap it, and return its exit code."""
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(_STOP_GRACE_SECONDS)
-        self.conn.close()
-        return self.process.exitcode
 
 
 @dataclass
@@ -285,14 +211,7 @@ class WorkerPool:
             idle = [w for w in self._idle if w is not None]
             busy = list(self._busy)
             self._idle = [None] * self.size
-        for worker in busy:
-            worker.stop()
-        for worker in idle:
-            worker.ask_to_stop()
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        for worker in idle:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
-            worker.stop()  # kills one still loading its model (it reads no pipe then)
+        stop_all(idle, busy)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # --- jobs (blocking: call from `executor`) -----------------------------------------
@@ -409,12 +328,6 @@ class WorkerPool:
             raise SttUnavailable("Speech recognition is shutting down.")
 
 
-# The process machinery, for other kinds of isolated worker (providers/wake/).
-WorkerProcess = _Worker
-WorkerDied = _Died
-WorkerOverran = _Overran
-
-
 class _Replace(Exception):
     """The worker must go; `error` is what the job's caller gets."""
 
@@ -441,3 +354,7 @@ def _job_error(reply: dict[str, Any], *, decoded: bool) -> BallsyError:
     if not decoded and code in DECODE_ERROR_CODES:
         return AudioTooLong(message) if code == "audio_too_long" else InvalidAudio(message)
     return SttUnavailable(message or "Recognition failed; try again in a moment.")
+
+
+# A model-holding worker, for other kinds of isolated worker (providers/wake/).
+WorkerProcess = _Worker

@@ -26,10 +26,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ballsy.config_groups import SpeechSettings
 from ballsy.errors import Busy, FeatureUnavailable, ProviderUnavailable, SttUnavailable
+from ballsy.providers.isolation.slots import Slots
 from ballsy.providers.stt.audio import (
     SAMPLE_RATE,
     check_content_type,
@@ -157,8 +158,12 @@ class WhisperSpeechToText(SpeechToText):
         self._engine = engine
         self._pool: WorkerPool | None = None if engine is not None else self._new_pool(config)
         self._start_task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(config.max_concurrency)
-        self._waiting = 0
+        self._slots = Slots(
+            config.max_concurrency,
+            max_queue=config.max_queue,
+            queue_timeout_seconds=config.queue_timeout_seconds,
+            busy=self._busy,
+        )
 
     @staticmethod
     def _new_pool(config: WhisperConfig) -> WorkerPool:
@@ -323,46 +328,8 @@ class WhisperSpeechToText(SpeechToText):
     async def _run_in_slot(
         self, work: Callable[[], T], cancel: Callable[[], None], executor: Executor | None
     ) -> T:
-        """Run `work` in a thread while holding a slot; the slot frees when the thread ends.
-
-        A cancelled caller (client gone, barge-in) stops waiting at once and asks the
-        work to stop early (`cancel`), but the slot stays taken until the work really
-        finishes, so the concurrency limit holds even then.
-        """
-        await self._acquire_slot()
-        try:
-            future = asyncio.get_running_loop().run_in_executor(executor, work)
-        except BaseException:
-            self._slots.release()
-            raise
-        future.add_done_callback(self._release_slot)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            cancel()
-            raise
-
-    def _release_slot(self, future: asyncio.Future[Any]) -> None:
-        self._slots.release()
-        if not future.cancelled():
-            future.exception()  # retrieved here so an abandoned failure is not reported twice
-
-    async def _acquire_slot(self) -> None:
-        if not self._slots.locked():
-            await self._slots.acquire()
-            return
-        if self._waiting >= self.config.max_queue:
-            raise self._busy("the queue is full")
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(self.config.queue_timeout_seconds):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise self._busy(
-                f"no slot freed within {self.config.queue_timeout_seconds:g} s"
-            ) from None
-        finally:
-            self._waiting -= 1
+        """Run `work` in a thread while holding one of the transcription slots."""
+        return await self._slots.run(work, cancel, executor)
 
     def _busy(self, why: str) -> Busy:
         return Busy(

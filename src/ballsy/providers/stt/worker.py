@@ -18,8 +18,6 @@ recognition (the server's).
 
 from __future__ import annotations
 
-import json
-import os
 import resource
 import signal
 import time
@@ -27,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ballsy.errors import BallsyError
+from ballsy.providers.isolation.process import reply_json
 from ballsy.providers.stt.audio import SAMPLE_RATE, decode_audio, warm_decoder
 
 if TYPE_CHECKING:
@@ -158,7 +157,4 @@ def _error(code: str, message: str, *, exiting: bool = False) -> dict[str, Any]:
 
 
 def _send(conn: Connection, message: dict[str, Any]) -> None:
-    try:
-        conn.send_bytes(json.dumps(message).encode())
-    except (BrokenPipeError, OSError):
-        os._exit(0)  # the server is gone; nothing is left to clean up
+    reply_json(conn, message)

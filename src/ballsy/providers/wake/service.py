@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ballsy.errors import BadRequest, Busy, FeatureUnavailable, ProviderUnavailable
-from ballsy.providers.stt.pool import WorkerDied, WorkerOverran, WorkerProcess
+from ballsy.providers.isolation.process import WorkerDied, WorkerOverran
+from ballsy.providers.stt.pool import WorkerProcess
 from ballsy.providers.wake.catalogue import WAKE_MODELS, package_dir
 from ballsy.providers.wake.worker import WakeWorkerSpec, serve
 

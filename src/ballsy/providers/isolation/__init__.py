@@ -1,0 +1,1 @@
+"""Running native code on untrusted input in worker processes (speech in, speech out)."""

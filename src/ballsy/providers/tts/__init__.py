@@ -1,0 +1,1 @@
+"""Speech synthesis: Ballsy's own voice (Piper), run in isolated worker processes."""
