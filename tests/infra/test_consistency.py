@@ -226,7 +226,11 @@ def test_the_image_lock_pins_what_pyproject_pins() -> None:
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["speech"]]
+    extras = project["optional-dependencies"]
+    # The image carries the extras requirements/lock.sh locks.
+    image_extras = re.findall(r"--extra (\S+)", (REPO / "requirements" / "lock.sh").read_text())
+    assert set(image_extras) == {"speech", "voice", "memory", "wake"}, image_extras
+    wanted = [*project["dependencies"], *(r for extra in image_extras for r in extras[extra])]
     locked = _pins((REPO / "requirements" / "docker.txt").read_text())
     for requirement in wanted:
         name, version = re.sub(r"\[.*\]", "", requirement).split("==")
