@@ -37,6 +37,8 @@ locals {
     "httpRequest.status!=101",
     "NOT httpRequest.requestUrl:\"/ws/\"",
     "NOT httpRequest.requestUrl:\"/api/voice\"",
+    # The OpenAI-compatible speech routes: synthesis and transcription take seconds.
+    "NOT httpRequest.requestUrl:\"/v1/audio/\"",
   ])
 
   database_id = "${var.project_id}:${google_sql_database_instance.main.name}"

@@ -387,9 +387,10 @@ run "alerts_use_the_agreed_thresholds_and_reach_the_email_channel" {
       strcontains(google_logging_metric.request_latency[0].filter, "httpRequest.status!=101") &&
       strcontains(google_logging_metric.request_latency[0].filter, "NOT httpRequest.requestUrl:\"/ws/\"") &&
       strcontains(google_logging_metric.request_latency[0].filter, "NOT httpRequest.requestUrl:\"/api/voice\"") &&
+      strcontains(google_logging_metric.request_latency[0].filter, "NOT httpRequest.requestUrl:\"/v1/audio/\"") &&
       strcontains(google_monitoring_alert_policy.latency_p95["warning"].conditions[0].condition_threshold[0].filter, "logging.googleapis.com/user/ballsy/request_latency")
     )
-    error_message = "The latency alert reads a log metric that leaves out WebSockets and audio uploads."
+    error_message = "The latency alert reads a log metric that leaves out WebSockets and the speech routes."
   }
 
   assert {
