@@ -13,6 +13,9 @@ exception: they count against the speech budget instead, reserved when the
 recording starts (`audio_start`, see `api/speech.py`). A recording that cannot be
 paid for, or that passes its size or frame limits, fails whole with one `error`;
 its remaining frames and its `audio_end` are dropped, and nothing is transcribed.
+A hands-free stream waiting for the wake word is paid for by neither budget until the
+wake word is heard: its frames are held to a rate instead (`api/wake_stream.py`), and
+those beyond it count against the message budget.
 Open sockets are capped per address and, after `hello`, per signed-in user.
 """
 

@@ -429,9 +429,10 @@ function onSocketMessage(message) {
 /** A timer, alarm or reminder of this user is due (on every page of theirs). */
 function timerFired(message) {
   state.lastRing = ring(message, {
-    // Spoken at once (over a reply being read out), but never into a recording.
+    // Spoken at once (over a reply being read out), but never into a recording (waiting
+    // for the wake word is no recording: hands-free users hear their timers too).
     say: (text) => {
-      if (!state.listening) speaker.say(text);
+      if (!state.listening || state.listening.wake) speaker.say(text);
     },
     show: (text) => ui.addBubble("system", text),
   });
