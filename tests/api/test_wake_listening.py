@@ -18,6 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from ballsy.api.wake_stream import AudioRate
 from ballsy.providers.stt.pcm import BYTES_PER_SECOND, PCM_MIME
+from ballsy.providers.wake.service import WakeOptions, WakeWordService
 from ballsy.wiring import Overrides
 from tests import voices
 from tests.fakes.stt import RecordingSpeechToText
@@ -218,3 +219,48 @@ def test_without_a_wake_word_a_wake_stream_is_refused_and_its_frames_dropped(
         for frame in _frames(voices.silence(1.0)):
             ws.send_bytes(frame)
         assert _until_pong(ws) == []
+
+
+def test_a_detector_that_cannot_load_ends_the_wait_with_one_error(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(wake_word="okay_nabu")
+    services = client.app.state.services
+    working = services.wake
+    # An address-space cap far below what TensorFlow Lite needs: the worker cannot start.
+    services.wake = WakeWordService(WakeOptions(model="okay_nabu", worker_memory_mb=40))
+    try:
+        with client.websocket_connect("/ws/voice/broken") as ws:
+            _hello(ws)
+            ws.send_json(WAKE_STREAM)
+            for frame in _frames(voices.silence(1.0)):
+                ws.send_bytes(frame)
+            seen = _until_pong(ws)
+            assert [m.get("code") for m in seen] == ["provider_unavailable"], seen
+            assert services.wake.listeners == 0  # the wait ended; its frames are dropped
+    finally:
+        client.portal.call(services.wake.aclose)
+        services.wake = working
+
+
+def test_wake_streams_beyond_the_limit_are_refused(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(wake_word="okay_nabu", wake_max_streams=1)
+    with (
+        client.websocket_connect("/ws/voice/first") as first,
+        client.websocket_connect("/ws/voice/second") as second,
+    ):
+        _hello(first)
+        _hello(second)
+        first.send_json(WAKE_STREAM)
+        assert _until_pong(first) == []
+        second.send_json(WAKE_STREAM)
+        error = second.receive_json()
+        assert error["code"] == "busy" and "WAKE_MAX_STREAMS" in error["message"], error
+        for frame in _frames(voices.silence(0.5)):
+            second.send_bytes(frame)
+        assert _until_pong(second) == []
+        first.send_json({"type": "audio_end"})  # the first stops waiting: its place is free
+        assert first.receive_json() == {"type": "speech_end", "reason": "no_speech"}
+        second.send_json(WAKE_STREAM)
+        assert _until_pong(second) == []
+        assert client.app.state.services.wake.listeners == 1
