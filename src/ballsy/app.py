@@ -88,6 +88,8 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             warmups.start("speech", lambda: _warm_up_speech(services))
         if services.tts.available and settings.tts_preload:
             warmups.start("voice", lambda: _warm_up_voice(services))
+        if services.wake is not None:
+            warmups.start("wake", lambda: _warm_up_wake(services))
         if settings.history_retention_days:
             background.append(asyncio.create_task(_retention_loop(services)))
         if settings.anonymous_user_retention_days:
@@ -186,6 +188,15 @@ async def _warm_up_voice(services: Services) -> bool:
     """Start the voice workers and load the voice in each; whether one is usable."""
     await services.tts.warm_up()
     return services.tts.ready
+
+
+async def _warm_up_wake(services: Services) -> bool:
+    """Start the wake word worker, so the first hands-free page is heard at once."""
+    wake = services.wake
+    if wake is None:
+        return False
+    await wake.warm_up()  # logs its own failure; the first listener retries
+    return wake.pid() is not None
 
 
 async def _warm_up_speech(services: Services) -> bool:

@@ -13,6 +13,9 @@ exception: they count against the speech budget instead, reserved when the
 recording starts (`audio_start`, see `api/speech.py`). A recording that cannot be
 paid for, or that passes its size or frame limits, fails whole with one `error`;
 its remaining frames and its `audio_end` are dropped, and nothing is transcribed.
+A hands-free stream waiting for the wake word is paid for by neither budget until the
+wake word is heard: its frames are held to a rate instead (`api/wake_stream.py`), and
+those beyond it count against the message budget.
 Open sockets are capped per address and, after `hello`, per signed-in user.
 """
 
@@ -35,6 +38,7 @@ from ballsy.api.deps import user_for_token
 from ballsy.api.errors import to_error
 from ballsy.api.speech import listened_for, reserve_speech, transcribe_for
 from ballsy.api.voice_stream import FRAME_BYTES, TurnVoice
+from ballsy.api.wake_stream import AudioRate, WakeWait
 from ballsy.assistant.events import TextDelta, TurnEnded, TurnStarted
 from ballsy.assistant.heard import store_heard
 from ballsy.assistant.identity import Identity, parse_zone
@@ -43,6 +47,7 @@ from ballsy.errors import (
     BadRequest,
     BallsyError,
     Busy,
+    FeatureUnavailable,
     RateLimited,
     TooLarge,
     Unauthorized,
@@ -82,10 +87,12 @@ class Recording:
     frames: int = 0
     # A live stream (audio_start with stream: true) is heard by a listening session instead.
     listening: ListeningSession | None = None
+    # A hands-free stream waiting for the wake word (audio_start with wake: true).
+    wake: WakeWait | None = None
 
     @property
     def failed(self) -> bool:
-        return self.utterance is None and self.listening is None
+        return self.utterance is None and self.listening is None and self.wake is None
 
 
 class SocketHub:
@@ -150,6 +157,7 @@ class VoiceSocket:
         self.turn_streaming = False
         self.partial: list[str] = []
         self.recording: Recording | None = None
+        self.wake_rate = AudioRate()  # how fast this socket's wake streams may send audio
         self.user_slot: WebSocketSlot | None = None
         self.strikes = services.limiter.flood_strikes()
         # Ballsy's own voice, for a client that opted in (`voice`); the turn being spoken.
@@ -247,7 +255,7 @@ class VoiceSocket:
             if size > self.conversation.ws_max_frame_bytes:
                 await self.close(CLOSE_TOO_BIG, "frame too large")
                 return
-            audio_frame = text is None and self._takes_audio_frame()
+            audio_frame = text is None and self._takes_audio_frame(size)
             if not audio_frame and not await self._admit():
                 if self.closed:
                     return
@@ -258,7 +266,7 @@ class VoiceSocket:
                     await self._dispatch(proto.parse(text))
                 elif data is not None:
                     self.services.metrics.ws_messages.labels("in", "binary").inc()
-                    await self._audio_chunk(data)
+                    await self._audio_chunk(data, paid=audio_frame)
             except Exception as exc:  # answered with an error frame; the socket stays open
                 await self.send(proto.error(to_error(exc)))
 
@@ -291,8 +299,8 @@ class VoiceSocket:
                 await self.send(proto.pong())
             case proto.StatusListening():
                 await self.send(proto.status_ready())
-            case proto.AudioStart(mime=mime, stream=stream):
-                await self._audio_start(mime, stream=stream)
+            case proto.AudioStart(mime=mime, stream=stream, wake=wake):
+                await self._audio_start(mime, stream=stream, wake=wake)
             case proto.AudioEnd():
                 await self._audio_end()
             case proto.Location():
@@ -512,14 +520,25 @@ class VoiceSocket:
 
     # --- recorded audio -----------------------------------------------------------------------
 
-    async def _audio_start(self, mime: str | None, *, stream: bool = False) -> None:
+    async def _audio_start(
+        self, mime: str | None, *, stream: bool = False, wake: bool = False
+    ) -> None:
         """Open a recording, paid for now from the speech budget; a recording still
         open is abandoned. Refused: one `rate_limited` error, and the recording's
-        frames and end are dropped."""
+        frames and end are dropped. A wake stream is paid for only once the wake word
+        is heard (`_wake_heard`)."""
         await self._drop_recording()
         if stream and not is_pcm(mime):
             raise BadRequest(f"A live stream must be raw audio declared as {PCM_MIME}.")
         max_frames = math.ceil(self.speech.stt_max_seconds * FRAMES_PER_AUDIO_SECOND)
+        if wake:
+            self.recording = Recording(None, None, max_frames)  # failed until it opens
+            service = self.services.wake
+            if service is None:
+                raise FeatureUnavailable("The wake word is off on this server (WAKE_WORD).")
+            # Busy past WAKE_MAX_STREAMS listeners on this instance.
+            self.recording.wake = WakeWait(service.listener(), self.wake_rate)
+            return
         try:
             reservation = await reserve_speech(self.services, self.identity)
         except RateLimited:
@@ -532,17 +551,22 @@ class VoiceSocket:
         utterance = AudioUtterance(max_bytes=self.speech.stt_max_bytes, content_type=mime)
         self.recording = Recording(utterance, reservation, max_frames)
 
-    def _takes_audio_frame(self) -> bool:
+    def _takes_audio_frame(self, size: int) -> bool:
         """True when the next binary frame belongs to a recording's speech budget
         rather than the message budget: every frame of an open recording, up to its
-        frame limit."""
+        frame limit; of a wake stream, every frame within its rate."""
         recording = self.recording
+        if recording is not None and recording.wake is not None:
+            return recording.wake.admits(size)
         return recording is not None and recording.frames < recording.max_frames
 
-    async def _audio_chunk(self, data: bytes) -> None:
+    async def _audio_chunk(self, data: bytes, *, paid: bool = True) -> None:
         recording = self.recording
         if recording is None:
             raise BadRequest("Binary frames are only accepted between audio_start and audio_end.")
+        if recording.wake is not None:
+            await self._wake_chunk(recording, recording.wake, data, within_rate=paid)
+            return
         recording.frames += 1
         if recording.listening is not None:
             if recording.frames > recording.max_frames:
@@ -566,6 +590,10 @@ class VoiceSocket:
             raise
 
     async def _audio_end(self) -> None:
+        if self.recording is not None and self.recording.wake is not None:
+            await self._drop_recording()  # the wake word was not said: no command
+            await self.send(proto.speech_end("no_speech"))
+            return
         if self.recording is not None and self.recording.listening is not None:
             await self._listen_end(self.recording.listening.stop())  # ended by the client
             return
@@ -580,6 +608,32 @@ class VoiceSocket:
             if recording.reservation is not None:
                 await recording.reservation.settle(None)
             raise
+
+    async def _wake_chunk(
+        self, recording: Recording, wait: WakeWait, data: bytes, *, within_rate: bool
+    ) -> None:
+        """Feed the wake word detector; once it hears the wake word, this stream listens
+        for the command that follows. A detector that fails ends the wait (one error)."""
+        try:
+            after = await wait.feed(data, within_rate=within_rate)
+        except BadRequest:
+            raise  # a malformed frame: the wait goes on
+        except BallsyError:
+            await self._fail_recording()
+            raise
+        if after is None or self.recording is not recording:
+            return
+        recording.wake = None
+        await wait.aclose()
+        await self.send(proto.wake(wait.word))
+        try:
+            recording.reservation = await reserve_speech(self.services, self.identity)
+        except RateLimited:
+            await self._fail_recording()
+            raise
+        recording.listening = self.services.listening.session(self.services.stt, self._send_partial)
+        if after:
+            await self._audio_chunk(after)
 
     async def _send_partial(self, text: str) -> None:
         await self.send(proto.partial(text))
@@ -614,6 +668,9 @@ class VoiceSocket:
         if recording is None or recording.failed:
             return
         recording.utterance = None
+        if recording.wake is not None:
+            await recording.wake.aclose()
+            recording.wake = None
         if recording.listening is not None:
             recording.listening.close()
             recording.listening = None

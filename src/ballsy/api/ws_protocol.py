@@ -17,6 +17,20 @@ Client -> server (JSON text frames):
                                                         speech_end, transcript, a streamed turn;
                                                         the server ends the turn after the
                                                         silence, audio_end only ends it sooner
+  {"type": "audio_start", "mime": "audio/pcm;rate=16000", "stream": true, "wake": true}
+      … binary frames as above …                        hands-free, waiting for the wake word
+                                                        (WAKE_WORD; api/wake_stream.py): the
+                                                        audio goes to the wake word detector
+                                                        only (not transcribed, no speech budget;
+                                                        frames beyond 1.5x real time after a 5 s
+                                                        burst are dropped and count against the
+                                                        message budget). On the wake word:
+                                                        wake {word}, and the same stream is
+                                                        live listening from then on (partial*,
+                                                        speech_end, transcript, a turn).
+                                                        audio_end before it: speech_end
+                                                        {reason: "no_speech"}. With WAKE_WORD
+                                                        off: error feature_unavailable.
   {"type": "ping"}                                      -> {"type": "pong"}
   {"type": "location", "latitude": num?, "longitude": num?, "place": str?}
                                                         where weather questions on this
@@ -97,6 +111,7 @@ class Ping:
 class AudioStart:
     mime: str | None
     stream: bool = False  # live listening: raw PCM, ended by the server's endpointing
+    wake: bool = False  # hands-free: wait for the wake word first (api/wake_stream.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +212,12 @@ def parse(raw: str) -> ClientMessage:
         return _location(payload)
     if kind == "audio_start":
         stream = payload.get("stream", False)
-        if not isinstance(stream, bool):
-            raise BadRequest("'stream' must be true or false.")
-        return AudioStart(_optional_str(payload, "mime", 100), stream=stream)
+        wake = payload.get("wake", False)
+        if not isinstance(stream, bool) or not isinstance(wake, bool):
+            raise BadRequest("'stream' and 'wake' must be true or false.")
+        if wake and not stream:
+            raise BadRequest("'wake' needs a live stream ('stream': true).")
+        return AudioStart(_optional_str(payload, "mime", 100), stream=stream, wake=wake)
     if kind == "audio_end":
         return AudioEnd()
     if kind == "voice":

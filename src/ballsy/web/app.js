@@ -48,6 +48,8 @@ const state = {
   listening: null, // the capture in progress: {kind: "browser"|"recorder", …}
   browserRecognitionFailed: false,
   followUp: false, // listen again once the reply is spoken (it asked a question, or hands-free)
+  followUpAnswer: false, // the follow-up answers a question (so no wake word is awaited)
+  wakeHeard: 0, // how many times the server heard the wake word on this page
   handsFreeOn: false, // hands-free mode is on and the user started it with a tap
   awaiting: [], // socket requests with no reply_start yet, oldest first: {kind, text, cancelled}
   held: [], // typed commands waiting for Ballsy to be reachable again: {command, note}
@@ -149,7 +151,8 @@ function busy() {
 }
 
 function refreshOrb() {
-  if (state.listening) ui.setOrbState("listening");
+  if (state.listening && state.listening.wake) ui.setOrbState("waiting");
+  else if (state.listening) ui.setOrbState("listening");
   else if (talking()) ui.setOrbState("speaking");
   else if (busy()) ui.setOrbState("thinking");
   else ui.setOrbState("idle");
@@ -162,7 +165,10 @@ function refreshOrb() {
 function maybeFollowUp() {
   if (!state.followUp || state.listening || speaker.speaking || busy()) return;
   state.followUp = false;
-  if (captureMode() === "server" && canStream && socket.ready) startStreaming({ ask: false });
+  // Hands-free with a wake word on the server: between turns, wait for it (unless the
+  // reply asked something, which is answered straight away).
+  const wake = state.handsFreeOn && Boolean(state.caps.wake_word) && !state.followUpAnswer;
+  if (captureMode() === "server" && canStream && socket.ready) startStreaming({ ask: false, wake });
 }
 
 // --- interrupt by voice --------------------------------------------------------------------
@@ -272,6 +278,13 @@ function bargeIn() {
 }
 
 function onOrbClick() {
+  if (state.listening && state.listening.wake) {
+    // Waiting for the wake word: a tap is a shortcut to talk now (hands-free stays on).
+    state.listening.end();
+    state.listening = null;
+    startStreaming({ ask: true });
+    return;
+  }
   if (state.listening) {
     state.handsFreeOn = false; // a tap while listening ends hands-free listening too
     stopListening();
@@ -383,6 +396,8 @@ function onSocketMessage(message) {
       return onPartial(message);
     case "speech_end":
       return onSpeechEnd(message);
+    case "wake":
+      return onWake();
     case "transcript":
       ui.setInterim("");
       state.lastTranscript = message.text || "";
@@ -414,9 +429,10 @@ function onSocketMessage(message) {
 /** A timer, alarm or reminder of this user is due (on every page of theirs). */
 function timerFired(message) {
   state.lastRing = ring(message, {
-    // Spoken at once (over a reply being read out), but never into a recording.
+    // Spoken at once (over a reply being read out), but never into a recording (waiting
+    // for the wake word is no recording: hands-free users hear their timers too).
     say: (text) => {
-      if (!state.listening) speaker.say(text);
+      if (!state.listening || state.listening.wake) speaker.say(text);
     },
     show: (text) => ui.addBubble("system", text),
   });
@@ -433,6 +449,16 @@ function onPartial(message) {
   refreshOrb();
 }
 
+/** The server heard the wake word on the hands-free stream: the command follows on it. */
+function onWake() {
+  const capture = state.listening;
+  if (!capture || capture.kind !== "stream" || !capture.wake) return;
+  state.wakeHeard += 1;
+  capture.woke();
+  ui.setInterim("");
+  refreshOrb();
+}
+
 /** The server stopped taking the live stream: the transcript and the reply follow,
  * unless nobody spoke. */
 function onSpeechEnd(message) {
@@ -444,6 +470,7 @@ function onSpeechEnd(message) {
   if (message.reason === "no_speech") {
     ui.setInterim("");
     state.followUp = state.handsFreeOn; // hands-free keeps listening
+    state.followUpAnswer = false;
   } else {
     state.awaiting.push({ kind: "audio", cancelled: false });
   }
@@ -511,7 +538,8 @@ function endTurn(message) {
   }
   if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
   speaker.finish(message.turn_id);
-  if (state.handsFreeOn || asksQuestion(bubble.text)) state.followUp = true;
+  state.followUpAnswer = asksQuestion(bubble.text);
+  if (state.handsFreeOn || state.followUpAnswer) state.followUp = true;
   refreshOrb();
 }
 
@@ -532,6 +560,7 @@ function legacyResponse(message) {
 
 function socketError(message) {
   ui.setInterim("");
+  endRefusedWakeStream(message.code);
   if (message.code === "unauthorized") {
     api.createSession().then(() => socket.reconnectNow(), () => {});
     return;
@@ -542,6 +571,17 @@ function socketError(message) {
     ui.addBubble("system", describeError(message.code, message.message, message.retry_after));
   }
   refreshOrb();
+}
+
+/** The server could not take (or pay for) a hands-free stream: stop waiting for the wake
+ * word rather than stream into a stream it drops. */
+function endRefusedWakeStream(code) {
+  const capture = state.listening;
+  if (!capture || capture.kind !== "stream" || !capture.wakeStream) return;
+  if (!["rate_limited", "busy", "feature_unavailable", "provider_unavailable"].includes(code)) return;
+  capture.end();
+  state.listening = null;
+  state.handsFreeOn = false;
 }
 
 function connectionLost() {
@@ -722,11 +762,12 @@ function startListening(takeOver = null) {
 
 /** Listen with Ballsy's own recognition: stream the microphone to the server. `ask`: the
  * user asked (a tap), so the browser may prompt for the microphone. */
-async function startStreaming({ ask = true } = {}) {
+async function startStreaming({ ask = true, wake = false } = {}) {
   if (state.listening) return;
   const capture = new LiveCapture({
     ears,
     socket,
+    wake: wake ? state.caps.wake_word : null,
     onHearing: () => refreshOrb(),
     onLevel: (level) => ui.setLevel(level),
     onFailed: () => {
@@ -1172,6 +1213,7 @@ async function start() {
   state.ready = true;
   try {
     state.caps = { ...state.caps, ...(await api.capabilities()) };
+    if (state.caps.wake_word) ui.setWakePhrase(state.caps.wake_word);
   } catch {
     /* keep the defaults; the server still answers errors clearly */
   }
@@ -1221,6 +1263,18 @@ window.ballsy = Object.freeze({
   },
   get ears() {
     return { state: ears.state, opened: ears.opened, voiceHeard: ears.voiceHeard };
+  },
+  // Hands-free waiting for the wake word: whether it waits now, the seconds of audio sent
+  // while it waited (this stream), and how many times the wake word was heard.
+  get wake() {
+    const capture = state.listening;
+    const waiting = Boolean(capture && capture.kind === "stream" && capture.wake);
+    return {
+      phrase: state.caps.wake_word || null,
+      waiting,
+      waitedSeconds: waiting ? capture.wakeBytes / 32000 : 0,
+      heard: state.wakeHeard,
+    };
   },
   // Ballsy's own voice: what the server offers, and every sentence played with Web Audio.
   get voice() {

@@ -20,10 +20,22 @@ const FULL_SCALE = 32768;
 /**
  * Callbacks: onHearing() once the user's voice is heard (locally or by the server),
  * onLevel(0..1), onFailed() when the socket could not take the stream.
+ * `wake`: the wake phrase, for a hands-free stream that waits for it first (the server
+ * hears only the wake word in it until `woke()`; see api/wake_stream.py).
  */
 export class LiveCapture {
-  constructor({ ears, socket, onHearing = () => {}, onLevel = () => {}, onFailed = () => {} }) {
+  constructor({
+    ears,
+    socket,
+    wake = null,
+    onHearing = () => {},
+    onLevel = () => {},
+    onFailed = () => {},
+  }) {
     this.kind = "stream";
+    this.wake = wake; // the phrase while waiting for it, then null
+    this.wakeStream = Boolean(wake); // opened to wait for the wake word
+    this.wakeBytes = 0; // audio sent while waiting for the wake word
     this.ears = ears;
     this.socket = socket;
     this.onHearing = onHearing;
@@ -41,7 +53,9 @@ export class LiveCapture {
 
   /** Begin streaming (pre-roll first); false when the socket is not ready. */
   start() {
-    if (!this.socket.send({ type: "audio_start", mime: STREAM_MIME, stream: true })) return false;
+    const start = { type: "audio_start", mime: STREAM_MIME, stream: true };
+    if (this.wake) start.wake = true;
+    if (!this.socket.send(start)) return false;
     this.started = true;
     this.ears.stream((chunk) => this._chunk(chunk), (level) => this.onLevel(level));
     return true;
@@ -49,7 +63,8 @@ export class LiveCapture {
 
   _chunk(chunk) {
     if (this.ended) return;
-    if (!this.hearing) {
+    // While waiting for the wake word a voice is no command: "Hearing you" waits for it.
+    if (!this.hearing && !this.wake) {
       let sum = 0;
       for (const value of chunk) sum += (value / FULL_SCALE) ** 2;
       if (this._detector.update(Math.sqrt(sum / chunk.length), 20)) this.heard();
@@ -74,6 +89,13 @@ export class LiveCapture {
       return;
     }
     this.sentBytes += frame.byteLength;
+    if (this.wake) this.wakeBytes += frame.byteLength;
+  }
+
+  /** The server heard the wake word: what follows is the command. */
+  woke() {
+    this.wake = null;
+    this._detector = new VoiceDetector();
   }
 
   /** The user's voice is heard: say so once. */

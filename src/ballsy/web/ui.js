@@ -8,6 +8,7 @@ const ORB_LABELS = {
   listening: ["Stop listening", "Listening… tap the orb when you are done."],
   thinking: ["Stop", "Thinking…"],
   speaking: ["Stop speaking", "Speaking — tap the orb or press Esc to stop."],
+  waiting: ["Talk now", "Waiting for the wake word… or tap the orb to talk."],
 };
 const HEARING_CAPTION = "Hearing you…";
 const OFFLINE_CAPTION = "Ballsy is offline. What you type is kept and sent when it is back.";
@@ -187,6 +188,11 @@ export function setMicOpen(open) {
   const indicator = $("mic-open");
   if (indicator) indicator.hidden = !open;
   document.body.dataset.micOpen = open ? "true" : "false";
+}
+
+/** The server's wake phrase ("Okay Nabu"), for the caption while hands-free waits for it. */
+export function setWakePhrase(phrase) {
+  ORB_LABELS.waiting[1] = `Waiting for “${phrase}”… or tap the orb to talk. Esc stops.`;
 }
 
 export function setCaption(text) {
