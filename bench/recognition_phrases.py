@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ballsy.commands.base import CommandContext, LocalReply
+from ballsy.commands.number_words import ONE_WORD_NUMBERS, TENS
 from ballsy.commands.router import route
 
 
@@ -56,38 +57,6 @@ TEST_PHRASES: tuple[Phrase, ...] = (
     PHRASES[14],
 )
 
-_UNITS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
 _CONTRACTIONS = {
     "what's": "what is",
     "whats": "what is",
@@ -112,8 +81,8 @@ def _numbers_as_digits(words: list[str]) -> list[str]:
     out: list[str] = []
     value: int | None = None
     for word in words:
-        if word in _UNITS or word in _TENS:
-            number = _UNITS.get(word, _TENS.get(word, 0))
+        if word in ONE_WORD_NUMBERS or word in TENS:
+            number = ONE_WORD_NUMBERS.get(word, TENS.get(word, 0))
             if value is not None and _continues(value, number):
                 value += number
             else:

@@ -27,33 +27,14 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ballsy.commands.clock import spoken_date, spoken_time
+from ballsy.commands.number_words import ONE_WORD_NUMBERS, TENS
 
 Words = tuple[str, ...]
 
-_UNITS = {
-    "zero": 0,
-    "oh": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70}
+# Numbers said as one word, and "oh" as in "six oh five".
+_UNITS = {**ONE_WORD_NUMBERS, "oh": 0}
+# Tens as far as durations and clock minutes are read ("seventy minutes", not "eighty").
+_TENS = {word: value for word, value in TENS.items() if value <= 70}
 _TIME_UNITS = {
     "second": 1,
     "seconds": 1,

@@ -23,6 +23,7 @@ from ballsy.api.client_ip import client_ip
 from ballsy.api.deps import ServicesDep, is_operator_key, user_for_token
 from ballsy.api.errors import responses
 from ballsy.api.speech import reserve_speech, transcribe_paid
+from ballsy.api.uploads import read_upload
 from ballsy.assistant.identity import Identity, limit_key
 from ballsy.errors import BadRequest, FeatureUnavailable, TooLarge, Unauthorized
 from ballsy.providers.tts.base import PCM_FORMAT
@@ -40,7 +41,6 @@ _MEDIA_TYPES = {
     "flac": "audio/flac",
     "aac": "audio/aac",
 }
-_READ_CHUNK = 256 * 1024
 
 
 async def openai_identity(request: Request, services: ServicesDep) -> Identity:
@@ -144,7 +144,7 @@ async def transcriptions(
     `temperature` are accepted for compatibility and ignored)."""
     if language is not None and language.lower() not in ("en", "english"):
         raise BadRequest("This server's recogniser understands English only (language=en).")
-    audio = await _read_upload(file, services.settings.stt_max_bytes)
+    audio = await read_upload(file, services.settings.stt_max_bytes)
     transcript = await transcribe_paid(services, identity, audio, content_type=file.content_type)
     text = transcript.text.strip()
     if response_format == "text":
@@ -177,17 +177,6 @@ async def transcriptions(
             else [],
         }
     )
-
-
-async def _read_upload(file: UploadFile, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await file.read(_READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The audio is larger than {limit // (1024 * 1024)} MB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.get("/models", responses=responses(401, 429))

@@ -12,11 +12,9 @@ from ballsy.api.errors import responses
 from ballsy.api.routes.command import answer, identity_for
 from ballsy.api.schemas import MAX_ID, MIN_ID, VoiceOut
 from ballsy.api.speech import transcribe_for
-from ballsy.errors import TooLarge
+from ballsy.api.uploads import read_upload
 
 router = APIRouter(prefix="/api", tags=["assistant"])
-
-_READ_CHUNK = 256 * 1024
 
 
 @router.post(
@@ -37,13 +35,7 @@ async def voice(
 ) -> VoiceOut:
     received = time.perf_counter()
     limit = services.settings.speech.stt_max_bytes
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await file.read(_READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The audio is larger than {limit // (1024 * 1024)} MB.")
-        chunks.append(chunk)
+    audio = await read_upload(file, limit)
     identity = await identity_for(
         caller,
         services,
@@ -52,8 +44,6 @@ async def voice(
         request=request,
         response=response,
     )
-    transcript = await transcribe_for(
-        services, identity, b"".join(chunks), content_type=file.content_type
-    )
+    transcript = await transcribe_for(services, identity, audio, content_type=file.content_type)
     ended = await answer(services, identity, transcript, received)
     return VoiceOut(**ended.legacy(), transcript=transcript)

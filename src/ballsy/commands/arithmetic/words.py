@@ -14,43 +14,8 @@ from fractions import Fraction
 
 from ballsy.commands.arithmetic.limits import MAX_OPERAND_DIGITS, TOO_MANY_DIGITS
 from ballsy.commands.arithmetic.tokens import Refused
+from ballsy.commands.number_words import DIGIT_WORDS, SCALES, TEENS, TENS, UNITS
 
-DIGIT_WORDS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-}
-UNITS = {word: value for word, value in DIGIT_WORDS.items() if value}
-TEENS = {
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 NUMBER_WORDS = frozenset(
     {*DIGIT_WORDS, *TEENS, *TENS, *SCALES, "hundred", "a", "and", "point", "oh"}
 )

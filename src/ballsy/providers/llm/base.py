@@ -120,3 +120,28 @@ class LLMProvider(ABC):
 
     async def aclose(self) -> None:
         """Release clients and connections at shutdown."""
+
+
+class FunctionCallingProvider(LLMProvider):
+    """A backend with function calling: one streaming path, with the tools offered or none.
+
+    Subclasses write `stream_with_tools`; a plain `stream` is that path offering no tools,
+    where the model can only answer with text."""
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+    ) -> AsyncIterator[str]:
+        return self.stream_with_tools(messages, params, stats, ())  # type: ignore[return-value]
+
+    @abstractmethod
+    def stream_with_tools(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
+        """Yield the reply's text chunks and the `ToolCall`s the model makes."""

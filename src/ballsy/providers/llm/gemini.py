@@ -34,8 +34,8 @@ from ballsy.config_groups import AISettings
 from ballsy.providers.llm.base import (
     AIError,
     ChatMessage,
+    FunctionCallingProvider,
     GenerationParams,
-    LLMProvider,
     ReplyStats,
     ToolCall,
     ToolSpec,
@@ -177,7 +177,7 @@ def function_declarations(tools: Sequence[ToolSpec]) -> list[types.Tool]:
     return [types.Tool(function_declarations=declarations)]
 
 
-class GeminiProvider(LLMProvider):
+class GeminiProvider(FunctionCallingProvider):
     """Gemini through `google-genai`; build with an API key or for Vertex AI.
 
     With `vertexai=True` and no `project`, the SDK looks up Application Default
@@ -256,24 +256,7 @@ class GeminiProvider(LLMProvider):
     def __repr__(self) -> str:
         return f"GeminiProvider(model={self.model!r}, backend={self._backend!r})"
 
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams,
-        stats: ReplyStats,
-    ) -> AsyncIterator[str]:
-        return self._stream(messages, params, stats, ())  # type: ignore[return-value]
-
     def stream_with_tools(
-        self,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams,
-        stats: ReplyStats,
-        tools: Sequence[ToolSpec],
-    ) -> AsyncIterator[str | ToolCall]:
-        return self._stream(messages, params, stats, tools)
-
-    def _stream(
         self,
         messages: Sequence[ChatMessage],
         params: GenerationParams,

@@ -21,8 +21,8 @@ from ballsy.config_groups import AISettings
 from ballsy.providers.llm.base import (
     AIError,
     ChatMessage,
+    FunctionCallingProvider,
     GenerationParams,
-    LLMProvider,
     ReplyStats,
     ToolCall,
     ToolSpec,
@@ -41,7 +41,7 @@ from ballsy.providers.llm.streaming import (
 )
 
 
-class OpenAICompatProvider(LLMProvider):
+class OpenAICompatProvider(FunctionCallingProvider):
     """An OpenAI-compatible server (`base_url` ends where `/chat/completions` starts)."""
 
     name = "openai"
@@ -87,24 +87,7 @@ class OpenAICompatProvider(LLMProvider):
     def __repr__(self) -> str:
         return f"OpenAICompatProvider(base_url={self.base_url!r}, model={self.model!r})"
 
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams,
-        stats: ReplyStats,
-    ) -> AsyncIterator[str]:
-        return self._stream(messages, params, stats, ())  # type: ignore[return-value]
-
     def stream_with_tools(
-        self,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams,
-        stats: ReplyStats,
-        tools: Sequence[ToolSpec],
-    ) -> AsyncIterator[str | ToolCall]:
-        return self._stream(messages, params, stats, tools)
-
-    def _stream(
         self,
         messages: Sequence[ChatMessage],
         params: GenerationParams,

@@ -23,12 +23,9 @@ threads, one per worker, so the event loop never waits.
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,32 +33,25 @@ from ballsy.errors import (
     AudioTooLong,
     BallsyError,
     InvalidAudio,
-    ProviderUnavailable,
     SttUnavailable,
 )
-from ballsy.providers.isolation.process import (
-    ProcessWorker,
-    WorkerDied,
-    WorkerOverran,
-    stop_all,
-)
+from ballsy.providers.isolation.pool import IsolatedWorkerPool, LoadingWorker, ReplaceWorker
+from ballsy.providers.isolation.process import WorkerDied, WorkerOverran
 from ballsy.providers.stt.base import Transcript
 from ballsy.providers.stt.worker import DECODE_ERROR_CODES, WorkerSpec, serve
 
 if TYPE_CHECKING:
     from multiprocessing.sharedctypes import Synchronized
 
-log = logging.getLogger(__name__)
-
 # Importing the speech stack and loading the model takes a few seconds on a busy machine.
 START_TIMEOUT_SECONDS = 120.0
-# The process plumbing (start, replies against a deadline, fault or kill) is shared with
-# the speech-synthesis pool: providers/isolation/process.py.
+# The process plumbing (start, replies against a deadline, fault or kill) and the pool's
+# bookkeeping are shared with the speech-synthesis pool: providers/isolation/.
 _Died = WorkerDied
 _Overran = WorkerOverran
 
 
-class _Worker(ProcessWorker):
+class _Worker(LoadingWorker):
     """One model-holding worker: its process, its cancel flag, and which stage it is in.
 
     Other kinds of isolated worker (the wake word's) subclass it and change only what
@@ -77,24 +67,6 @@ class _Worker(ProcessWorker):
         super().__init__(context, self.entry, (spec, self.cancel), name=self.process_name)
         self.spec = spec
         self.stage = "idle"  # then "decoding", "recognising": which side a crash is on
-        self.ready = False
-        self.failure: str | None = None
-        self._ready_lock = threading.Lock()
-
-    def wait_ready(self) -> None:
-        """Block until the model is loaded; `ProviderUnavailable` when it cannot be.
-
-        Safe to call from several threads (warm-up and a first request): one reads the
-        pipe, the others find the outcome recorded.
-        """
-        with self._ready_lock:
-            if self.ready:
-                return
-            if self.failure is None:
-                self.failure = self._await_ready()
-            if self.failure is not None:
-                raise ProviderUnavailable(self.failure)
-            self.ready = True
 
     def describe_load(self) -> tuple[str, str]:
         """What this worker loads, for errors: (its name, where it loads)."""
@@ -145,95 +117,44 @@ class Job:
             self._worker = None
 
 
-class WorkerPool:
-    """`size` worker processes, each running one job at a time.
+class WorkerPool(IsolatedWorkerPool[_Worker]):
+    """`size` speech worker processes, each running one job at a time.
 
     The caller bounds concurrency to `size` (whisper.py's slots), so a free worker is
     always there when `run` is called; a replaced one may still be loading its model.
+    The checkout, replacement and shutdown bookkeeping is `providers/isolation/pool.py`.
     """
+
+    worker_noun = "speech worker"
+    unavailable = SttUnavailable
+    shutting_down_message = "Speech recognition is shutting down."
 
     def __init__(self, spec: WorkerSpec, *, size: int, job_timeout_seconds: float) -> None:
         self.spec = spec
-        self.size = size
-        self.job_timeout_seconds = job_timeout_seconds
-        self._context = multiprocessing.get_context("spawn")
-        self._lock = threading.Lock()
-        self._idle: list[_Worker | None] = [None] * size
-        self._busy: set[_Worker] = set()
-        self._closed = False
-        self.replaced = 0
-        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="stt-pool")
+        super().__init__(
+            size=size, job_timeout_seconds=job_timeout_seconds, thread_name_prefix="stt-pool"
+        )
 
-    # --- state (for readiness and tests) -----------------------------------------------
-    @property
-    def ready(self) -> bool:
-        with self._lock:
-            workers = [w for w in self._idle if w is not None] + list(self._busy)
-        return any(w.ready for w in workers)
-
-    def pids(self) -> list[int]:
-        """The process ids of the live workers (idle first)."""
-        with self._lock:
-            workers = [w for w in self._idle if w is not None] + list(self._busy)
-        return [w.pid for w in workers if w.pid is not None and w.process.is_alive()]
+    def _new_worker(self) -> _Worker:
+        return _Worker(self._context, self.spec)
 
     def pids_at(self, stage: str) -> list[int]:
         """The process ids of the workers in `stage` ("decoding" or "recognising")."""
         with self._lock:
             return [w.pid for w in self._busy if w.pid is not None and w.stage == stage]
 
-    # --- lifecycle (blocking: call from a thread) ------------------------------------
-    def start_all(self) -> None:
-        """Start every worker and wait until each has its model loaded."""
-        with self._lock:
-            self._check_open()
-            for index, worker in enumerate(self._idle):
-                if worker is None:
-                    self._idle[index] = _Worker(self._context, self.spec)
-            starting = [w for w in self._idle if w is not None]
-        failures: list[BallsyError] = []
-        for worker in starting:
-            try:
-                worker.wait_ready()
-            except ProviderUnavailable as exc:
-                failures.append(exc)
-                worker.stop()
-                with self._lock:
-                    if worker in self._idle:
-                        self._idle[self._idle.index(worker)] = None
-        if failures:
-            raise failures[0]
-
-    def close(self) -> None:
-        """Stop every worker: idle ones politely, busy ones at once."""
-        with self._lock:
-            self._closed = True
-            idle = [w for w in self._idle if w is not None]
-            busy = list(self._busy)
-            self._idle = [None] * self.size
-        stop_all(idle, busy)
-        self.executor.shutdown(wait=False, cancel_futures=True)
-
     # --- jobs (blocking: call from `executor`) -----------------------------------------
     def run(self, job: Job) -> Transcript:
         """Run one job on a free worker; raises the coded error the module docstring lists."""
-        worker = self._checkout()
-        successor: _Worker | None = worker
+        return self.run_on_worker(lambda worker: self._run_job(worker, job))
+
+    def _run_job(self, worker: _Worker, job: Job) -> Transcript:
+        job.attach(worker)
         try:
-            worker.wait_ready()
-            job.attach(worker)
             return self._exchange(worker, job)
-        except ProviderUnavailable:
-            worker.stop()
-            successor = None  # started again by the next request, not in a loop here
-            raise
-        except _Replace as replace:
-            successor = self._replace(worker, replace.why)
-            raise replace.error from None
         finally:
             job.detach()
             worker.stage = "idle"
-            self._checkin(worker, successor)
 
     def _exchange(self, worker: _Worker, job: Job) -> Transcript:
         deadline = time.monotonic() + self.job_timeout_seconds
@@ -252,10 +173,10 @@ class WorkerPool:
                 elif kind == "error":
                     error = _job_error(reply, decoded=decoded)
                     if reply.get("exiting"):
-                        raise _Replace(f"gave up after: {error.message}", error)
+                        raise ReplaceWorker(f"gave up after: {error.message}", error)
                     raise error
                 else:
-                    raise _Replace(
+                    raise ReplaceWorker(
                         f"sent an unexpected {kind!r} reply",
                         SttUnavailable("The speech worker misbehaved; try again in a moment."),
                     )
@@ -267,7 +188,7 @@ class WorkerPool:
                 if decoded
                 else InvalidAudio(f"Decoding the audio took longer than {limit}.")
             )
-            raise _Replace(f"overran the job deadline while {stage}", error) from None
+            raise ReplaceWorker(f"overran the job deadline while {stage}", error) from None
         except _Died as died:
             stage = "recognising" if decoded else "decoding"
             if not decoded and died.faulted:
@@ -278,63 +199,7 @@ class WorkerPool:
                 error = SttUnavailable(
                     f"The speech worker {died.describe()}; try again in a moment."
                 )
-            raise _Replace(f"{died.describe()} while {stage}", error) from None
-
-    # --- bookkeeping ---------------------------------------------------------------------
-    def _checkout(self) -> _Worker:
-        with self._lock:
-            self._check_open()
-            if not self._idle:  # the caller's slots make this unreachable; fail loudly
-                raise SttUnavailable("No speech worker is free; try again in a moment.")
-            # A started worker if there is one (its model is warm), else an empty place.
-            started = [i for i, w in enumerate(self._idle) if w is not None]
-            entry = self._idle.pop(started[0] if started else 0)
-            if entry is not None and not entry.process.is_alive():
-                # It died while idle (killed from outside): nobody's request is to blame.
-                exitcode = entry.stop()
-                self.replaced += 1
-                log.warning(
-                    "speech worker replaced",
-                    extra={"pid": entry.pid, "why": "died while idle", "exitcode": exitcode},
-                )
-                entry = None
-            worker = entry if entry is not None else _Worker(self._context, self.spec)
-            self._busy.add(worker)
-            return worker
-
-    def _checkin(self, worker: _Worker, successor: _Worker | None) -> None:
-        with self._lock:
-            self._busy.discard(worker)
-            if self._closed:
-                if successor is not None:
-                    successor.stop()
-                return
-            self._idle.append(successor)
-
-    def _replace(self, worker: _Worker, why: str) -> _Worker | None:
-        """Kill `worker` and start its successor now, so it is warm by the next request."""
-        exitcode = worker.stop()
-        self.replaced += 1
-        log.warning(
-            "speech worker replaced", extra={"pid": worker.pid, "why": why, "exitcode": exitcode}
-        )
-        with self._lock:
-            if self._closed:
-                return None
-        return _Worker(self._context, self.spec)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SttUnavailable("Speech recognition is shutting down.")
-
-
-class _Replace(Exception):
-    """The worker must go; `error` is what the job's caller gets."""
-
-    def __init__(self, why: str, error: BallsyError) -> None:
-        super().__init__(why)
-        self.why = why
-        self.error = error
+            raise ReplaceWorker(f"{died.describe()} while {stage}", error) from None
 
 
 def _transcript(reply: dict[str, Any]) -> Transcript:

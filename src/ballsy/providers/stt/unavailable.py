@@ -7,25 +7,12 @@ answers every request with `FeatureUnavailable` carrying the reason and its fix
 
 from __future__ import annotations
 
-from ballsy.errors import FeatureUnavailable
 from ballsy.providers.stt.base import SpeechToText, Transcript
+from ballsy.providers.unavailable import Unavailable
 
 
-class UnavailableSpeechToText(SpeechToText):
+class UnavailableSpeechToText(Unavailable, SpeechToText):
     """Refuses every transcription with the reason it was given."""
 
-    name = "unavailable"
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    @property
-    def available(self) -> bool:
-        return False
-
-    @property
-    def ready(self) -> bool:
-        return False
-
     async def transcribe(self, audio: bytes, *, content_type: str | None = None) -> Transcript:
-        raise FeatureUnavailable(self.reason)
+        self.refuse()

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, TypeVar
 from ballsy.config_groups import SpeechSettings
 from ballsy.errors import Busy, FeatureUnavailable, ProviderUnavailable, SttUnavailable
 from ballsy.providers.isolation.slots import Slots
+from ballsy.providers.isolation.startup import SharedStart
 from ballsy.providers.stt.audio import (
     SAMPLE_RATE,
     check_content_type,
@@ -157,7 +158,7 @@ class WhisperSpeechToText(SpeechToText):
         self.config = config
         self._engine = engine
         self._pool: WorkerPool | None = None if engine is not None else self._new_pool(config)
-        self._start_task: asyncio.Task[None] | None = None
+        self._start = SharedStart("stt-workers-start")
         self._slots = Slots(
             config.max_concurrency,
             max_queue=config.max_queue,
@@ -239,22 +240,8 @@ class WhisperSpeechToText(SpeechToText):
             log.exception("speech-to-text warm-up failed")
 
     async def _started(self, pool: WorkerPool) -> None:
-        """Start the workers once (shared by warm-up and early requests), outside any slot.
-
-        A failed start is not cached: the next request tries again and reports why.
-        """
-        if self._start_task is None:
-            self._start_task = asyncio.create_task(
-                asyncio.to_thread(pool.start_all), name="stt-workers-start"
-            )
-        task = self._start_task
-        try:
-            # Shielded: a caller that gives up must not cancel the start others wait for.
-            await asyncio.shield(task)
-        except ProviderUnavailable:
-            if self._start_task is task:
-                self._start_task = None
-            raise
+        """Start the workers once (shared by warm-up and early requests), outside any slot."""
+        await self._start.wait(pool.start_all)
 
     async def aclose(self) -> None:
         """Stop the worker processes (in a thread: a polite stop waits a moment)."""
@@ -264,9 +251,7 @@ class WhisperSpeechToText(SpeechToText):
             # program, the in-process API fuzz) starts workers anew instead of finding
             # the closed pool refusing every job.
             self._pool = self._new_pool(self.config)
-        if self._start_task is not None:
-            await asyncio.gather(self._start_task, return_exceptions=True)
-            self._start_task = None
+        await self._start.forget()
         if self._pool is None:
             self._engine = None
 

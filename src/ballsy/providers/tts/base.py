@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from ballsy.errors import FeatureUnavailable
+from ballsy.providers.unavailable import Unavailable
 
 PCM_FORMAT = "pcm_s16le"
 
@@ -56,21 +56,8 @@ class TextToSpeech(ABC):
         return None
 
 
-class UnavailableTextToSpeech(TextToSpeech):
+class UnavailableTextToSpeech(Unavailable, TextToSpeech):
     """Refuses every synthesis with the reason it was given (and its fix)."""
 
-    name = "unavailable"
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    @property
-    def available(self) -> bool:
-        return False
-
-    @property
-    def ready(self) -> bool:
-        return False
-
     async def synthesize(self, text: str, *, speed: float = 1.0, fmt: str = PCM_FORMAT) -> Speech:
-        raise FeatureUnavailable(self.reason)
+        self.refuse()

@@ -13,8 +13,9 @@ import logging
 import threading
 from functools import partial
 
-from ballsy.errors import BadRequest, Busy, ProviderUnavailable
+from ballsy.errors import BadRequest, Busy
 from ballsy.providers.isolation.slots import Slots
+from ballsy.providers.isolation.startup import SharedStart
 from ballsy.providers.tts.base import PCM_FORMAT, Speech, TextToSpeech
 from ballsy.providers.tts.options import SynthesisOptions
 from ballsy.providers.tts.pool import SynthesisPool
@@ -39,7 +40,7 @@ class PiperTextToSpeech(TextToSpeech):
             queue_timeout_seconds=options.queue_timeout_seconds,
             busy=self._busy,
         )
-        self._start_task: asyncio.Task[None] | None = None
+        self._start = SharedStart("tts-workers-start")
 
     def _new_pool(self) -> SynthesisPool:
         cap = self.options.worker_memory_mb
@@ -75,24 +76,12 @@ class PiperTextToSpeech(TextToSpeech):
             log.exception("voice warm-up failed")
 
     async def _started(self) -> None:
-        if self._start_task is None:
-            self._start_task = asyncio.create_task(
-                asyncio.to_thread(self._pool.start_all), name="tts-workers-start"
-            )
-        task = self._start_task
-        try:
-            await asyncio.shield(task)
-        except ProviderUnavailable:
-            if self._start_task is task:
-                self._start_task = None
-            raise
+        await self._start.wait(self._pool.start_all)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._pool.close)
         self._pool = self._new_pool()  # a lifespan that runs again starts afresh
-        if self._start_task is not None:
-            await asyncio.gather(self._start_task, return_exceptions=True)
-            self._start_task = None
+        await self._start.forget()
 
     async def synthesize(self, text: str, *, speed: float = 1.0, fmt: str = PCM_FORMAT) -> Speech:
         text = text.strip()
