@@ -18,7 +18,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 
 from ballsy import __version__
@@ -94,7 +93,7 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
             background.append(asyncio.create_task(_retention_loop(services)))
         if settings.anonymous_user_retention_days:
             background.append(asyncio.create_task(_user_retention_loop(services)))
-        due, due_engine = start_due_scheduler(app, services, delivery)
+        due = start_due_scheduler(app, services, delivery)
         background.append(asyncio.create_task(due.run()))
         try:
             yield
@@ -104,8 +103,6 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await warmups.aclose()
-            if due_engine is not services.engine:
-                await due_engine.dispose()
             await services.aclose()
 
     app = FastAPI(
@@ -147,20 +144,13 @@ def create_app(settings: Settings, *, overrides: Overrides | None = None) -> Fas
     return app
 
 
-def start_due_scheduler(
-    app: FastAPI, services: Services, delivery: PageDelivery
-) -> tuple[DueScheduler, AsyncEngine]:
-    """The timers' scheduler, on an engine of its own (one connection, so its polls never
-    wait behind requests for the pool); an in-memory SQLite database has one engine only."""
-    settings = services.settings
-    memory = settings.uses_sqlite and ":memory:" in settings.database_url_value()
-    engine = services.engine
-    if not memory and settings.database_url_value() != "sqlite://":
-        engine = build_engine(
-            settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 1}).database
-        )
+def start_due_scheduler(app: FastAPI, services: Services, delivery: PageDelivery) -> DueScheduler:
+    """The timers' scheduler, on the service's own pool: each poll is one short indexed
+    query, and keeping to the pool keeps the instance within its database connection
+    budget (DB_POOL_SIZE + DB_MAX_OVERFLOW; DEPLOYMENT.md's arithmetic). A poll that
+    waits too long for a connection fails, is logged, and the next one catches up."""
     due = DueScheduler(
-        engine,
+        services.engine,
         delivery,
         services.timers.options,
         on_fired=services.metrics.timers_fired.inc,
@@ -168,7 +158,7 @@ def start_due_scheduler(
     services.timers.on_change = due.wake
     delivery.scheduler = due
     app.state.due = due
-    return due, engine
+    return due
 
 
 async def _check_schema(app: FastAPI, services: Services) -> None:

@@ -58,10 +58,12 @@ class WarmUps:
         return any(not task.done() for task in self._tasks.values())
 
     async def aclose(self) -> None:
-        """Stop loads still running (shutdown during start-up)."""
-        for task in self._tasks.values():
+        """Stop loads still running (shutdown during start-up) and forget them all, so a
+        later start (an app's lifespan entered again, as in tests) registers afresh."""
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _state(task: asyncio.Task[bool]) -> LoadState:

@@ -46,6 +46,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         database_url=database_url,
         stt_enabled=True,
         stt_preload=False,
+        tts_preload=False,
         rate_limit_enabled=False,
         log_level="WARNING",
         trusted_hosts="testserver,localhost,127.0.0.1",

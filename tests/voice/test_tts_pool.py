@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,10 +49,39 @@ async def test_a_killed_worker_is_replaced_and_the_server_never_loaded_piper(tts
     again = await tts.synthesize("Still here.")
     assert again.seconds > 0.3
     assert tts.pool.replaced == 1 and tts.pool.pids() != [pid]
-    # Piper (GPL) and ONNX Runtime live only in the workers, never in the server process.
-    import sys
 
-    assert "piper" not in sys.modules and "onnxruntime" not in sys.modules
+
+_SERVER_SIDE = """
+import asyncio, json, sys
+from ballsy.config import Settings
+from ballsy.wiring import build_tts
+
+async def main():
+    tts = build_tts(Settings(_env_file=None, tts_max_concurrency=1).voice)
+    speech = await tts.synthesize("Hello there.")
+    await tts.aclose()
+    loaded = sorted(m for m in ("piper", "onnxruntime") if m in sys.modules)
+    print(json.dumps({"seconds": speech.seconds, "loaded": loaded}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_server_process_never_imports_piper() -> None:
+    """Piper (GPL) and ONNX Runtime live only in the workers. Checked in a fresh process:
+    this test process may have imported Piper itself to make test speech."""
+    require_voice()
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVER_SIDE],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, "BALLSY_ENV_FILE": os.devnull},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["seconds"] > 0.3 and report["loaded"] == [], report
 
 
 async def test_odd_text_is_spoken_or_refused_clearly(tts: Any) -> None:

@@ -27,7 +27,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +104,7 @@ class SocketHub:
         self.draining = False
         # Awaited after a socket's hello names a user (api/timer_delivery.py announces
         # what fell due while no page was open).
-        self.on_sign_in: Callable[[VoiceSocket], Awaitable[None]] | None = None
+        self.on_sign_in: Callable[[VoiceSocket], Coroutine[Any, Any, None]] | None = None
 
     def of_user(self, user_id: int) -> list[VoiceSocket]:
         """The open sockets signed in as `user_id`."""
@@ -153,6 +153,8 @@ class VoiceSocket:
         # Where this socket's weather questions are about (see ws_protocol's location).
         self.location: proto.Location = proto.Location(None, None)
         self.turn: asyncio.Task[None] | None = None
+        # Telling a page what it missed after hello (timers due while it was closed).
+        self.signed_in_task: asyncio.Task[None] | None = None
         self.turn_id: str | None = None
         self.turn_streaming = False
         self.partial: list[str] = []
@@ -181,6 +183,10 @@ class VoiceSocket:
         finally:
             self.hub.sockets.discard(self)
             self.services.metrics.ws_connections.dec()
+            if self.signed_in_task is not None:
+                self.signed_in_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.signed_in_task
             await self._stop_turn()
             await self._stop_voice()
             await self._drop_recording()
@@ -330,8 +336,10 @@ class VoiceSocket:
             return
         self.identity = Identity.user(user_id, timezone=timezone, address=self.address)
         await self.send(proto.hello(user_id))
-        if self.hub.on_sign_in is not None:
-            await self.hub.on_sign_in(self)
+        if self.hub.on_sign_in is not None and self.signed_in_task is None:
+            # Beside the socket's loop, not in it: the announcement reads the database,
+            # and a slow or unreachable one must not hold up this socket's first command.
+            self.signed_in_task = asyncio.create_task(self.hub.on_sign_in(self))
 
     def _tokenless(self, timezone: str | None) -> Identity:
         """This connection's own tokenless scope: a second socket with the same client id
