@@ -12,7 +12,6 @@ stream a `ListeningSession`:
 - as soon as the speaker falls silent it decodes once more, so when the silence has
   lasted `silence_seconds` the final transcript is usually that decode, already done:
   the final reuses the partial work instead of starting again;
-- `taps` see every PCM chunk as it arrives (the hook for a wake-word detector).
 
 Audio time, not wall-clock time, drives everything, so load on this machine or late
 timers in the browser change how fast an answer comes, never what is heard.
@@ -23,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from ballsy.errors import BadRequest
 from ballsy.providers.stt.base import SpeechToText, Transcript
@@ -54,12 +52,6 @@ class ListenOptions:
     lead_seconds: float = 0.4
 
 
-class PcmTap(Protocol):
-    """Something that listens along (a wake-word detector): sees every PCM16 chunk."""
-
-    def feed(self, pcm: bytes) -> None: ...
-
-
 @dataclass
 class PartialGate:
     """How many partial decodes run now on this instance, at most `limit`."""
@@ -79,11 +71,10 @@ class PartialGate:
 
 @dataclass
 class Listening:
-    """The instance's listening: its options, its partial gate, and the taps to feed."""
+    """The instance's listening: its options and its partial gate."""
 
     options: ListenOptions
     gate: PartialGate = field(init=False)
-    tap_factories: list[Callable[[], PcmTap]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.gate = PartialGate(self.options.max_partials)
@@ -91,8 +82,7 @@ class Listening:
     def session(
         self, stt: SpeechToText, on_partial: Callable[[str], Awaitable[None]]
     ) -> ListeningSession:
-        taps = [make() for make in self.tap_factories]
-        return ListeningSession(stt, self.options, self.gate, on_partial, taps=taps)
+        return ListeningSession(stt, self.options, self.gate, on_partial)
 
 
 @dataclass(slots=True)
@@ -112,14 +102,11 @@ class ListeningSession:
         options: ListenOptions,
         gate: PartialGate,
         on_partial: Callable[[str], Awaitable[None]],
-        *,
-        taps: Sequence[PcmTap] = (),
     ) -> None:
         self.stt = stt
         self.options = options
         self.gate = gate
         self.on_partial = on_partial
-        self.taps = list(taps)
         self.pcm = bytearray()
         self.endpointer = EnergyEndpointer()
         self.ended: str | None = None
@@ -147,8 +134,6 @@ class ListeningSession:
         room = int(self.options.max_seconds * BYTES_PER_SECOND) - len(self.pcm)
         data = data[: max(0, room)]
         self.pcm.extend(data)
-        for tap in self.taps:
-            tap.feed(data)
         self.endpointer.feed(data)
         ended = self._ended_by_audio(room <= len(data))
         if ended is not None:
