@@ -26,14 +26,13 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import tempfile
 import time
 from array import array
 from pathlib import Path
 
 import websockets
-from tests.audio import speak_wav
+from tests.audio import spoken_pcm
 from tests.servers import BallsyProcess
 
 from bench.common import machine, median, percentile
@@ -50,31 +49,7 @@ OLD_PAGE_SILENCE = 1.1
 
 
 def pcm_of(text: str, root: Path) -> bytes:
-    raw = speak_wav(text, root / "raw.wav")
-    out = root / "speech.raw"
-    subprocess.run(
-        [
-            "sox",
-            str(raw),
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-            str(out),
-            "pad",
-            "0.5",
-            "2",
-        ],
-        check=True,
-        timeout=60,
-    )
-    return out.read_bytes()
+    return spoken_pcm(text, root, lead=0.5, tail=2.0)
 
 
 def speech_end_frame(pcm: bytes) -> int:

@@ -126,6 +126,22 @@ def speak_wav(text: str, path: Path, *, voice: str = "en-us", words_per_minute: 
     return path
 
 
+def spoken_pcm(text: str, folder: Path, *, lead: float = 0.5, tail: float = 2.0) -> bytes:
+    """`text` spoken by espeak-ng as raw 16 kHz mono PCM16 (what the page streams), with
+    `lead` and `tail` seconds of silence around it."""
+    raw = speak_wav(text, folder / "raw.wav")
+    out = folder / "speech.raw"
+    subprocess.run(
+        [
+            *("sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"),
+            *("-t", "raw", str(out), "pad", str(lead), str(tail)),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return out.read_bytes()
+
+
 def ffmpeg(*args: str) -> None:
     """Run ffmpeg quietly, failing loudly."""
     require_tools("ffmpeg")

@@ -6,7 +6,6 @@ The speech is espeak-ng through the real embedded Whisper model in its worker po
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from ballsy.providers.stt.pcm import BYTES_PER_SECOND, PCM_MIME
 from ballsy.wiring import Overrides
-from tests.audio import require_tools, speak_wav
+from tests.audio import require_tools, spoken_pcm
 from tests.fakes.stt import RecordingSpeechToText
 
 FRAME_SECONDS = 0.1
@@ -28,31 +27,7 @@ STREAM = {"type": "audio_start", "mime": PCM_MIME, "stream": True}
 def pcm_of(text: str, tmp_path: Path, *, lead: float = 0.5, tail: float = 2.0) -> bytes:
     """`text` spoken by espeak-ng as 16 kHz PCM16, with silence before and after."""
     require_tools("sox")
-    raw = speak_wav(text, tmp_path / "raw.wav")
-    out = tmp_path / "speech.raw"
-    subprocess.run(
-        [
-            "sox",
-            str(raw),
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-            str(out),
-            "pad",
-            str(lead),
-            str(tail),
-        ],
-        check=True,
-        timeout=30,
-    )
-    return out.read_bytes()
+    return spoken_pcm(text, tmp_path, lead=lead, tail=tail)
 
 
 def _frames(pcm: bytes) -> list[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from ballsy.errors import AudioTooLong, InvalidAudio
 from ballsy.providers.stt.endpoint import FRAME_BYTES, EnergyEndpointer
 from ballsy.providers.stt.pcm import BYTES_PER_SECOND, frame_rms, is_pcm, pcm_samples
-from tests.audio import require_tools, speak_wav
+from tests.audio import require_tools, spoken_pcm
 
 
 def _tone(seconds: float, amplitude: float = 0.3, frequency: float = 220.0) -> bytes:
@@ -67,31 +66,7 @@ def test_what_is_not_speech(pcm: bytes, why: str) -> None:
 
 def test_real_speech_keeps_going_through_word_gaps(tmp_path: Path) -> None:
     require_tools("sox")
-    raw = speak_wav("what is seven times eight", tmp_path / "raw.wav")
-    out = tmp_path / "speech.raw"
-    subprocess.run(
-        [
-            "sox",
-            str(raw),
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-            str(out),
-            "pad",
-            "0.5",
-            "1",
-        ],
-        check=True,
-        timeout=30,
-    )
-    pcm = out.read_bytes()
+    pcm = spoken_pcm("what is seven times eight", tmp_path, lead=0.5, tail=1.0)
     endpointer = EnergyEndpointer()
     longest_gap = 0
     voice_seen = False
