@@ -27,8 +27,11 @@ from tests.servers import BallsyProcess, cpu_seconds
 
 from bench.common import compile_bytecode, machine, median, percentile, rss_mb
 
-# Every socket sends its first turn within 2 s of the start: a burst of about half the
-# sockets per second. Latencies after this are reported apart, as the steady state.
+# The measured minute starts once every socket is open and signed in (hello answered);
+# opening and signing in 1,000 sockets is not part of it. Each socket then waits 2–5 s
+# (random) before every turn, its first included, so the load is what the issue describes
+# from the first second: about sockets / 3.5 turns per second. Latencies after
+# STEADY_AFTER_S are also reported apart.
 STEADY_AFTER_S = 10.0
 ENV = {
     "STT_ENABLED": "false",
@@ -45,18 +48,25 @@ async def _sessions(base: str, count: int) -> list[str]:
             replies = await asyncio.gather(
                 *(client.post("/api/session") for _ in range(min(50, count - start)))
             )
-            tokens += [reply.json()["token"] for reply in replies]
+            for reply in replies:
+                if not reply.is_success:
+                    raise SystemExit(f"/api/session answered {reply.status_code}: {reply.text}")
+                tokens.append(reply.json()["token"])
         return tokens
 
 
-async def _soak(port: int, tokens: list[str], seconds: float, seed: int) -> dict[str, object]:
+async def _soak(
+    port: int, pid: int, tokens: list[str], seconds: float, seed: int
+) -> dict[str, object]:
     rng = random.Random(seed)
     latencies: list[float] = []
     steady: list[float] = []  # turns sent after the opening burst
     errors: list[str] = []
+    acknowledged: list[str] = []  # the commands whose reply arrived
     connected = 0
     all_open = asyncio.Event()
     start_at: list[float] = []
+    opened: dict[str, float] = {}  # the server's CPU seconds and RSS once all are open
 
     async def user(index: int) -> None:
         nonlocal connected
@@ -64,32 +74,49 @@ async def _soak(port: int, tokens: list[str], seconds: float, seed: int) -> dict
         try:
             async with websockets.connect(url, open_timeout=60, compression=None) as ws:
                 await ws.send(json.dumps({"type": "hello", "token": tokens[index]}))
-                await ws.recv()
+                hello = json.loads(await ws.recv())
+                if hello.get("type") != "hello" or not hello.get("user_id"):
+                    errors.append(f"hello: {hello}")
+                    return
                 connected += 1
                 if connected == len(tokens):
                     start_at.append(time.perf_counter())
+                    opened.update(cpu=cpu_seconds(pid), rss=rss_mb(pid))
                     all_open.set()
                 await asyncio.wait_for(all_open.wait(), timeout=120)
                 deadline = start_at[0] + seconds
-                await asyncio.sleep(rng.uniform(0, 2))  # spread the first turns
                 n = 0
-                while time.perf_counter() < deadline:
+                while True:
+                    await asyncio.sleep(rng.uniform(2, 5))
+                    if time.perf_counter() >= deadline:
+                        break
                     n += 1
                     started = time.perf_counter()
                     await ws.send(json.dumps({"command": f"{index} + {n}"}))
                     reply = json.loads(await ws.recv())
                     if reply.get("type") == "command_response":
                         latencies.append(time.perf_counter() - started)
+                        acknowledged.append(f"{index} + {n}")
                         if started - start_at[0] >= STEADY_AFTER_S:
                             steady.append(latencies[-1])
                     else:
                         errors.append(str(reply.get("code")))
-                    await asyncio.sleep(rng.uniform(2, 5))
         except (OSError, websockets.WebSocketException, TimeoutError) as exc:
             errors.append(type(exc).__name__)
 
     await asyncio.gather(*(user(i) for i in range(len(tokens))))
-    return {"latencies": latencies, "steady": steady, "errors": errors, "connected": connected}
+    # Not every socket signed in: the errors say why; the rates are then over no time.
+    wall = time.perf_counter() - start_at[0] if start_at else float("nan")
+    return {
+        "latencies": latencies,
+        "steady": steady,
+        "errors": errors,
+        "acknowledged": acknowledged,
+        "connected": connected,
+        "wall": wall,
+        "cpu": cpu_seconds(pid) - opened.get("cpu", 0.0),
+        "rss_open": opened.get("rss", 0.0),
+    }
 
 
 def main() -> str:
@@ -127,19 +154,15 @@ def main() -> str:
             pid = server.proc.pid
             tokens = asyncio.run(_sessions(server.base_url, args.sockets))
             rss_before = rss_mb(pid)
-            cpu = cpu_seconds(pid)
-            started = time.perf_counter()
-            result = asyncio.run(_soak(server.port, tokens, args.seconds, args.seed))
-            wall = time.perf_counter() - started
-            cpu = cpu_seconds(pid) - cpu
+            result = asyncio.run(_soak(server.port, pid, tokens, args.seconds, args.seed))
             rss_after = rss_mb(pid)
+            query = "SELECT command FROM command_history"
             if args.postgres:
                 with psycopg.connect(env["DATABASE_URL"]) as conn:
-                    row = conn.execute("SELECT count(*) FROM command_history").fetchone()
-                    stored = int(row[0]) if row else 0
+                    stored = {str(row[0]) for row in conn.execute(query)}
             else:
                 with sqlite3.connect(Path(env["DATA_DIR"]) / "ballsy.db") as conn:
-                    stored = int(conn.execute("SELECT count(*) FROM command_history").fetchone()[0])
+                    stored = {str(row[0]) for row in conn.execute(query)}
         finally:
             server.kill()
             if name:
@@ -148,17 +171,31 @@ def main() -> str:
     errors = result["errors"]
     steady = result["steady"]
     assert isinstance(latencies, list) and isinstance(errors, list) and isinstance(steady, list)
+    acknowledged = result["acknowledged"]
+    assert isinstance(acknowledged, list)
+    missing = sorted(set(acknowledged) - stored)
+    if missing:
+        print("acknowledged but not stored:", missing[:20])
+    if errors:
+        print("errors (first distinct):", sorted(set(map(str, errors)))[:10])
+    wall, cpu, rss_open = (float(result[key]) for key in ("wall", "cpu", "rss_open"))  # type: ignore[arg-type]
     lines += [
         "| database | sockets open | turns | turns/s | p50 ms | p99 ms | max ms "
         f"| p50 / p99 ms after {STEADY_AFTER_S:g} s | errors "
-        "| server CPU | RSS before → after (MB) | stored |",
+        "| server CPU | RSS: before the sockets → all open → end (MB) | stored |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {'PostgreSQL' if args.postgres else 'SQLite'} | {result['connected']} | "
         f"{len(latencies):,} | {len(latencies) / wall:,.0f} | {median(latencies) * 1000:.1f} | "
         f"{percentile(latencies, 99) * 1000:.1f} | {max(latencies, default=0) * 1000:.1f} | "
         f"{median(steady) * 1000:.1f} / {percentile(steady, 99) * 1000:.1f} | "
         f"{len(errors)} | {100 * cpu / wall:.0f}% of a core | {rss_before:.0f} → "
-        f"{rss_after:.0f} | {stored:,} ({'all' if stored >= len(latencies) else 'MISSING'}) |",
+        f"{rss_open:.0f} → {rss_after:.0f} | "
+        f"{len(stored):,} ({f'{len(missing)} acknowledged MISSING' if missing else 'all'}) |",
+        "",
+        f"Target (issue 16): no errors and p99 under 100 ms: "
+        f"{'met' if not errors and percentile(latencies, 99) < 0.1 else 'NOT met'}. "
+        "The minute is measured from the moment every socket is open and signed in; "
+        "server CPU is over that minute.",
     ]
     text = "\n".join(lines)
     print(text)
