@@ -92,7 +92,8 @@ class User(Base):
     # SHA-256 of the bearer token; the token itself is never stored.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_issued_at: Mapped[datetime | None]
-    last_seen_at: Mapped[datetime | None]
+    # Indexed for the retention batch, which looks for users not seen since a cutoff.
+    last_seen_at: Mapped[datetime | None] = mapped_column(index=True)
     # Last arithmetic result as an exact fraction "p/q", so "plus six" survives restarts.
     last_result: Mapped[str | None] = mapped_column(String(4200))
     # Rows created by the importer for orphaned legacy references.
