@@ -231,9 +231,7 @@ class RememberedFact(Base):
     __tablename__ = "remembered_facts"
     __table_args__ = (
         Index("ix_remembered_facts_user_id_id", "user_id", "id"),
-        # Not carried by the SQLite importer: the prototype had no memory, and the copy
-        # format has no binary column kind (a Ballsy SQLite's memories stay behind).
-        {"info": {"imported": False}, "sqlite_autoincrement": True},
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
