@@ -183,7 +183,11 @@ def build_tts(voice: VoiceSettings) -> TextToSpeech:
     try:
         from ballsy.providers.tts.options import SynthesisOptions
         from ballsy.providers.tts.piper import PiperTextToSpeech
-        from ballsy.providers.tts.voices import require_voice_extra, resolve_voice
+        from ballsy.providers.tts.voices import (
+            config_sample_rate,
+            require_voice_extra,
+            resolve_voice,
+        )
 
         require_voice_extra()
         files = resolve_voice(voice.tts_voice)
@@ -196,6 +200,7 @@ def build_tts(voice: VoiceSettings) -> TextToSpeech:
             title=files.title,
             model_path=files.model_path,
             config_path=files.config_path,
+            sample_rate=config_sample_rate(files.config_path),
             max_concurrency=voice.tts_max_concurrency,
             max_queue=voice.tts_max_queue,
             queue_timeout_seconds=voice.tts_queue_timeout_seconds,

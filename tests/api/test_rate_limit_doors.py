@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from ballsy.providers.llm.base import (
+    ChatMessage,
+    GenerationParams,
+    LLMProvider,
+    ReplyStats,
+    ToolCall,
+    ToolSpec,
+)
 from ballsy.wiring import Overrides
 from tests.clients import new_user
 from tests.scripted_llm import ScriptedLLM
@@ -74,6 +82,57 @@ def test_the_ai_provider_is_not_called_once_the_users_ai_budget_is_spent(
     ]
     assert statuses == [200, 200, 429, 429]
     assert len(llm.calls) == 2
+
+
+class SearchesInEveryRound(LLMProvider):
+    """Asks for a web search whenever tools are offered, then answers in words: the most
+    provider requests one turn can make (1 + AI_TOOL_MAX_ROUNDS)."""
+
+    name = "scripted-rounds"
+    model = "scripted-rounds-1"
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def stream(  # type: ignore[override]
+        self, messages: Sequence[ChatMessage], params: GenerationParams, stats: ReplyStats
+    ) -> AsyncIterator[str]:
+        yield "unused"
+
+    async def stream_with_tools(  # type: ignore[override]
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        stats: ReplyStats,
+        tools: Sequence[ToolSpec],
+    ) -> AsyncIterator[str | ToolCall]:
+        self.requests += 1
+        if tools:
+            yield ToolCall(f"call-{self.requests}", "search", {"query": "sky colour"})
+            return
+        yield "Blue light scatters most."
+
+
+def test_a_turn_costs_one_ai_call_however_many_tool_rounds_it_takes(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """The AI budget counts the user's commands, not the provider requests the model
+    chooses to make: users can predict the first, not the second. The provider sees at
+    most 1 + AI_TOOL_MAX_ROUNDS requests per charged turn (README, .env.example)."""
+    llm = SearchesInEveryRound()
+    client = make_client(
+        rate_limit_enabled=True,
+        rate_limit_ai_calls_per_user_per_hour=2,
+        ai_tool_max_rounds=3,
+        overrides=Overrides(llm=llm, use_llm_override=True),
+    )
+    _, auth = new_user(client)
+    answers = [
+        client.post("/api/command", json={"command": AI_QUESTION}, headers=auth) for _ in range(3)
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[0].json()["response"] == "Blue light scatters most."
+    assert llm.requests == 2 * (1 + 3)  # two paid turns, four provider requests each
 
 
 def test_a_new_legacy_user_id_does_not_buy_a_fresh_ai_budget(

@@ -74,3 +74,9 @@ def test_capabilities_name_the_limits_a_client_needs(
     assert caps["max_audio_seconds"] == 30
     assert caps["max_command_chars"] == 500
     assert caps["max_request_bytes"] == 4 * 1024 * 1024
+    # Ballsy's own voice is off here (make_client's default): the client is told so, and
+    # why, and speaks with the browser's voices.
+    voice = caps["voice"]
+    assert voice["available"] is False
+    assert "TTS_ENABLED=false" in voice["reason"]
+    assert voice["sample_rate"] is None and voice["formats"] == [] and voice["name"] == ""

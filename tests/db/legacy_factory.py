@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -377,6 +378,8 @@ def build_ballsy_db(path: Path, *, users: int = 5, commands: int = 20) -> dict[s
     migrate.upgrade(f"sqlite:///{path}")
     conn = sqlite3.connect(path)
     stamp = "2025-05-06 07:08:09.123456"
+    # Ids with a gap (a forgotten fact), and every byte value, NUL included.
+    facts = [(2, bytes(range(256)) * 6), (5, struct.pack("<384f", *range(384)))]
     try:
         conn.executemany(
             "INSERT INTO users (id, username, created_at, token_hash, token_issued_at, "
@@ -433,10 +436,20 @@ def build_ballsy_db(path: Path, *, users: int = 5, commands: int = 20) -> dict[s
                 for i in range(1, commands + 1)
             ],
         )
+        # Long-term memories as Ballsy stores them: 384 little-endian float32s as a BLOB.
+        conn.executemany(
+            "INSERT INTO remembered_facts (id, user_id, text, embedding, model, tokens, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i, 1, f"fact {i}", embedding, "all-MiniLM-L6-v2", 4, stamp)
+                for i, embedding in facts
+            ],
+        )
         conn.commit()
     finally:
         conn.close()
     return {
         "token_hash_1": f"{1:064x}",
         "action_data": ('{"url": "https://www.youtube.com", "description": "YouTube"}'),
+        "embeddings": dict(facts),
     }

@@ -85,6 +85,7 @@ async def test_legacy_import_verifies_and_reports_every_quirk(
             "messages.conversation_id",
             "settings.user_id",
             "timers.user_id",
+            "remembered_facts.user_id",
             "command_history.user_id",
         ],
         0,
@@ -305,6 +306,15 @@ async def test_ballsy_schema_imports_with_its_extras(tmp_path: Path, target_url:
     assert cmd[1:] == ("turn-3", pytest.approx(0.3), 4.5)
     assert _fetch(target_url, "SELECT interrupted FROM messages ORDER BY id") == [(False,), (True,)]
     assert _fetch(target_url, "SELECT timezone FROM settings") == [("Europe/Paris",)]
+    # Long-term memories come too, each vector byte for byte, and verified like the rest.
+    facts = _fetch(target_url, "SELECT id, user_id, text, embedding FROM remembered_facts")
+    assert {row[0]: bytes(row[3]) for row in facts} == expected["embeddings"]
+    assert {(row[1], row[2]) for row in facts} == {(1, "fact 2"), (1, "fact 5")}
+    [memories] = [t for t in report.tables if t.name == "remembered_facts"]
+    assert memories.verified and memories.target_rows == 2
+    # And new facts never reuse an imported id (the recall cache relies on it).
+    [(next_id,)] = _fetch(target_url, "SELECT nextval('remembered_facts_id_seq')")
+    assert next_id > 5
 
 
 async def test_a_target_without_the_schema_is_refused_or_migrated(

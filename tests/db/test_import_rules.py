@@ -16,6 +16,7 @@ from ballsy.importer.checksum import (
     table_checksum,
     tuples_digest,
 )
+from ballsy.importer.convert import column_converter
 from ballsy.importer.copy_format import reference_encoder, row_encoder
 from ballsy.importer.errors import SourceInvalid
 from ballsy.importer.plan import build_plan
@@ -25,6 +26,7 @@ from ballsy.importer.rules import (
     INT4_MIN,
     UNKNOWN_TIME,
     BadText,
+    RepairLog,
     boolean_or_none,
     int4_or_none,
     text_or_rule,
@@ -103,6 +105,23 @@ def test_text_is_kept_exactly_except_what_postgres_cannot_hold() -> None:
     assert text_or_rule(None) == (None, None)
 
 
+def test_bytes_are_kept_exactly_and_anything_else_is_dropped_and_listed() -> None:
+    facts = by_name(TABLES)["remembered_facts"]
+    log = RepairLog()
+    convert = column_converter(facts, facts.column("embedding"), log, missing=False)
+    vector = bytes(range(256))
+    assert convert(1, vector) == vector
+    assert convert(2, memoryview(vector)) == vector
+    # Text where the vector belongs is not guessed at; the NOT NULL column gets b"".
+    assert convert(3, "0.1 0.2") == b""
+    assert convert(4, None) == b""
+    assert [(r.row_id, r.rule, r.column) for r in log.items] == [
+        (3, "bad_bytes_cleared", "embedding"),
+        (3, "null_value_defaulted", "embedding"),
+        (4, "null_value_defaulted", "embedding"),
+    ]
+
+
 def test_int4_range() -> None:
     assert int4_or_none(2**31 - 1) == 2**31 - 1
     assert int4_or_none(2**31) is None
@@ -142,6 +161,7 @@ _SAMPLES: dict[str, list[object]] = {
         datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=UTC),
     ],
     "float": [0.0, -1.5, 1e300],
+    "bytes": [b"", b"\x00\xff", bytes(range(256)) * 6],
 }
 
 
@@ -164,7 +184,8 @@ def test_table_encoders_give_the_reference_bytes(spec: TableSpec) -> None:
     # The reference itself: field count, then each field's length and bytes.
     first = reference(rows[0])
     assert first[:2] == len(spec.columns).to_bytes(2, "big")
-    assert len({fast(row) for row in rows}) == len(rows)
+    # Different rows, different bytes (a table with no nullable column repeats rows).
+    assert len({fast(row) for row in rows}) == len(set(rows))
 
 
 def test_buckets_cover_every_id_and_mismatches_name_their_range() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
@@ -185,6 +185,57 @@ def run_on(
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+def test_the_batch_finds_idle_users_through_the_last_seen_index(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    """Many recent users, a few idle ones: the retention query, exactly as the batch
+    sends it, is planned through ix_users_last_seen_at, not a scan of every user.
+    SQLite is left unanalysed, as a deployment leaves it; PostgreSQL is analysed, as
+    autovacuum would have done."""
+    migrate.upgrade(database_url)
+    is_sqlite = database_url.startswith("sqlite")
+
+    async def scenario(sessions: Sessions) -> str:
+        recent = [
+            {"username": f"anon-recent-{n}", "created_at": LONG_AGO, "last_seen_at": NOW}
+            for n in range(3000)
+        ]
+        idle = [
+            {"username": f"anon-idle-{n}", "created_at": LONG_AGO, "last_seen_at": LONG_AGO}
+            for n in range(5)
+        ]
+        # Never seen (an imported row, say): its creation time counts, as before.
+        never_seen = [{"username": "anon-never-seen", "created_at": LONG_AGO}]
+        async with sessions() as session:
+            await session.execute(insert(User), recent + idle + never_seen)
+            await session.commit()
+            if not is_sqlite:
+                await session.execute(text("ANALYZE users"))
+                await session.commit()
+
+        sent: list[tuple[str, object]] = []
+
+        def record(
+            _conn: object, _cursor: object, statement: str, params: object, *_: object
+        ) -> None:
+            if statement.lstrip().startswith("SELECT users.id"):
+                sent.append((statement, params))
+
+        async with sessions() as session:
+            connection = await session.connection()
+            event.listen(connection.sync_connection, "before_cursor_execute", record)
+            deleted = await repo.delete_idle_anonymous_users(session, cutoff=CUTOFF, batch=100)
+            event.remove(connection.sync_connection, "before_cursor_execute", record)
+            assert deleted == 6
+            [(statement, params)] = sent
+            explain = "EXPLAIN QUERY PLAN " if is_sqlite else "EXPLAIN "
+            plan = await connection.exec_driver_sql(explain + statement, params)  # type: ignore[arg-type]
+            return "\n".join(str(row[-1] if is_sqlite else row[0]) for row in plan)
+
+    plan = run_on(database_url, make_settings, scenario)
+    assert "ix_users_last_seen_at" in plan, plan
 
 
 def test_the_server_applies_the_rule_when_it_starts(

@@ -45,6 +45,11 @@ def test_the_spoken_answer_to_seven_times_eight_says_56(
     make_client: Callable[..., TestClient], whisper_engine: Any
 ) -> None:
     client = _voice_client(make_client, None)
+    advertised = client.get("/api/capabilities").json()["voice"]
+    assert advertised["available"] is True and advertised["reason"] is None
+    assert advertised["name"] == "joe" and advertised["title"].startswith("Ballsy")
+    assert advertised["stream_format"] == "pcm_s16le"
+    assert {"wav", "pcm"} <= set(advertised["formats"])
     with client.websocket_connect("/ws/voice/tab-1") as ws:
         config = _open(ws, None)
         assert config["enabled"] is True and config["available"] is True
@@ -54,6 +59,11 @@ def test_the_spoken_answer_to_seven_times_eight_says_56(
         done = read_until(ws, reply, "voice_done")
     end = reply.of_type("reply_end")[0]
     assert "56" in end["response"]
+    # What /api/capabilities advertised before anything was spoken is what was spoken.
+    starts = reply.of_type("voice_start")
+    assert {(s["format"], s["sample_rate"]) for s in starts} == {
+        (advertised["stream_format"], advertised["sample_rate"])
+    }
     assert done["sentences"] == len(reply.audio) >= 1
     # Real speech: about 15 words a second at most, and no silence-only audio.
     seconds = len(reply.pcm) / 2 / reply.sample_rate

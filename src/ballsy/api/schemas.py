@@ -151,6 +151,30 @@ class ConversationDetail(BaseModel):
     messages: list[ConversationMessage]
 
 
+class VoiceCapabilities(BaseModel):
+    """Ballsy's own voice (Piper, spoken by the server), which a client may use instead
+    of the browser's voices."""
+
+    available: bool = Field(
+        description="Whether this server can speak (TTS_ENABLED and the voice extra)."
+    )
+    name: str = Field(description="The voice (TTS_VOICE); empty when unavailable.")
+    title: str = Field(description="The voice's name for people; empty when unavailable.")
+    sample_rate: int | None = Field(
+        description="Hz of the PCM it speaks (WebSocket audio, and pcm and wav from "
+        "/v1/audio/speech); null when unavailable or not known before speaking."
+    )
+    stream_format: str = Field(
+        description="The format of the WebSocket's binary voice frames (16-bit "
+        "little-endian mono PCM), as voice_start names it."
+    )
+    formats: list[str] = Field(
+        description="The response_format values POST /v1/audio/speech produces here; "
+        "empty when unavailable."
+    )
+    reason: str | None = Field(description="Why it is unavailable, and the fix; else null.")
+
+
 class Capabilities(BaseModel):
     """What this server can do, and the limits a client must keep to."""
 
@@ -168,6 +192,7 @@ class Capabilities(BaseModel):
         default=None,
         description="The wake phrase heard in hands-free mode (WAKE_WORD), or null when off.",
     )
+    voice: VoiceCapabilities
 
 
 class Health(BaseModel):

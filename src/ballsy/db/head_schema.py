@@ -9,7 +9,7 @@ module for why and how; tests/db/test_migrations.py holds it to the migrations.
 from __future__ import annotations
 
 # The migration these statements are the head of.
-REVISION = "0004"
+REVISION = "0005"
 
 SQLITE: tuple[str, ...] = (
     "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)",
@@ -29,6 +29,7 @@ SQLITE: tuple[str, ...] = (
     "CREATE INDEX ix_timers_user_id_due_at ON timers (user_id, due_at)",
     "CREATE TABLE remembered_facts (\n\tid INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \n\tuser_id INTEGER NOT NULL, \n\ttext TEXT NOT NULL, \n\tembedding BLOB NOT NULL, \n\tmodel VARCHAR(64) NOT NULL, \n\ttokens INTEGER NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\tCONSTRAINT fk_remembered_facts_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_remembered_facts_user_id_id ON remembered_facts (user_id, id)",
+    "CREATE INDEX ix_users_last_seen_at ON users (last_seen_at)",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -50,4 +51,5 @@ POSTGRES: tuple[str, ...] = (
     "CREATE INDEX ix_timers_user_id_due_at ON timers (user_id, due_at)",
     "CREATE TABLE remembered_facts (\n    id SERIAL NOT NULL,\n    user_id INTEGER NOT NULL,\n    text TEXT NOT NULL,\n    embedding BYTEA NOT NULL,\n    model VARCHAR(64) NOT NULL,\n    tokens INTEGER NOT NULL,\n    created_at TIMESTAMP WITH TIME ZONE NOT NULL,\n    CONSTRAINT pk_remembered_facts PRIMARY KEY (id),\n    CONSTRAINT fk_remembered_facts_user_id_users FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE\n)",
     "CREATE INDEX ix_remembered_facts_user_id_id ON remembered_facts (user_id, id)",
+    "CREATE INDEX ix_users_last_seen_at ON users (last_seen_at)",
 )

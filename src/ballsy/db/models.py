@@ -92,7 +92,8 @@ class User(Base):
     # SHA-256 of the bearer token; the token itself is never stored.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_issued_at: Mapped[datetime | None]
-    last_seen_at: Mapped[datetime | None]
+    # Indexed for the retention batch, which looks for users not seen since a cutoff.
+    last_seen_at: Mapped[datetime | None] = mapped_column(index=True)
     # Last arithmetic result as an exact fraction "p/q", so "plus six" survives restarts.
     last_result: Mapped[str | None] = mapped_column(String(4200))
     # Rows created by the importer for orphaned legacy references.
@@ -230,9 +231,7 @@ class RememberedFact(Base):
     __tablename__ = "remembered_facts"
     __table_args__ = (
         Index("ix_remembered_facts_user_id_id", "user_id", "id"),
-        # Not carried by the SQLite importer: the prototype had no memory, and the copy
-        # format has no binary column kind (a Ballsy SQLite's memories stay behind).
-        {"info": {"imported": False}, "sqlite_autoincrement": True},
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -35,7 +35,8 @@ the id ranges) or dangling reference makes the command exit 1.
 Conversions (not reported): text timestamps with or without fractional seconds, `T` or
 space, with an offset (converted) or without (assumed UTC), and Unix-second numbers, all
 become aware UTC; booleans from 0/1 (non-zero is true) or words (true/false, t/f,
-yes/no, y/n, on/off; any case); text is kept exactly, code point for code point.
+yes/no, y/n, on/off; any case); text is kept exactly, code point for code point, and
+binary values (the long-term memories' vectors) byte for byte.
 
 Repair rules (each reported with table, row id, column and rule name):
 - `placeholder_user_created` / `orphan_user_placeholder`: a row whose `user_id` names no
@@ -67,7 +68,9 @@ Repair rules (each reported with table, row id, column and rule name):
   in text columns are decoded / written as text.
 - `too_long_cleared`, `duplicate_unique_cleared`, `bad_json_cleared`, `bad_number_cleared`:
   an optional value longer than its column, a repeated `token_hash` or `turn_id` (the
-  lowest id keeps it), invalid `action_data` JSON, or a non-numeric latency becomes NULL.
+  lowest id keeps it), invalid `action_data` JSON, or a non-numeric latency becomes NULL;
+  `bad_bytes_cleared`: text or a number in a binary column is dropped, not guessed at
+  (a NOT NULL one then takes `null_value_defaulted`: empty bytes).
 - `too_long_truncated`: text longer than the product's limit for its column (the models'
   `info["max_chars"]`: a command 1,000 characters, a reply or message 32,000) is cut to
   that length, ending with " [… cut by the SQLite import from N characters]".

@@ -117,6 +117,16 @@ class _Fixer:
             return None
         return text
 
+    def binary(self, row_id: int, column: str, value: Any) -> bytes | None:
+        if type(value) is bytes or value is None:
+            return value
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        # Text or a number where bytes belong (SQLite does not enforce column types):
+        # no reading of it is safe, so it is dropped rather than guessed at.
+        self.log.add(self.table, row_id, "bad_bytes_cleared", column)
+        return None
+
     def unique(
         self, row_id: int, column: str, value: str | None, duplicates: frozenset[int]
     ) -> str | None:
@@ -430,6 +440,7 @@ _STAND_IN: dict[Kind, Any] = {
     "text": "",
     "json": None,
     "ts": UNKNOWN_TIME,
+    "bytes": b"",
 }
 
 
@@ -457,6 +468,8 @@ def column_converter(
         return lambda rid, value: defaulted(rid, fix.text(rid, name, value))
     if column.kind == "json":
         return lambda rid, value: defaulted(rid, fix.json(rid, name, value))
+    if column.kind == "bytes":
+        return lambda rid, value: defaulted(rid, fix.binary(rid, name, value))
     if column.kind == "ts":
         return lambda rid, value: fix.timestamp(rid, name, value, required=required)
     if column.kind == "bool":

@@ -2,11 +2,11 @@
 
 A converted row becomes one binary COPY tuple: a 16-bit field count, then per column a
 32-bit byte length (-1 for NULL) and the value in PostgreSQL's binary form: int4 and
-float8 big-endian, a boolean as one byte, text and json as UTF-8, a timestamptz as 64-bit
-microseconds since 2000-01-01 UTC. The encoders follow the table specs (derived from the
-models, see `tables`); the workers pack these bytes themselves (column by column, one
-`struct` call per value) and hand PostgreSQL whole batches, so no driver converts values
-row by row. The same bytes are the input of the content checksum
+float8 big-endian, a boolean as one byte, text and json as UTF-8, bytea as its bytes, a
+timestamptz as 64-bit microseconds since 2000-01-01 UTC. The encoders follow the table
+specs (derived from the models, see `tables`); the workers pack these bytes themselves
+(column by column, one `struct` call per value) and hand PostgreSQL whole batches, so no
+driver converts values row by row. The same bytes are the input of the content checksum
 (see `checksum`): PostgreSQL writes them again from the stored values, with each type's
 send function, when it copies the rows out in the same format.
 """
@@ -53,6 +53,7 @@ _FIELD: dict[Kind, Callable[[Any], bytes]] = {
     "bool": _BOOL.__getitem__,
     "ts": _timestamp,
     "float": lambda value: _pack_float8(8, value),
+    "bytes": lambda value: _pack_length(len(value)) + value,
 }
 
 
@@ -123,6 +124,14 @@ def _float_nullable(rows: Rows, i: int) -> list[bytes]:
     return [_NULL if (v := r[i]) is None else _pack_float8(8, v) for r in rows]
 
 
+def _bytes_required(rows: Rows, i: int) -> list[bytes]:
+    return [_pack_length(len(v := r[i])) + v for r in rows]
+
+
+def _bytes_nullable(rows: Rows, i: int) -> list[bytes]:
+    return [_NULL if (v := r[i]) is None else _pack_length(len(v)) + v for r in rows]
+
+
 # (kind, required) -> its column encoder; json travels as text.
 _COLUMN: dict[tuple[Kind, bool], ColumnEncoder] = {
     ("int", True): _int_required,
@@ -137,6 +146,8 @@ _COLUMN: dict[tuple[Kind, bool], ColumnEncoder] = {
     ("ts", False): _ts_nullable,
     ("float", True): _float_required,
     ("float", False): _float_nullable,
+    ("bytes", True): _bytes_required,
+    ("bytes", False): _bytes_nullable,
 }
 
 

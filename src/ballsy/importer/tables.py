@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
 
-Kind = Literal["int", "text", "bool", "ts", "float", "json"]
+Kind = Literal["int", "text", "bool", "ts", "float", "json", "bytes"]
 
 # The prototype's names for columns Ballsy renamed, tried after the target's own name.
 LEGACY_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -67,7 +67,16 @@ class TableSpec:
 
 
 def _kind(table: str, column: Any) -> Kind:
-    from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, TypeDecorator
+    from sqlalchemy import (
+        JSON,
+        Boolean,
+        DateTime,
+        Float,
+        Integer,
+        LargeBinary,
+        String,
+        TypeDecorator,
+    )
 
     sql_type = column.type
     if isinstance(sql_type, TypeDecorator):
@@ -79,6 +88,7 @@ def _kind(table: str, column: Any) -> Kind:
         (DateTime, "ts"),
         (JSON, "json"),
         (String, "text"),
+        (LargeBinary, "bytes"),
     ):
         if isinstance(sql_type, python_type):
             return kind  # type: ignore[return-value]

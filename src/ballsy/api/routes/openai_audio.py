@@ -33,6 +33,8 @@ router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 SPEECH_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "ballsy-voice")
 TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "ballsy-stt")
+# Formats written from the voice's PCM in the server; the others are encoded with PyAV.
+_PCM_FORMATS = ("wav", "pcm")
 _MEDIA_TYPES = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
@@ -65,6 +67,14 @@ async def openai_identity(request: Request, services: ServicesDep) -> Identity:
         identity = Identity.user(user_id, address=address)
     await services.limiter.check_request(identity_key(identity))
     return identity
+
+
+def speech_formats() -> list[str]:
+    """The `response_format`s POST /v1/audio/speech can produce on this server (when the
+    voice is available): wav and pcm always, the encoded ones with PyAV installed."""
+    if importlib.util.find_spec("av") is None:
+        return list(_PCM_FORMATS)
+    return list(_MEDIA_TYPES)
 
 
 def identity_key(identity: Identity) -> str:
@@ -100,7 +110,7 @@ async def speech(body: SpeechIn, identity: OpenAICaller, services: ServicesDep) 
     if not tts.available:
         raise FeatureUnavailable(str(getattr(tts, "reason", "Ballsy's voice is not set up.")))
     fmt = body.response_format
-    if fmt not in ("wav", "pcm") and importlib.util.find_spec("av") is None:
+    if fmt not in speech_formats():
         raise FeatureUnavailable(
             f"response_format {fmt} needs PyAV (the speech extra): pip install 'ballsy[speech]'; "
             "wav and pcm work without it."
@@ -114,7 +124,7 @@ async def speech(body: SpeechIn, identity: OpenAICaller, services: ServicesDep) 
     used: float | None = None
     try:
         spoken = await tts.synthesize(
-            body.input, speed=body.speed, fmt=fmt if fmt not in ("wav", "pcm") else PCM_FORMAT
+            body.input, speed=body.speed, fmt=fmt if fmt not in _PCM_FORMATS else PCM_FORMAT
         )
         used = spoken.seconds or None
     finally:

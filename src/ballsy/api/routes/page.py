@@ -9,7 +9,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from ballsy.api.deps import ServicesDep
-from ballsy.api.schemas import Capabilities
+from ballsy.api.routes.openai_audio import speech_formats
+from ballsy.api.schemas import Capabilities, VoiceCapabilities
+from ballsy.providers.tts.base import PCM_FORMAT, TextToSpeech
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
@@ -37,6 +39,20 @@ async def capabilities(services: ServicesDep) -> Capabilities:
         max_frame_bytes=conversation.ws_max_frame_bytes,
         max_request_bytes=settings.service.max_body_bytes,
         wake_word=services.wake.word if services.wake is not None else None,
+        voice=_voice(services.tts),
+    )
+
+
+def _voice(tts: TextToSpeech) -> VoiceCapabilities:
+    available = tts.available
+    return VoiceCapabilities(
+        available=available,
+        name=tts.voice if available else "",
+        title=str(getattr(tts, "title", tts.voice)) if available else "",
+        sample_rate=tts.sample_rate if available else None,
+        stream_format=PCM_FORMAT,
+        formats=speech_formats() if available else [],
+        reason=None if available else getattr(tts, "reason", None),
     )
 
 

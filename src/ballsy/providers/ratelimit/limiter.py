@@ -27,6 +27,11 @@ they are set higher than the per-user ones (a household shares one address) but
 bound what any one address can spend, however many sessions it opens. Message
 budgets follow the caller, not the connection, so reconnecting buys nothing.
 
+An AI call is one turn the AI answers, charged once before its first provider request
+however many tool rounds follow: the budgets count what users ask, which they can
+predict. A turn makes at most 1 + AI_TOOL_MAX_ROUNDS provider requests, so the
+per-instance budget bounds the provider's requests at that multiple.
+
 Speech is paid before it runs: `reserve_speech` takes the most an utterance may
 cost (STT_MAX_SECONDS, longer audio is refused by the model) from both speech
 budgets, and `SpeechReservation.settle` gives back what the transcript shows was

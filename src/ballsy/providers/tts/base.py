@@ -35,6 +35,8 @@ class TextToSpeech(ABC):
     name: str = "base"
     # The voice's name as clients show it (settings panel, /v1/models).
     voice: str = ""
+    # The rate of the PCM it speaks, in Hz, when known before it speaks (None otherwise).
+    sample_rate: int | None = None
 
     @abstractmethod
     async def synthesize(self, text: str, *, speed: float = 1.0, fmt: str = PCM_FORMAT) -> Speech:

@@ -12,6 +12,8 @@ class SynthesisOptions:
     title: str
     model_path: Path
     config_path: Path
+    # The voice's rate in Hz, from its config (None if the config does not say).
+    sample_rate: int | None = None
     # One synthesis per worker process; this many at once per instance.
     max_concurrency: int = 1
     # Requests allowed to wait for a worker, and for how long, before `Busy`.

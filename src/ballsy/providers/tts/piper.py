@@ -33,6 +33,7 @@ class PiperTextToSpeech(TextToSpeech):
         self.options = options
         self.voice = options.voice
         self.title = options.title
+        self.sample_rate = options.sample_rate
         self._pool = self._new_pool()
         self._slots = Slots(
             options.max_concurrency,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +95,14 @@ def resolve_voice(name: str) -> VoiceFiles:
     if missing:
         raise ProviderUnavailable(f"TTS_VOICE={name}: missing {', '.join(missing)}.")
     return VoiceFiles(model.stem, model.stem, model, config)
+
+
+def config_sample_rate(config_path: Path) -> int | None:
+    """The sample rate a Piper voice's config names (`audio.sample_rate`), read without
+    Piper, so clients can be told it before anything is spoken; None if unreadable."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        rate = config["audio"]["sample_rate"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return rate if type(rate) is int and rate > 0 else None
