@@ -109,6 +109,26 @@ class BallsyProcess:
                 time.sleep(0.005)
         raise TimeoutError("ballsy did not become healthy")
 
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        """Wait for 200 on /ready: the warm-ups it waits for (speech, voice, wake word) are
+        done, as Cloud Run waits before it sends traffic. Call after `wait_healthy`."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        with httpx.Client(timeout=5) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"ballsy exited with {self.proc.returncode}")
+                try:
+                    response = client.get(f"{self.base_url}/ready")
+                    if response.status_code == 200:
+                        return
+                    last = f"{response.status_code} {response.text[:300]}"
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+                time.sleep(0.1)  # a poll interval; the condition is /ready's answer
+        raise TimeoutError(f"ballsy was not ready within {timeout:g} s (last: {last})")
+
     def terminate(self, timeout: float = 12.0) -> float:
         """Send SIGTERM; return seconds until the process exited."""
         assert self.proc is not None

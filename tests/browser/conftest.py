@@ -84,6 +84,9 @@ def start_server(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[Callable[.
         ).start()
         started.append(server)
         server.wait_healthy(timeout=30)
+        # The page's own ears need the speech model warm (partial words are only decoded by
+        # a free, loaded worker): on a loaded machine it can take tens of seconds to load.
+        server.wait_ready()
         return server
 
     yield start
