@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 UNKNOWN_CLIENT = "unknown"
@@ -57,6 +58,7 @@ def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     return [entry.strip() for entry in text.split(",") if entry.strip()]
 
 
+@lru_cache(maxsize=4096)  # every request and socket asks; the same peers come back
 def _normalise(entry: str) -> str | None:
     """The address in `entry` (bare, `[v6]`, `v4:port` or `[v6]:port`), or None."""
     candidate = entry.strip()
