@@ -47,7 +47,14 @@ def _peer(scope: Mapping[str, Any]) -> str:
     client = scope.get("client")
     if not client:
         return UNKNOWN_CLIENT
-    return _normalise(str(client[0])) or UNKNOWN_CLIENT
+    return _peer_address(str(client[0]))
+
+
+# Every request and socket asks; the same peers come back. Only the socket's own peer is
+# cached, never a header's text, which the client writes.
+@lru_cache(maxsize=1024)
+def _peer_address(host: str) -> str:
+    return _normalise(host) or UNKNOWN_CLIENT
 
 
 def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
@@ -58,7 +65,6 @@ def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     return [entry.strip() for entry in text.split(",") if entry.strip()]
 
 
-@lru_cache(maxsize=4096)  # every request and socket asks; the same peers come back
 def _normalise(entry: str) -> str | None:
     """The address in `entry` (bare, `[v6]`, `v4:port` or `[v6]:port`), or None."""
     candidate = entry.strip()
