@@ -10,6 +10,8 @@ prototype, Ballsy, prototype, Ballsy... so a change in the machine's load hits b
 
     .venv/bin/python -m bench.bench_scale [--seconds 3] [--rounds 2] [--clients 10,100]
         [--databases sqlite,postgres] [--prototype-git DIR] [--prototype-venv DIR]
+    .venv/bin/python -m bench.bench_scale --profile [--door ws|http] [--seconds 4]
+        (where Ballsy's CPU goes per turn over one door, no prototype)
 
 Each turn Ballsy acknowledges is checked to be in its database at the end.
 """
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import pstats
 import sqlite3
 import subprocess
 import sys
@@ -395,65 +398,103 @@ def _database_rows(
     return rows
 
 
-# `ballsy serve` under cProfile, the profile written when it stops. uvicorn re-raises the
-# stopping signal once shut down, which would end the process before the profile is saved.
+# `ballsy serve` with cProfile switched on and off by signals, so only the measured
+# window is profiled (not start-up); it counts the event-loop thread's own CPU time
+# (`time.thread_time`), not waiting, and not the database writer's thread.
 _PROFILED_SERVE = """
-import cProfile, signal, sys
+import cProfile, signal, sys, time
 OUT = sys.argv[1]
-signal.raise_signal = lambda _sig: None
-from ballsy.cli import main
-sys.argv = ["ballsy", "serve"]
-profiler = cProfile.Profile()
-profiler.enable()
-try:
-    main()
-except SystemExit:
-    pass
-finally:
+profiler = cProfile.Profile(time.thread_time)
+def stop(*_):
     profiler.disable()
     profiler.dump_stats(OUT)
+    open(OUT + ".done", "w").close()
+signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+signal.signal(signal.SIGUSR2, stop)
+from ballsy.cli import main
+sys.argv = ["ballsy", "serve"]
+main()
 """
+
+# Where a turn's CPU goes, by the code's home: Ballsy's own by package folder, the
+# rest by a part of the file's path (first match wins).
+_BALLSY_GROUPS: tuple[tuple[str, str], ...] = (
+    ("commands/", "Ballsy: local commands (understanding and answering `2+2`)"),
+    ("api/", "Ballsy: doors (middleware, dependencies, socket loop, wire format)"),
+    ("", "Ballsy: pipeline, turn writer hand-off, metrics"),
+)
+_OTHER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("FastAPI, Starlette, pydantic", ("/fastapi/", "/starlette/", "/pydantic", "/anyio/")),
+    ("uvicorn and websockets (HTTP and WebSocket protocol)", ("/uvicorn/", "/websockets/")),
+    ("event loop, tasks, threads", ("/asyncio/", "/uvloop/", "threading", "/concurrent/")),
+    ("SQLAlchemy and drivers (timer sweeps)", ("/sqlalchemy/", "/aiosqlite/", "/sqlite3/")),
+    ("prometheus_client", ("/prometheus_client/",)),
+)
+_OTHER = "other (C built-ins, rest of the standard library)"
+
+
+def _profile_group(filename: str, ballsy_root: str) -> str:
+    if filename.startswith(ballsy_root):
+        inner = filename[len(ballsy_root) :]
+        return next(name for prefix, name in _BALLSY_GROUPS if inner.startswith(prefix))
+    return next(
+        (name for name, parts in _OTHER_GROUPS if any(p in filename for p in parts)), _OTHER
+    )
+
+
+def _profile_shares(stats: pstats.Stats) -> list[tuple[str, float]]:
+    """Self time grouped by where the code lives."""
+    import ballsy  # the package the server ran: the same PYTHONPATH
+
+    root = f"{Path(ballsy.__file__).parent}/"
+    totals = {name: 0.0 for _, name in _BALLSY_GROUPS} | {n: 0.0 for n, _ in _OTHER_GROUPS}
+    totals[_OTHER] = 0.0
+    for (filename, _line, _name), values in stats.stats.items():  # type: ignore[attr-defined]
+        totals[_profile_group(filename, root)] += values[2]
+    total = sum(totals.values())
+    return [(name, 100 * value / total) for name, value in totals.items() if total]
 
 
 def profile(args: argparse.Namespace) -> list[str]:
-    """Ballsy's event-loop thread under cProfile while it serves signed-in WebSocket
-    turns on SQLite: where a stored turn's time goes, by package."""
-    import pstats
+    """Ballsy's event-loop thread under cProfile while it serves 10 signed-in clients
+    on SQLite over one door: where a stored turn's CPU goes."""
     import signal
 
-    from bench.profile_turn import _shares
-
+    door = args.door
     with tempfile.TemporaryDirectory(prefix="ballsy-scale-profile-") as tmp:
         out = Path(tmp) / "serve.prof"
+        done = Path(f"{out}.done")
         server = BallsyProcess({**BALLSY_ENV, "DATA_DIR": str(Path(tmp) / "data")})
-        env = {**server.env}
         server.proc = subprocess.Popen(
             [sys.executable, "-c", _PROFILED_SERVE, str(out)],
-            env=env,
+            env=server.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         server.started_at = time.perf_counter()
         try:
             server.wait_healthy(timeout=90)
-            tokens = signed_in(server.port, 10)
-            load = asyncio.run(
-                _load(Target("Ballsy", server.port, tokens, False), "ws", 10, args.seconds)
-            )
-            server.proc.send_signal(signal.SIGTERM)
-            server.proc.wait(timeout=60)
+            target = Target("Ballsy", server.port, signed_in(server.port, 10), False)
+            asyncio.run(_load(target, door, 10, 1.0))  # warm up, unprofiled
+            server.proc.send_signal(signal.SIGUSR1)
+            load = asyncio.run(_load(target, door, 10, args.seconds))
+            server.proc.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 60
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
         finally:
             server.kill()
         stats = pstats.Stats(str(out))
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     by_self = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]  # type: ignore[attr-defined]
     lines = [
-        f"Profile: Ballsy serving 10 signed-in WebSocket clients on SQLite for {args.seconds:g} s "
-        f"({load.count:,} turns; the whole process, start-up included, under cProfile).",
+        f"Profile: Ballsy serving 10 signed-in {door.upper()} clients on SQLite for "
+        f"{args.seconds:g} s ({load.count:,} turns measured; the event-loop thread's CPU "
+        "while they ran, under cProfile: read the shares, not the rate).",
         "",
         "| where (self time) | share |",
         "|---|---:|",
-        *(f"| {name} | {share:.0f}% |" for name, share in _shares(stats)),
+        *(f"| {name} | {share:.0f}% |" for name, share in _profile_shares(stats)),
         "",
         "| function (self time) | share |",
         "|---|---:|",
@@ -480,8 +521,9 @@ def main() -> str:
     parser.add_argument("--postgres-dsn", default=ADMIN_DSN)
     parser.add_argument("--pool-size", type=int, default=3)
     parser.add_argument(
-        "--profile", action="store_true", help="only profile Ballsy's WebSocket turns"
+        "--profile", action="store_true", help="only profile Ballsy's turns over one door"
     )
+    parser.add_argument("--door", choices=["ws", "http"], default="ws", help="with --profile")
     args = parser.parse_args()
     text = "\n".join(profile(args) if args.profile else run(args))
     print(text)

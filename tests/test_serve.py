@@ -102,3 +102,19 @@ def test_sigterm_lets_the_reply_in_flight_finish_then_closes_1012(tmp_path: Path
             assert seconds < 8.0
         finally:
             server.kill()
+
+
+def test_serve_runs_on_uvloop(tmp_path: Path) -> None:
+    """uvicorn picks the loop (uvloop, installed with uvicorn[standard]): the event loop
+    and its transports are most of a local turn's CPU, and uvloop runs them in C."""
+    server = BallsyProcess(
+        {"DATA_DIR": str(tmp_path / "data"), "STT_ENABLED": "false", "AI_PROVIDER": "none"}
+    ).start()
+    try:
+        server.wait_healthy(timeout=60)
+        assert server.proc is not None
+        # The extension module is loaded only when uvicorn builds the loop from it.
+        maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+        assert "uvloop" in maps, "ballsy serve is not running on uvloop"
+    finally:
+        server.kill()

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
+    """A labelled metric's series, kept by their label values for paths that count on
+    every turn or request: `labels()` takes a lock and checks its arguments on each
+    call, a dictionary lookup does not. The same series either way."""
+
+    __slots__ = ("_metric", "_series")
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._series: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        series = self._series.get(values)
+        if series is None:
+            series = self._series[values] = self._metric.labels(*values)
+        return series
 
 
 class Metrics:
@@ -99,6 +121,11 @@ class Metrics:
             "Timers, alarms and reminders this instance claimed and fired when due.",
             registry=r,
         )
+        # The series counted on every request or turn, looked up without `labels()`.
+        self.http_latency_of = Children(self.http_latency)
+        self.ws_messages_of = Children(self.ws_messages)
+        self.commands_of = Children(self.commands)
+        self.turn_latency_of = Children(self.turn_latency)
 
     def watch_pool(self, stats: Callable[[], dict[str, float]]) -> None:
         """Export the database pool's live numbers (in use, idle, overflow, size)."""

@@ -7,7 +7,6 @@ sockets with 1012 so pages reconnect elsewhere, and let uvicorn finish the rest.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import socket
 from typing import TYPE_CHECKING
@@ -71,8 +70,13 @@ def serve(settings: Settings) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # uvloop (installed with uvicorn[standard]) when available, as `uvicorn` itself
+        # picks: the loop and its transports are most of a local turn's CPU, and uvloop
+        # runs them in C (measured per stored turn in docs/benchmarks.md, "Hot path
+        # trimmed"). Falls back to asyncio's own loop where uvloop is missing.
+        loop="auto",
     )
     server = BallsyServer(
         config, hub=app.state.sockets, grace_seconds=settings.shutdown_grace_seconds
     )
-    asyncio.run(server.serve())
+    server.run()  # on the loop `config.loop` names (asyncio.run would take asyncio's own)

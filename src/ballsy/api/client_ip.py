@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 UNKNOWN_CLIENT = "unknown"
@@ -46,7 +47,14 @@ def _peer(scope: Mapping[str, Any]) -> str:
     client = scope.get("client")
     if not client:
         return UNKNOWN_CLIENT
-    return _normalise(str(client[0])) or UNKNOWN_CLIENT
+    return _peer_address(str(client[0]))
+
+
+# Every request and socket asks; the same peers come back. Only the socket's own peer is
+# cached, never a header's text, which the client writes.
+@lru_cache(maxsize=1024)
+def _peer_address(host: str) -> str:
+    return _normalise(host) or UNKNOWN_CLIENT
 
 
 def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Response
+from starlette.requests import HTTPConnection
 
 from ballsy.api.client_ip import client_ip
 from ballsy.api.schemas import MAX_ID
@@ -19,9 +20,16 @@ from ballsy.logging import bind
 from ballsy.wiring import Services
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+def services_of(connection: HTTPConnection) -> Services:
+    """The app's services, for code that has the request but is no dependency."""
+    services: Services = connection.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off
+    # on every request for an attribute read.
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -66,13 +74,16 @@ def is_operator_key(services: Services, key: str) -> bool:
     """Whether `key` is one of OPERATOR_API_KEYS (compared in constant time)."""
     return any(
         hmac.compare_digest(key.encode(), known.get_secret_value().encode())
-        for known in services.settings.service.operator_api_keys
+        for known in services.settings.operator_api_keys
     )
 
 
-async def get_caller(request: Request, services: ServicesDep) -> Caller:
-    service = services.settings.service
-    address = client_ip(request.scope, trusted_proxy_hops=service.trusted_proxy_hops)
+async def get_caller(request: Request) -> Caller:
+    # The services straight from the app, not as a sub-dependency: every request asks
+    # for its caller, and each dependency FastAPI resolves costs it more than the lookup.
+    services = services_of(request)
+    settings = services.settings  # flat fields: a group would be built on each access
+    address = client_ip(request.scope, trusted_proxy_hops=settings.trusted_proxy_hops)
     operator_key = request.headers.get("x-api-key")
     operator = operator_key is not None and is_operator_key(services, operator_key)
     if operator_key and not operator:

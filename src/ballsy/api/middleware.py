@@ -155,12 +155,13 @@ class HttpContextMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         if self.metrics is not None:
-            self.metrics.http_latency.labels(
-                template, scope.get("method", ""), str(status)
-            ).observe(latency)
+            self.metrics.http_latency_of(template, scope.get("method", ""), str(status)).observe(
+                latency
+            )
         context.update(status=status, latency_ms=round(latency * 1000, 3))
         level = logging.ERROR if status >= 500 else logging.INFO
-        log.log(level, f"{scope.get('method')} {scope.get('path')} {status}")
+        if log.isEnabledFor(level):  # the line is built only when it is written
+            log.log(level, f"{scope.get('method')} {scope.get('path')} {status}")
 
 
 def _headers(scope: Scope) -> dict[str, str]:

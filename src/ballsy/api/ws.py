@@ -223,7 +223,7 @@ class VoiceSocket:
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.closed = True
                 return
-        self.services.metrics.ws_messages.labels("out", str(message.get("type"))).inc()
+        self.services.metrics.ws_messages_of("out", str(message.get("type"))).inc()
 
     async def send_audio(self, start: dict[str, Any], audio: bytes, end: dict[str, Any]) -> None:
         """One sentence of Ballsy's voice: its start, its PCM frames, its end, with nothing
@@ -239,7 +239,7 @@ class VoiceSocket:
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.closed = True
                 return
-        self.services.metrics.ws_messages.labels("out", "voice").inc()
+        self.services.metrics.ws_messages_of("out", "voice").inc()
 
     # --- the receive loop --------------------------------------------------------------
 
@@ -247,7 +247,10 @@ class VoiceSocket:
         idle = self.conversation.ws_idle_timeout_seconds
         while not self.closed:
             try:
-                message = await asyncio.wait_for(self.ws.receive(), timeout=idle)
+                # A deadline on this task, not `wait_for` (which wraps each receive in a
+                # task of its own): one timer per message.
+                async with asyncio.timeout(idle):
+                    message = await self.ws.receive()
             except TimeoutError:
                 await self.close(CLOSE_NORMAL, "idle timeout")
                 return
@@ -268,10 +271,10 @@ class VoiceSocket:
                 continue
             try:
                 if text is not None:
-                    self.services.metrics.ws_messages.labels("in", "text").inc()
+                    self.services.metrics.ws_messages_of("in", "text").inc()
                     await self._dispatch(proto.parse(text))
                 elif data is not None:
-                    self.services.metrics.ws_messages.labels("in", "binary").inc()
+                    self.services.metrics.ws_messages_of("in", "binary").inc()
                     await self._audio_chunk(data, paid=audio_frame)
             except Exception as exc:  # answered with an error frame; the socket stays open
                 await self.send(proto.error(to_error(exc)))

@@ -21,6 +21,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -543,8 +544,8 @@ class Assistant:
     def _count(self, ended: TurnEnded, seconds: float) -> None:
         """Metrics of a stored turn (counted once, after it is stored)."""
         if self.metrics is not None:
-            self.metrics.commands.labels(ended.source, ended.family).inc()
-            self.metrics.turn_latency.labels(ended.source).observe(seconds)
+            self.metrics.commands_of(ended.source, ended.family).inc()
+            self.metrics.turn_latency_of(ended.source).observe(seconds)
 
     async def _store_quietly(
         self, identity: Identity, command: str, ended: TurnEnded, **kwargs: Any
@@ -626,6 +627,9 @@ def _pair_turns(messages: list[tuple[bool, str, bool]]) -> list[tuple[str, str]]
     return pairs
 
 
+# Every turn of a signed-in user reads its last result back from the memory cache as
+# text; parsing it is the costly part, and a Fraction is immutable.
+@lru_cache(maxsize=1024)
 def _parse_fraction(value: str | None) -> Fraction | None:
     if not value:
         return None

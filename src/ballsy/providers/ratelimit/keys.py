@@ -11,6 +11,7 @@ always agree on whose bucket a check spends.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
 def user_key(user_id: int) -> str:
@@ -18,6 +19,9 @@ def user_key(user_id: int) -> str:
     return f"u:{user_id}"
 
 
+# Asked for on every message and request; parsing the address is most of its cost, and
+# a server sees the same few addresses over and over.
+@lru_cache(maxsize=4096)
 def ip_key(address: str | None) -> str:
     """The key of a network address; IPv6 addresses share their /64."""
     if not address:
