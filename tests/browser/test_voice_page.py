@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,11 @@ def test_barge_in_stops_the_audio_and_stores_what_was_heard(
         return None if row is None else (int(row[0]), row[1] or "")
 
     expect(bubble).not_to_contain_text("sentence number 79", timeout=10_000)
+    deadline = time.monotonic() + 20
     row = stored()
+    while row is None and time.monotonic() < deadline:  # stored once the turn is settled
+        page.wait_for_timeout(100)
+        row = stored()
     assert row is not None and row[0] == 1
     heard = row[1]
     assert "sentence number 79" not in heard
