@@ -24,6 +24,7 @@ from tests.audio import speak_wav
 from tests.browser.conftest import which
 from tests.fakes import FakeGemini, Reply
 from tests.servers import BallsyProcess
+from tests.voice.conftest import require_voice
 
 pytestmark = pytest.mark.browser
 
@@ -271,10 +272,19 @@ def test_the_browsers_recognition_is_opt_in_and_falls_back_to_ballsys(
         assert page.evaluate("window.__heard.speechEnd") is not None  # it was Ballsy's
 
 
+@pytest.mark.parametrize("voice", ["browser", "ballsy"])
 def test_hands_free_listens_again_after_every_reply(
-    server: BallsyProcess, launch: Callable[..., Any], tmp_path: Path
+    start_server: Callable[..., BallsyProcess],
+    launch: Callable[..., Any],
+    tmp_path: Path,
+    voice: str,
 ) -> None:
-    wav = _wav(tmp_path, ("what is seven times eight", 1.0), ("plus six", 6.0), tail=4.0)
+    if voice == "ballsy":  # Ballsy's own voice speaks each reply; listening resumes after it
+        require_voice()
+        server = start_server(TTS_ENABLED="true", TTS_PRELOAD="true")
+    else:
+        server = start_server()
+    wav = _wav(tmp_path, ("what is seven times eight", 1.0), ("plus six", 8.0), tail=4.0)
     context = launch(*FAKE_MIC, f"--use-file-for-fake-audio-capture={wav}%noloop")
     page = _open(context, server.base_url)
     page.click("#open-settings")
@@ -287,5 +297,10 @@ def test_hands_free_listens_again_after_every_reply(
     expect(page.locator(ASSISTANT).nth(1)).to_contain_text("62", timeout=45_000)
     expect(page.locator("#mic-open")).to_be_visible()
     assert page.evaluate("window.__orbClicks") == 1
+    if voice == "ballsy":  # both replies were spoken by Ballsy's voice, not the browser's
+        page.wait_for_function(
+            "() => new Set(window.ballsy.played.map((s) => s.turnId)).size >= 2",
+            timeout=30_000,
+        )
     page.keyboard.press("Escape")  # ends hands-free listening
     expect(page.locator("#mic-open")).to_be_hidden(timeout=15_000)

@@ -49,6 +49,7 @@ const state = {
   browserRecognitionFailed: false,
   followUp: false, // listen again once the reply is spoken (it asked a question, or hands-free)
   followUpAnswer: false, // the follow-up answers a question (so no wake word is awaited)
+  voiceAwaited: null, // the turn whose reply Ballsy's voice has yet to finish (voice_done)
   wakeHeard: 0, // how many times the server heard the wake word on this page
   handsFreeOn: false, // hands-free mode is on and the user started it with a tap
   awaiting: [], // socket requests with no reply_start yet, oldest first: {kind, text, cancelled}
@@ -114,6 +115,13 @@ function onVoiceConfig(message) {
 }
 
 /** The server stored what the user heard of a reply they talked over: show that. */
+/** Ballsy's voice is done with a reply (spoken, handed to the browser's voice, or
+ * stopped): a follow-up may listen once the audio has played out. */
+function voiceFinished(message) {
+  if (state.voiceAwaited === message.turn_id) state.voiceAwaited = null;
+  refreshOrb();
+}
+
 function onVoiceStopped(message) {
   const bubble = state.spokenBubbles.get(message.turn_id);
   if (!bubble) return;
@@ -163,7 +171,8 @@ function refreshOrb() {
 
 /** Listen again without a click once the reply is spoken (a question, or hands-free). */
 function maybeFollowUp() {
-  if (!state.followUp || state.listening || speaker.speaking || busy()) return;
+  if (!state.followUp || state.listening || talking() || busy()) return;
+  if (state.voiceAwaited !== null) return; // Ballsy's voice has not spoken the reply yet
   state.followUp = false;
   // Hands-free with a wake word on the server: between turns, wait for it (unless the
   // reply asked something, which is answered straight away).
@@ -412,11 +421,14 @@ function onSocketMessage(message) {
     case "voice_end":
       return player.end(message);
     case "voice_done":
-      return player.done(message);
+      player.done(message);
+      return voiceFinished(message);
     case "voice_fallback":
-      return player.fallback(message);
+      player.fallback(message); // the browser's voice speaks the rest (talking() covers it)
+      return voiceFinished(message);
     case "voice_stopped":
-      return onVoiceStopped(message);
+      onVoiceStopped(message);
+      return voiceFinished(message);
     case "error":
       return socketError(message);
     case "_closed":
@@ -532,14 +544,15 @@ function endTurn(message) {
   if (bubble.element.dataset.fallback === "true" && message.source === "ai") {
     bubble.setFallback(message.model);
   }
-  if (serverVoiceOn()) {
-    refreshOrb(); // the server speaks this reply (voice_start … voice_done)
-    return;
-  }
-  if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
-  speaker.finish(message.turn_id);
+  // Listen again once the reply has been spoken, by whichever voice speaks it.
   state.followUpAnswer = asksQuestion(bubble.text);
   if (state.handsFreeOn || state.followUpAnswer) state.followUp = true;
+  if (serverVoiceOn()) {
+    state.voiceAwaited = message.turn_id; // the server speaks it: voice_start … voice_done
+  } else {
+    if (!turn || !turn.streamed) speaker.push(`${spoken} `, message.turn_id);
+    speaker.finish(message.turn_id);
+  }
   refreshOrb();
 }
 
@@ -591,6 +604,7 @@ function connectionLost() {
     ui.setInterim("");
   }
   state.followUp = false;
+  state.voiceAwaited = null;
   const unanswered = state.awaiting.filter((request) => !request.cancelled);
   state.awaiting = [];
   if (state.activeTurn !== null) {
