@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ballsy.assistant.identity import TokenCache, TokenlessScopes
+from ballsy.assistant.identity import TokenCache, TokenlessScopes, TokenLookups
 from ballsy.assistant.memory import MemoryCache
 from ballsy.assistant.memory_tools import memory_tools
 from ballsy.assistant.pipeline import Assistant, PipelineConfig
@@ -33,6 +33,7 @@ from ballsy.assistant.weather import weather_tools
 from ballsy.assistant.web_tools import web_tools
 from ballsy.config import Settings
 from ballsy.config_groups import AISettings, ConversationSettings, SpeechSettings, VoiceSettings
+from ballsy.db import repositories as repo
 from ballsy.db.engine import build_engine, build_sessionmaker
 from ballsy.db.turn_store import TurnWriter
 from ballsy.errors import FeatureUnavailable, ProviderUnavailable
@@ -79,11 +80,19 @@ class Services:
         default_factory=lambda: UnavailableTextToSpeech("Ballsy's voice is not set up here.")
     )
     tokens: TokenCache = field(default_factory=TokenCache)
+    token_lookups: TokenLookups = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
     # Tool services holding connections (the weather client), closed at shutdown.
     closables: list[Any] = field(default_factory=list)
     listening: Listening = field(default_factory=lambda: Listening(ListenOptions()))
     wake: WakeWordService | None = None  # WAKE_WORD=off (the default): None
+
+    def __post_init__(self) -> None:
+        self.token_lookups = TokenLookups(self._user_ids_by_token_hashes)
+
+    async def _user_ids_by_token_hashes(self, token_hashes: list[str]) -> dict[str, int]:
+        async with self.sessions() as session:
+            return await repo.user_ids_by_token_hashes(session, token_hashes)
 
     async def aclose(self) -> None:
         # Store the turns already queued before anything they need goes away.

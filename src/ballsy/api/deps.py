@@ -57,17 +57,17 @@ def _bearer(request: Request) -> str | None:
 
 
 async def user_for_token(services: Services, token: str) -> int | None:
-    """The user a bearer token belongs to (recently seen tokens skip the database)."""
+    """The user a bearer token belongs to (recently seen tokens skip the database; the
+    others are looked up together with any arriving at the same moment)."""
     token_hash = hash_token(token)
     cached = services.tokens.get(token_hash)
     if cached is not None:
         return cached
-    async with services.sessions() as session:
-        user = await repo.user_by_token_hash(session, token_hash)
-    if user is None:
+    user_id = await services.token_lookups.user_id(token_hash)
+    if user_id is None:
         return None
-    services.tokens.put(token_hash, user.id)
-    return user.id
+    services.tokens.put(token_hash, user_id)
+    return user_id
 
 
 def is_operator_key(services: Services, key: str) -> bool:

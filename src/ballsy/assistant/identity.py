@@ -11,10 +11,12 @@ even with the same client id.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -112,6 +114,54 @@ class TokenCache:
         self._entries.move_to_end(token_hash)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+
+class TokenLookups:
+    """Token hash -> user id from the database, every lookup waiting at the same moment
+    answered by one query.
+
+    A thousand pages reconnecting at once (an instance restarted, a network back) each
+    send a token in their `hello`. One query per hello queues them all for the database
+    pool, and on a busy instance the last ones wait past the pool's timeout and fail
+    with `database_unavailable`. Here the lookups that arrive while a query runs wait
+    for the next one, which asks for all of them (`max_batch` at a time); a lone lookup
+    costs what it did before. A failed query fails exactly the lookups in it.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[list[str]], Awaitable[dict[str, int]]],
+        *,
+        max_batch: int = 500,
+    ) -> None:
+        self.fetch = fetch  # token hashes -> {token hash: user id} for those that exist
+        self.max_batch = max_batch
+        self._waiting: dict[str, list[asyncio.Future[int | None]]] = {}
+        self._drain: asyncio.Task[None] | None = None
+
+    async def user_id(self, token_hash: str) -> int | None:
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(token_hash, []).append(future)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._waiting:
+            hashes = list(self._waiting)[: self.max_batch]
+            waiters = {token_hash: self._waiting.pop(token_hash) for token_hash in hashes}
+            try:
+                found = await self.fetch(hashes)
+            except Exception as exc:
+                for futures in waiters.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            for token_hash, futures in waiters.items():
+                for future in futures:
+                    if not future.done():  # a caller that gave up has cancelled its own
+                        future.set_result(found.get(token_hash))
 
 
 @dataclass(slots=True)

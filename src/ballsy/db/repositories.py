@@ -8,6 +8,7 @@ decided by the caller (the API's auth dependency) before these run.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,9 +52,14 @@ async def create_anonymous_user(session: AsyncSession, *, token_hash: str) -> Us
     return user
 
 
-async def user_by_token_hash(session: AsyncSession, token_hash: str) -> User | None:
-    result = await session.execute(select(User).where(User.token_hash == token_hash))
-    return result.scalar_one_or_none()
+async def user_ids_by_token_hashes(
+    session: AsyncSession, token_hashes: Sequence[str]
+) -> dict[str, int]:
+    """{token hash: user id} for those of `token_hashes` that belong to a user."""
+    result = await session.execute(
+        select(User.token_hash, User.id).where(User.token_hash.in_(token_hashes))
+    )
+    return {str(token_hash): int(user_id) for token_hash, user_id in result.all()}
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
