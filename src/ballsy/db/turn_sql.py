@@ -1,0 +1,466 @@
+"""The statements that store a batch of turns, per database, built once from the models.
+
+PostgreSQL, two round trips per batch: one read (each user's memory and latest
+conversation, LATERAL), then one statement that writes the whole plan (data-modifying
+CTEs over `unnest` of one array per column: new conversations, touched conversations,
+messages, history rows, users), committed on its own. That read takes no lock, so the
+write first locks the rows of the users whose turns checked their memory and writes
+only if that memory is still what the plan assumed; if not (another instance changed it
+in between), the batch is read and written again inside a transaction, the users' rows
+locked by the read. The statements' text never depends on the batch's size, so each is
+prepared once per connection.
+
+SQLite: the same plan through a handful of executemany statements, in the writer's own
+thread (a local call costs no round trip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.selectable import TableValuedAlias
+
+from ballsy.db.models import (
+    CommandHistory,
+    Conversation,
+    Message,
+    User,
+    UserSettings,
+    UTCDateTime,
+)
+from ballsy.db.turn_plan import UNCHANGED, BatchPlan, Memory, NewConversation, Turn, plan_batch
+
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+_HISTORY: Table = CommandHistory.__table__  # type: ignore[assignment]
+
+# A conversation's latest activity: the order the conversation list shows, and how the
+# open one (the one a turn joins) is chosen, so a conversation reopened from the list
+# takes the next turn.
+_ACTIVITY = type_coerce(
+    func.coalesce(Conversation.last_activity_at, Conversation.started_at), UTCDateTime()
+)
+
+
+def _stored_columns(table: Table) -> list[Column[Any]]:
+    """The columns a batch fills: all but the generated primary key."""
+    return [c for c in table.columns if not c.primary_key]
+
+
+def _message_rows(plan: BatchPlan) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for turn, conversation in plan.turns:
+        if isinstance(conversation, NewConversation):
+            conversation_id, new_user, new_at = (
+                conversation.id,
+                conversation.user_id,
+                conversation.started_at,
+            )
+        else:
+            conversation_id, new_user, new_at = conversation, None, None
+        common = {
+            "conversation_id": conversation_id,
+            "new_user_id": new_user,
+            "new_started_at": new_at,
+            "created_at": turn.created_at,
+            "turn_id": turn.turn_id,
+        }
+        rows.append({**common, "is_user": True, "content": turn.command, "interrupted": False})
+        rows.append(
+            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted}
+        )
+    return rows
+
+
+def _history_rows(plan: BatchPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "user_id": turn.user_id,
+            "command": turn.command,
+            "result": turn.response,
+            "created_at": turn.created_at,
+            "turn_id": turn.turn_id,
+            "source": turn.source,
+            "family": turn.family,
+            "action": turn.action,
+            "action_data": turn.action_data,
+            "interrupted": turn.interrupted,
+            "first_text_ms": turn.first_text_ms,
+            "total_ms": turn.total_ms,
+        }
+        for turn, _ in plan.turns
+    ]
+
+
+def _user_rows(plan: BatchPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": user_id,
+            "last_seen_at": seen,
+            "set_result": result is not UNCHANGED,
+            "last_result": None if result is UNCHANGED else result,
+        }
+        for user_id, (seen, result) in plan.users.items()
+    ]
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _unnest(name: str, columns: dict[str, Any]) -> TableValuedAlias:
+    """`unnest($1::t1[], …) WITH ORDINALITY AS name(c1, …, ordinality)`: one row per
+    element of the array parameters `{name}_{column}`, each of its model column's type."""
+    arrays = [
+        bindparam(f"{name}_{key}", type_=ARRAY(_unbounded(type_))) for key, type_ in columns.items()
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(
+            *(column(key, type_) for key, type_ in columns.items()),
+            with_ordinality="ordinality",
+            name=name,
+        )
+        .render_derived(name=name)
+    )
+
+
+def _unbounded(type_: Any) -> Any:
+    """A string array's elements without the column's length: a cast to VARCHAR(n) would
+    cut a longer value, where storing it in the column refuses it (as a single row does)."""
+    return String() if isinstance(type_, String) else type_
+
+
+def _types(table: Table, names: Iterable[str] | None = None) -> dict[str, Any]:
+    columns = _stored_columns(table) if names is None else [table.c[n] for n in names]
+    return {c.key: c.type for c in columns}
+
+
+_PG_LATEST = (
+    select(Conversation.id, _ACTIVITY.label("activity"))
+    .where(Conversation.user_id == User.id)
+    .order_by(_ACTIVITY.desc(), Conversation.id.desc())
+    .limit(1)
+    .lateral("latest")
+)
+# Each user's memory and latest conversation: the batch's one read.
+_PG_READ = (
+    select(User.id, User.last_result, UserSettings.timezone, _PG_LATEST.c.id, _PG_LATEST.c.activity)
+    .outerjoin(UserSettings, UserSettings.user_id == User.id)
+    .outerjoin(_PG_LATEST, true())
+    .where(User.id == any_(bindparam("user_ids", type_=ARRAY(Integer))))
+    .order_by(User.id)
+)
+# The same, the users' rows locked until the transaction ends (in id order, as every
+# writer locks them, so two writers never wait on each other in a cycle).
+_PG_READ_LOCKED = _PG_READ.with_for_update(of=User)
+
+
+def _pg_write() -> Any:
+    assumed = _unnest(
+        "assumed",
+        _types(User.__table__, ["id", "last_result"])
+        | _types(UserSettings.__table__, ["timezone"]),
+    )  # type: ignore[arg-type]
+    locked = (
+        select(
+            User.last_result,
+            UserSettings.timezone,
+            assumed.c.last_result.label("assumed_result"),
+            assumed.c.timezone.label("assumed_timezone"),
+        )
+        .join(assumed, assumed.c.id == User.id)
+        .outerjoin(UserSettings, UserSettings.user_id == User.id)
+        .order_by(User.id)
+        .with_for_update(of=User)
+        .cte("locked")
+        .prefix_with("MATERIALIZED")
+    )
+    unchanged = select(
+        ~exists()
+        .where(
+            or_(
+                locked.c.last_result.is_distinct_from(locked.c.assumed_result),
+                locked.c.timezone.is_distinct_from(locked.c.assumed_timezone),
+            )
+        )
+        .label("ok")
+    ).cte("unchanged")
+    ok = select(unchanged.c.ok).scalar_subquery()
+
+    conversations = _unnest(
+        "new_conversations",
+        _types(Conversation.__table__, ["user_id", "started_at", "last_activity_at"]),  # type: ignore[arg-type]
+    )
+    started = (
+        insert(Conversation)
+        .from_select(
+            ["user_id", "started_at", "last_activity_at"],
+            select(
+                conversations.c.user_id,
+                conversations.c.started_at,
+                conversations.c.last_activity_at,
+            )
+            .where(ok)
+            .order_by(conversations.c.ordinality),
+        )
+        .returning(Conversation.id, Conversation.user_id, Conversation.started_at)
+        .cte("started")
+    )
+    touches = _unnest("touched", _types(Conversation.__table__, ["id", "last_activity_at"]))  # type: ignore[arg-type]
+    touched = (
+        update(Conversation)
+        .where(Conversation.id == touches.c.id, ok)
+        .values(last_activity_at=touches.c.last_activity_at)
+        .returning(Conversation.id)
+        .cte("touched_conversations")
+    )
+    message_columns = _types(_MESSAGES)
+    messages = _unnest(
+        "message_rows",
+        message_columns
+        | {
+            "new_user_id": Conversation.user_id.type,
+            "new_started_at": Conversation.started_at.type,
+        },
+    )
+    stored_messages = (
+        insert(Message)
+        .from_select(
+            list(message_columns),
+            select(
+                *(
+                    func.coalesce(messages.c.conversation_id, started.c.id)
+                    if key == "conversation_id"
+                    else messages.c[key]
+                    for key in message_columns
+                )
+            )
+            .select_from(messages)
+            .outerjoin(
+                started,
+                and_(
+                    started.c.user_id == messages.c.new_user_id,
+                    started.c.started_at == messages.c.new_started_at,
+                ),
+            )
+            .where(ok)
+            .order_by(messages.c.ordinality),
+        )
+        .returning(Message.id)
+        .cte("stored_messages")
+    )
+    history_columns = _types(_HISTORY)
+    history = _unnest("history_rows", history_columns)
+    stored_history = (
+        insert(CommandHistory)
+        .from_select(
+            list(history_columns),
+            select(*(history.c[key] for key in history_columns))
+            .where(ok)
+            .order_by(history.c.ordinality),
+        )
+        .returning(CommandHistory.id)
+        .cte("stored_history")
+    )
+    users = _unnest(
+        "user_rows",
+        _types(User.__table__, ["id", "last_seen_at", "last_result"])  # type: ignore[arg-type]
+        | {"set_result": Boolean()},
+    )
+    seen = (
+        update(User)
+        .where(User.id == users.c.id, ok)
+        .values(
+            last_seen_at=users.c.last_seen_at,
+            last_result=case((users.c.set_result, users.c.last_result), else_=User.last_result),
+        )
+        .returning(User.id)
+        .cte("seen_users")
+    )
+    return select(unchanged.c.ok).add_cte(touched, stored_messages, stored_history, seen)
+
+
+_PG_WRITE = _pg_write()
+
+
+def _arrays(name: str, rows: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, list[Any]]:
+    return {f"{name}_{key}": [row[key] for row in rows] for key in keys}
+
+
+def _pg_parameters(plan: BatchPlan) -> dict[str, Any]:
+    assumed = [
+        {"id": user_id, "last_result": memory[0], "timezone": memory[1]}
+        for user_id, memory in plan.assumed.items()
+    ]
+    new = [
+        {"user_id": c.user_id, "started_at": c.started_at, "last_activity_at": c.last_activity_at}
+        for c in plan.new_conversations
+    ]
+    touched = [{"id": cid, "last_activity_at": at} for cid, at in plan.touched.items()]
+    messages = _message_rows(plan)
+    return (
+        _arrays("assumed", assumed, ("id", "last_result", "timezone"))
+        | _arrays("new_conversations", new, ("user_id", "started_at", "last_activity_at"))
+        | _arrays("touched", touched, ("id", "last_activity_at"))
+        | _arrays("message_rows", messages, messages[0].keys())
+        | _arrays("history_rows", _history_rows(plan), _types(_HISTORY).keys())
+        | _arrays(
+            "user_rows", _user_rows(plan), ("id", "last_seen_at", "last_result", "set_result")
+        )
+    )
+
+
+async def _pg_plan(
+    conn: AsyncConnection, read: Any, turns: list[Turn], idle_gap: timedelta
+) -> BatchPlan:
+    user_ids = sorted({turn.user_id for turn, _, _ in turns})
+    memory: dict[int, Memory] = {}
+    latest: dict[int, tuple[int, Any]] = {}
+    for row in await conn.execute(read, {"user_ids": user_ids}):
+        memory[row[0]] = (row[1], row[2])
+        if row[3] is not None:
+            latest[row[0]] = (row[3], row[4])
+    return plan_batch(turns, memory=memory, latest=latest, idle_gap=idle_gap)
+
+
+async def write_turns_postgres(
+    engine: AsyncEngine, turns: list[Turn], *, idle_gap: timedelta
+) -> set[int]:
+    """Store `turns` (see `plan_batch`), committed before this returns; the indexes of
+    the turns not stored because their memory changed."""
+    async with engine.connect() as conn:
+        # Each statement commits on its own: the write is one statement, so it is atomic.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        plan = await _pg_plan(conn, _PG_READ, turns, idle_gap)
+        if not plan.turns or (await conn.execute(_PG_WRITE, _pg_parameters(plan))).scalar_one():
+            return plan.stale
+    # A user's memory changed between the read and the write: again, under the users' locks.
+    async with engine.begin() as conn:
+        plan = await _pg_plan(conn, _PG_READ_LOCKED, turns, idle_gap)
+        if plan.turns:
+            written = (await conn.execute(_PG_WRITE, _pg_parameters(plan))).scalar_one()
+            assert written, "the users' rows are locked: their memory cannot have changed"
+        return plan.stale
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+# Each user's latest conversation (its rank 1 by activity).
+_RANKED_CONVERSATIONS = (
+    select(
+        Conversation.user_id,
+        Conversation.id,
+        _ACTIVITY.label("activity"),
+        func.row_number()
+        .over(
+            partition_by=Conversation.user_id,
+            order_by=(_ACTIVITY.desc(), Conversation.id.desc()),
+        )
+        .label("rank"),
+    )
+    .where(Conversation.user_id.in_(bindparam("user_ids", expanding=True)))
+    .subquery()
+)
+_LATEST_CONVERSATIONS = select(
+    _RANKED_CONVERSATIONS.c.user_id,
+    _RANKED_CONVERSATIONS.c.id,
+    _RANKED_CONVERSATIONS.c.activity,
+).where(_RANKED_CONVERSATIONS.c.rank == 1)
+_MEMORY = (
+    select(User.id, User.last_result, UserSettings.timezone)
+    .outerjoin(UserSettings, UserSettings.user_id == User.id)
+    .where(User.id.in_(bindparam("user_ids", expanding=True)))
+)
+_NEW_CONVERSATION = insert(Conversation).returning(Conversation.id)
+_TOUCH_CONVERSATION = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("b_id"))
+    .values(last_activity_at=bindparam("b_at", type_=UTCDateTime()))
+)
+_INSERT_MESSAGES = insert(Message)
+_INSERT_HISTORY = insert(CommandHistory)
+_TOUCH_USER = (
+    update(User)
+    .where(User.id == bindparam("b_id"))
+    .values(
+        last_seen_at=bindparam("b_seen", type_=UTCDateTime()),
+        last_result=case(
+            (
+                bindparam("b_set", type_=Boolean()),
+                bindparam("b_result", type_=User.last_result.type),
+            ),
+            else_=User.last_result,
+        ),
+    )
+)
+
+
+def write_turns_sqlite(conn: Connection, turns: list[Turn], *, idle_gap: timedelta) -> set[int]:
+    """Store `turns` (see `plan_batch`) in the caller's transaction (SQLite has one
+    writer at a time, so the read needs no lock); the indexes of the stale turns."""
+    user_ids = sorted({turn.user_id for turn, _, _ in turns})
+    memory: dict[int, Memory] = {}
+    if any(expected is not None for _, _, expected in turns):
+        memory = {row[0]: (row[1], row[2]) for row in conn.execute(_MEMORY, {"user_ids": user_ids})}
+    latest = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(_LATEST_CONVERSATIONS, {"user_ids": user_ids})
+    }
+    plan = plan_batch(turns, memory=memory, latest=latest, idle_gap=idle_gap)
+    if not plan.turns:
+        return plan.stale
+    for new in plan.new_conversations:
+        new.id = conn.execute(
+            _NEW_CONVERSATION,
+            {
+                "user_id": new.user_id,
+                "started_at": new.started_at,
+                "last_activity_at": new.last_activity_at,
+            },
+        ).scalar_one()
+    if plan.touched:
+        conn.execute(
+            _TOUCH_CONVERSATION, [{"b_id": cid, "b_at": at} for cid, at in plan.touched.items()]
+        )
+    messages = _message_rows(plan)
+    for row in messages:
+        del row["new_user_id"], row["new_started_at"]
+    conn.execute(_INSERT_MESSAGES, messages)
+    conn.execute(_INSERT_HISTORY, _history_rows(plan))
+    conn.execute(
+        _TOUCH_USER,
+        [
+            {
+                "b_id": row["id"],
+                "b_seen": row["last_seen_at"],
+                "b_set": row["set_result"],
+                "b_result": row["last_result"],
+            }
+            for row in _user_rows(plan)
+        ],
+    )
+    return plan.stale
