@@ -55,6 +55,9 @@ from ballsy.db.models import (
 )
 from ballsy.db.turn_plan import UNCHANGED, BatchPlan, Memory, NewConversation, Turn, plan_batch
 
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_SETTINGS: Table = UserSettings.__table__  # type: ignore[assignment]
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 _MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 _HISTORY: Table = CommandHistory.__table__  # type: ignore[assignment]
 
@@ -174,26 +177,29 @@ _PG_READ = (
     .where(User.id == any_(bindparam("user_ids", type_=ARRAY(Integer))))
     .order_by(User.id)
 )
-# The same, the users' rows locked until the transaction ends (in id order, as every
-# writer locks them, so two writers never wait on each other in a cycle).
+# The same, the users' rows locked until the transaction ends (in id order).
 _PG_READ_LOCKED = _PG_READ.with_for_update(of=User)
 
 
 def _pg_write() -> Any:
     assumed = _unnest(
         "assumed",
-        _types(User.__table__, ["id", "last_result"])
-        | _types(UserSettings.__table__, ["timezone"]),
-    )  # type: ignore[arg-type]
+        _types(_USERS, ["id", "last_result"]) | _types(_SETTINGS, ["timezone"]),
+    )
+    # Every user the batch writes, locked in id order (as every writer locks them, so
+    # two writers never wait on each other in a cycle), with the memory the plan assumed
+    # for those whose turns checked it.
     locked = (
         select(
             User.last_result,
             UserSettings.timezone,
+            assumed.c.id.label("assumed_id"),
             assumed.c.last_result.label("assumed_result"),
             assumed.c.timezone.label("assumed_timezone"),
         )
-        .join(assumed, assumed.c.id == User.id)
+        .outerjoin(assumed, assumed.c.id == User.id)
         .outerjoin(UserSettings, UserSettings.user_id == User.id)
+        .where(User.id == any_(bindparam("user_rows_id", type_=ARRAY(Integer))))
         .order_by(User.id)
         .with_for_update(of=User)
         .cte("locked")
@@ -202,10 +208,11 @@ def _pg_write() -> Any:
     unchanged = select(
         ~exists()
         .where(
+            locked.c.assumed_id.is_not(None),
             or_(
                 locked.c.last_result.is_distinct_from(locked.c.assumed_result),
                 locked.c.timezone.is_distinct_from(locked.c.assumed_timezone),
-            )
+            ),
         )
         .label("ok")
     ).cte("unchanged")
@@ -213,7 +220,7 @@ def _pg_write() -> Any:
 
     conversations = _unnest(
         "new_conversations",
-        _types(Conversation.__table__, ["user_id", "started_at", "last_activity_at"]),  # type: ignore[arg-type]
+        _types(_CONVERSATIONS, ["user_id", "started_at", "last_activity_at"]),
     )
     started = (
         insert(Conversation)
@@ -230,7 +237,7 @@ def _pg_write() -> Any:
         .returning(Conversation.id, Conversation.user_id, Conversation.started_at)
         .cte("started")
     )
-    touches = _unnest("touched", _types(Conversation.__table__, ["id", "last_activity_at"]))  # type: ignore[arg-type]
+    touches = _unnest("touched", _types(_CONVERSATIONS, ["id", "last_activity_at"]))
     touched = (
         update(Conversation)
         .where(Conversation.id == touches.c.id, ok)
@@ -288,8 +295,7 @@ def _pg_write() -> Any:
     )
     users = _unnest(
         "user_rows",
-        _types(User.__table__, ["id", "last_seen_at", "last_result"])  # type: ignore[arg-type]
-        | {"set_result": Boolean()},
+        _types(_USERS, ["id", "last_seen_at", "last_result"]) | {"set_result": Boolean()},
     )
     seen = (
         update(User)

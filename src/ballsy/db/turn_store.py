@@ -32,6 +32,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS, sqlite_pragmas
+from ballsy.db.errors import classify
 from ballsy.db.repositories import TurnRecord
 from ballsy.db.turn_plan import UNCHANGED, Memory, Turn
 from ballsy.db.turn_sql import write_turns_postgres, write_turns_sqlite
@@ -185,16 +186,16 @@ class TurnWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         try:
             stale = await self._commit(batch)
-        except (IntegrityError, DataError) as exc:
-            if len(batch) == 1:
-                log.warning("a turn could not be stored", extra={"error": type(exc).__name__})
-                _fail(batch, _refused)
-                return
-            # One bad turn must not fail the others: store them one by one.
-            for pending in batch:
-                await self._write([pending])
-            return
         except DATABASE_UNAVAILABLE_ERRORS as exc:
+            if _refused_value(exc):
+                if len(batch) == 1:
+                    log.warning("a turn could not be stored", extra={"error": type(exc).__name__})
+                    _fail(batch, _refused)
+                    return
+                # One bad turn must not fail the others: store them one by one.
+                for pending in batch:
+                    await self._write([pending])
+                return
             log.error(
                 "database unavailable while storing turns", extra={"error": type(exc).__name__}
             )
@@ -240,6 +241,13 @@ def _fail(batch: list[_Pending], error: Callable[[], Exception]) -> None:
             pending.done.set_exception(error())
             # A caller that gave up (cancelled) never reads it; don't log it as unretrieved.
             pending.done.exception()
+
+
+def _refused_value(exc: Exception) -> bool:
+    """A constraint or a value the database refused (say, a user deleted mid-turn, or
+    text longer than its column; asyncpg reports the latter as a plain database error):
+    a fault of some turn in the batch, not of the database."""
+    return isinstance(exc, (IntegrityError, DataError)) or classify(exc) == "bad_data"
 
 
 def _unavailable() -> BallsyError:
