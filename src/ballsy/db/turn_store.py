@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,12 +78,15 @@ class TurnWriter:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
-        # On a SQLite file the writer uses the stdlib driver directly (this engine), on a
-        # thread of its own; None elsewhere.
+        # On SQLite the writer uses the stdlib driver directly (this engine), on a thread
+        # of its own; None on PostgreSQL.
         self.direct: Engine | None = None
         self._sqlite_thread: ThreadPoolExecutor | None = None
         database = engine.url.database
-        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        if engine.dialect.name == "sqlite":
+            if not database or database == ":memory:":
+                # Each connection would see a database of its own.
+                raise ValueError("stored turns need a SQLite file, not an in-memory database")
             self.direct = create_engine(
                 engine.url.set(drivername="sqlite"), pool_size=1, max_overflow=0
             )
@@ -224,15 +228,17 @@ class TurnWriter:
             # one per statement, fetch and commit through aiosqlite's thread.
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._sqlite_thread, self._commit_sqlite, turns)
-        if self.engine.dialect.name == "postgresql":
-            return await write_turns_postgres(self.engine, turns, idle_gap=self.idle_gap)
-        async with self.engine.begin() as conn:  # SQLite in memory (tests)
-            return await conn.run_sync(write_turns_sqlite, turns, idle_gap=self.idle_gap)
+        return await write_turns_postgres(self.engine, turns, idle_gap=self.idle_gap)
 
     def _commit_sqlite(self, turns: list[Turn]) -> set[int]:
         assert self.direct is not None
-        with self.direct.begin() as conn:
-            return write_turns_sqlite(conn, turns, idle_gap=self.idle_gap)
+        connection = self.direct.raw_connection()
+        try:
+            driver = connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            return write_turns_sqlite(driver, turns, idle_gap=self.idle_gap)
+        finally:
+            connection.close()
 
 
 def _fail(batch: list[_Pending], error: Callable[[], Exception]) -> None:
