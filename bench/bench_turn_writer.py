@@ -173,6 +173,7 @@ def main() -> str:
     if args.worker:
         _worker(args)
         return ""
+    machine_line = machine()
     results: dict[tuple[str, int, str], list[dict[str, float]]] = {}
     for _ in range(args.rounds):
         for database in args.databases:
@@ -194,7 +195,7 @@ def main() -> str:
                     line = out.stdout.strip().splitlines()[-1]
                     results.setdefault((database, size, source), []).append(json.loads(line))
     lines = [
-        f"Machine: {machine()}",
+        f"Machine: {machine_line}",
         "",
         "| database | turns per batch | code | wall ms per batch | writer CPU ms per batch "
         "| PostgreSQL CPU ms per batch | round trips per batch |",

@@ -3,16 +3,27 @@
 The writer reads, for the batch's users, their memory (last arithmetic result, stored
 time zone) and their latest conversation; `plan_batch` then decides, turn by turn and in
 order, which turns are stale, which conversation each joins (or starts), and what each
-user's row becomes. The dialect's writer (db/turn_sql.py) turns the plan into a few
-set-based statements; nothing here touches the database.
+user's row becomes, and the plan's rows are keyed by the models' column names. Each
+database's writer (db/turn_postgres.py, db/turn_sqlite.py) turns them into a few
+set-based statements built from the models; nothing here touches the database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Column, Table, func, type_coerce
+
+from ballsy.db.models import (
+    CommandHistory,
+    Conversation,
+    Message,
+    User,
+    UserSettings,
+    UTCDateTime,
+)
 from ballsy.db.repositories import TurnRecord
 
 UNCHANGED: Any = object()
@@ -118,3 +129,84 @@ def storable(turn: TurnRecord) -> TurnRecord:
         command=turn.command.replace(_NUL, _REPLACEMENT),
         response=turn.response.replace(_NUL, _REPLACEMENT),
     )
+
+
+# The tables a batch writes, as the models define them.
+USERS = cast(Table, User.__table__)
+SETTINGS = cast(Table, UserSettings.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, Message.__table__)
+HISTORY = cast(Table, CommandHistory.__table__)
+
+# A conversation's latest activity: the order the conversation list shows, and how the
+# open one (the one a turn joins) is chosen, so a conversation reopened from the list
+# takes the next turn.
+ACTIVITY = type_coerce(
+    func.coalesce(Conversation.last_activity_at, Conversation.started_at), UTCDateTime()
+)
+
+
+def stored_columns(table: Table) -> list[Column[Any]]:
+    """The columns a batch fills: all but the generated primary key."""
+    return [c for c in table.columns if not c.primary_key]
+
+
+def message_rows(plan: BatchPlan) -> list[dict[str, Any]]:
+    """Two rows per stored turn (the words, the reply); a turn joining a conversation the
+    batch starts names it by (new_user_id, new_started_at) until it has an id."""
+    rows: list[dict[str, Any]] = []
+    for turn, conversation in plan.turns:
+        if isinstance(conversation, NewConversation):
+            conversation_id, new_user, new_at = (
+                conversation.id,
+                conversation.user_id,
+                conversation.started_at,
+            )
+        else:
+            conversation_id, new_user, new_at = conversation, None, None
+        common = {
+            "conversation_id": conversation_id,
+            "new_user_id": new_user,
+            "new_started_at": new_at,
+            "created_at": turn.created_at,
+            "turn_id": turn.turn_id,
+        }
+        rows.append({**common, "is_user": True, "content": turn.command, "interrupted": False})
+        rows.append(
+            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted}
+        )
+    return rows
+
+
+def history_rows(plan: BatchPlan) -> list[dict[str, Any]]:
+    """One row per stored turn."""
+    return [
+        {
+            "user_id": turn.user_id,
+            "command": turn.command,
+            "result": turn.response,
+            "created_at": turn.created_at,
+            "turn_id": turn.turn_id,
+            "source": turn.source,
+            "family": turn.family,
+            "action": turn.action,
+            "action_data": turn.action_data,
+            "interrupted": turn.interrupted,
+            "first_text_ms": turn.first_text_ms,
+            "total_ms": turn.total_ms,
+        }
+        for turn, _ in plan.turns
+    ]
+
+
+def user_rows(plan: BatchPlan) -> list[dict[str, Any]]:
+    """One row per user the batch writes: last seen, and the memory if a turn set it."""
+    return [
+        {
+            "id": user_id,
+            "last_seen_at": seen,
+            "set_result": result is not UNCHANGED,
+            "last_result": None if result is UNCHANGED else result,
+        }
+        for user_id, (seen, result) in plan.users.items()
+    ]

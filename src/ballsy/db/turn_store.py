@@ -1,17 +1,24 @@
 """Group commit: every stored turn of this instance goes through one writer task.
 
-Turns waiting to be stored are written together, in one transaction, with multi-row
-statements (the messages, the history rows, one conversation touch and one user update
-per user). The next batch starts as soon as the previous commit returns, so a lone turn
-commits at once and a busy instance writes hundreds of turns per commit instead of one
-commit (and four round trips through the driver's thread) each.
+Turns waiting to be stored are written together, one batch per commit. The next batch
+starts as soon as the previous commit returns, so a lone turn commits at once and a busy
+instance writes hundreds of turns per commit. A batch is planned in Python from one read
+(db/turn_plan.py) and written with set-based statements built from the models: on
+PostgreSQL one statement, two round trips in all (db/turn_postgres.py); on SQLite a few
+`executemany` calls on the stdlib driver, in the writer's own thread (db/turn_sqlite.py).
 
 Guarantees:
 - `store` returns only after the turn's own transaction committed; a caller acknowledges
   the turn (TurnEnded) after that, so an acknowledged turn is never lost.
 - A failed batch fails exactly its turns. A connection failure fails them all with
-  `database_unavailable`; a constraint failure (say, a user deleted mid-turn) is retried
-  turn by turn so that only the offending turn fails.
+  `database_unavailable`; a constraint failure or a refused value (say, a user deleted
+  mid-turn, or text longer than its column) is retried turn by turn so that only the
+  offending turn fails.
+- A turn stored with the memory its answer was computed from is stored only if that is
+  still the user's memory (checked under the user's row lock on PostgreSQL, inside the
+  write transaction on SQLite), else `StaleMemory`: two instances serving one user never
+  store an answer computed from memory the other changed.
+- NUL characters in a turn's text (which PostgreSQL refuses) are stored as U+FFFD.
 - The queue is bounded: a full queue refuses the turn with `busy` at once.
 - `aclose` stores everything already queued before it returns.
 """
@@ -36,7 +43,8 @@ from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS, sqlite_pragmas
 from ballsy.db.errors import classify
 from ballsy.db.repositories import TurnRecord
 from ballsy.db.turn_plan import UNCHANGED, Memory, Turn
-from ballsy.db.turn_sql import write_turns_postgres, write_turns_sqlite
+from ballsy.db.turn_postgres import write_turns_postgres
+from ballsy.db.turn_sqlite import write_turns_sqlite
 from ballsy.errors import BallsyError, Busy, DatabaseUnavailable
 
 __all__ = ["UNCHANGED", "Memory", "StaleMemory", "TurnWriter"]
