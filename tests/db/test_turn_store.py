@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ballsy.config import Settings
 from ballsy.db import migrate
@@ -257,3 +259,83 @@ def test_a_turn_computed_from_changed_memory_is_not_stored(
             assert (first.last_result, second.last_result) == ("10/1", "1/1")
 
     _run(make_settings, database_url, body)
+
+
+def test_a_nul_character_is_stored_as_the_replacement_character(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    async def body(turns: TurnWriter, ids: list[int], sessions: Any) -> None:
+        turn = replace(_turn(ids[0], 1), command="say\x00this", response="an AI\x00reply\x00")
+        await turns.store(turn)
+        async with sessions() as session:
+            history = (
+                await session.execute(select(CommandHistory.command, CommandHistory.result))
+            ).one()
+            assert tuple(history) == ("say\ufffdthis", "an AI\ufffdreply\ufffd")
+            messages = (await session.execute(select(Message.content).order_by(Message.id))).all()
+            assert [row[0] for row in messages] == ["say\ufffdthis", "an AI\ufffdreply\ufffd"]
+
+    _run(make_settings, database_url, body, users=1)
+
+
+@pytest.mark.postgres
+def test_memory_changed_between_the_read_and_the_write_is_caught(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    """The batch's read takes no lock: another instance changing a user's memory after
+    it is caught by the write, and the batch is planned again under the users' locks."""
+
+    async def body(turns: TurnWriter, ids: list[int], sessions: Any) -> None:
+        await turns.store(_turn(ids[0], 0), last_result="4/1")
+        await turns.store(_turn(ids[1], 0), last_result="1/1")
+        writes: list[str] = []
+
+        def other_instance_writes_first(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+            if not statement.startswith("WITH"):
+                return
+            writes.append(statement)
+            if len(writes) == 1:  # between this batch's read and its write
+                with psycopg.connect(postgres_url, autocommit=True) as other:
+                    other.execute("UPDATE users SET last_result = '7/1' WHERE id = %s", (ids[0],))
+
+        event.listen(turns.engine.sync_engine, "before_cursor_execute", other_instance_writes_first)
+        outcomes = await asyncio.gather(
+            turns.store(_turn(ids[0], 1), last_result="8/1", expected=("4/1", None)),
+            turns.store(_turn(ids[1], 1), last_result="2/1", expected=("1/1", None)),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], StaleMemory) and outcomes[1] is None, outcomes
+        assert len(writes) == 2  # the optimistic write, refused; the locked one
+        async with sessions() as session:
+            stored = (
+                await session.execute(select(CommandHistory.turn_id).order_by(CommandHistory.id))
+            ).all()
+            assert [row[0] for row in stored] == [
+                f"turn-{ids[0]}-0",
+                f"turn-{ids[1]}-0",
+                f"turn-{ids[1]}-1",
+            ]
+            results = (
+                await session.execute(select(User.last_result).order_by(User.id).limit(2))
+            ).all()
+            assert [row[0] for row in results] == ["7/1", "2/1"]
+
+    _run(make_settings, postgres_url, body)
+
+
+@pytest.mark.postgres
+def test_text_longer_than_its_column_is_refused_not_cut(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    async def body(turns: TurnWriter, ids: list[int], sessions: Any) -> None:
+        outcomes = await asyncio.gather(
+            turns.store(replace(_turn(ids[0], 1), family="f" * 33)),  # the column holds 32
+            turns.store(_turn(ids[1], 1)),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[0], BallsyError) and outcomes[1] is None, outcomes
+        async with sessions() as session:
+            families = (await session.execute(select(CommandHistory.family))).all()
+            assert [row[0] for row in families] == ["arithmetic"]
+
+    _run(make_settings, postgres_url, body, users=2)

@@ -1,17 +1,24 @@
 """Group commit: every stored turn of this instance goes through one writer task.
 
-Turns waiting to be stored are written together, in one transaction, with multi-row
-statements (the messages, the history rows, one conversation touch and one user update
-per user). The next batch starts as soon as the previous commit returns, so a lone turn
-commits at once and a busy instance writes hundreds of turns per commit instead of one
-commit (and four round trips through the driver's thread) each.
+Turns waiting to be stored are written together, one batch per commit. The next batch
+starts as soon as the previous commit returns, so a lone turn commits at once and a busy
+instance writes hundreds of turns per commit. A batch is planned in Python from one read
+(db/turn_plan.py) and written with set-based statements built from the models: on
+PostgreSQL one statement, two round trips in all (db/turn_postgres.py); on SQLite a few
+`executemany` calls on the stdlib driver, in the writer's own thread (db/turn_sqlite.py).
 
 Guarantees:
 - `store` returns only after the turn's own transaction committed; a caller acknowledges
   the turn (TurnEnded) after that, so an acknowledged turn is never lost.
 - A failed batch fails exactly its turns. A connection failure fails them all with
-  `database_unavailable`; a constraint failure (say, a user deleted mid-turn) is retried
-  turn by turn so that only the offending turn fails.
+  `database_unavailable`; a constraint failure or a refused value (say, a user deleted
+  mid-turn, or text longer than its column) is retried turn by turn so that only the
+  offending turn fails.
+- A turn stored with the memory its answer was computed from is stored only if that is
+  still the user's memory (checked under the user's row lock on PostgreSQL, inside the
+  write transaction on SQLite), else `StaleMemory`: two instances serving one user never
+  store an answer computed from memory the other changed.
+- NUL characters in a turn's text (which PostgreSQL refuses) are stored as U+FFFD.
 - The queue is bounded: a full queue refuses the turn with `busy` at once.
 - `aclose` stores everything already queued before it returns.
 """
@@ -20,118 +27,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    type_coerce,
-    update,
-)
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ballsy.db.engine import DATABASE_UNAVAILABLE_ERRORS, sqlite_pragmas
-from ballsy.db.models import (
-    CommandHistory,
-    Conversation,
-    Message,
-    User,
-    UserSettings,
-    UTCDateTime,
-)
+from ballsy.db.errors import classify
 from ballsy.db.repositories import TurnRecord
+from ballsy.db.turn_plan import UNCHANGED, Memory, Turn
+from ballsy.db.turn_postgres import write_turns_postgres
+from ballsy.db.turn_sqlite import write_turns_sqlite
 from ballsy.errors import BallsyError, Busy, DatabaseUnavailable
 
+__all__ = ["UNCHANGED", "Memory", "StaleMemory", "TurnWriter"]
+
 log = logging.getLogger("ballsy.db.turns")
-
-UNCHANGED: Any = object()
-
-# What a turn's answer was computed from: the user's (last_result, stored time zone).
-Memory = tuple[str | None, str | None]
 
 
 class StaleMemory(Exception):
     """The user's memory changed (another instance, or a settings change) after the turn
     read it: the turn was not stored and must be answered again from fresh memory."""
-
-
-# The statements, built once (building a statement costs more than running it on SQLite);
-# SQLAlchemy's compiled cache then skips compilation on every batch.
-_ACTIVITY = type_coerce(
-    func.coalesce(Conversation.last_activity_at, Conversation.started_at), UTCDateTime()
-)
-# Each user's open conversation: the most recently active one (as the conversation list
-# orders them), so a conversation reopened from the list takes the next turn.
-_RANKED_CONVERSATIONS = (
-    select(
-        Conversation.user_id,
-        Conversation.id,
-        _ACTIVITY.label("activity"),
-        func.row_number()
-        .over(
-            partition_by=Conversation.user_id,
-            order_by=(_ACTIVITY.desc(), Conversation.id.desc()),
-        )
-        .label("rank"),
-    )
-    .where(Conversation.user_id.in_(bindparam("user_ids", expanding=True)))
-    .subquery()
-)
-_LATEST_CONVERSATIONS = select(
-    _RANKED_CONVERSATIONS.c.user_id,
-    _RANKED_CONVERSATIONS.c.id,
-    _RANKED_CONVERSATIONS.c.activity,
-).where(_RANKED_CONVERSATIONS.c.rank == 1)
-# The users' memory, locked for the batch (PostgreSQL; SQLite has one writer anyway), so
-# that no other instance changes it between this check and this batch's commit.
-_MEMORY_FOR_UPDATE = (
-    select(User.id, User.last_result, UserSettings.timezone)
-    .outerjoin(UserSettings, UserSettings.user_id == User.id)
-    .where(User.id.in_(bindparam("user_ids", expanding=True)))
-    .order_by(User.id)
-    .with_for_update(of=User)
-)
-_NEW_CONVERSATION = (
-    insert(Conversation)
-    .values(
-        user_id=bindparam("b_user"),
-        started_at=bindparam("b_at", type_=UTCDateTime()),
-        last_activity_at=bindparam("b_at", type_=UTCDateTime()),
-    )
-    .returning(Conversation.id)
-)
-_TOUCH_CONVERSATION = (
-    update(Conversation)
-    .where(Conversation.id == bindparam("b_id"))
-    .values(last_activity_at=bindparam("b_at", type_=UTCDateTime()))
-)
-_INSERT_MESSAGES = insert(Message)
-_INSERT_HISTORY = insert(CommandHistory)
-_TOUCH_USER = (
-    update(User)
-    .where(User.id == bindparam("b_id"))
-    .values(last_seen_at=bindparam("b_seen", type_=UTCDateTime()))
-)
-_TOUCH_USER_RESULT = (
-    update(User)
-    .where(User.id == bindparam("b_id"))
-    .values(
-        last_seen_at=bindparam("b_seen", type_=UTCDateTime()),
-        last_result=bindparam("b_result", type_=User.last_result.type),
-    )
-)
 
 
 @dataclass(slots=True)
@@ -163,12 +86,15 @@ class TurnWriter:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
-        # On a SQLite file the writer uses the stdlib driver directly (this engine), on a
-        # thread of its own; None elsewhere.
+        # On SQLite the writer uses the stdlib driver directly (this engine), on a thread
+        # of its own; None on PostgreSQL.
         self.direct: Engine | None = None
         self._sqlite_thread: ThreadPoolExecutor | None = None
         database = engine.url.database
-        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        if engine.dialect.name == "sqlite":
+            if not database or database == ":memory:":
+                # Each connection would see a database of its own.
+                raise ValueError("stored turns need a SQLite file, not an in-memory database")
             self.direct = create_engine(
                 engine.url.set(drivername="sqlite"), pool_size=1, max_overflow=0
             )
@@ -272,16 +198,16 @@ class TurnWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         try:
             stale = await self._commit(batch)
-        except (IntegrityError, DataError) as exc:
-            if len(batch) == 1:
-                log.warning("a turn could not be stored", extra={"error": type(exc).__name__})
-                _fail(batch, _refused)
-                return
-            # One bad turn must not fail the others: store them one by one.
-            for pending in batch:
-                await self._write([pending])
-            return
         except DATABASE_UNAVAILABLE_ERRORS as exc:
+            if _refused_value(exc):
+                if len(batch) == 1:
+                    log.warning("a turn could not be stored", extra={"error": type(exc).__name__})
+                    _fail(batch, _refused)
+                    return
+                # One bad turn must not fail the others: store them one by one.
+                for pending in batch:
+                    await self._write([pending])
+                return
             log.error(
                 "database unavailable while storing turns", extra={"error": type(exc).__name__}
             )
@@ -302,7 +228,7 @@ class TurnWriter:
                 pending.done.set_result(None)
 
     async def _commit(self, batch: list[_Pending]) -> set[int]:
-        turns = [(p.turn, p.last_result, p.expected) for p in batch]
+        turns: list[Turn] = [(p.turn, p.last_result, p.expected) for p in batch]
         if self.direct is not None:
             if self._sqlite_thread is None:
                 self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="ballsy-turns")
@@ -310,103 +236,17 @@ class TurnWriter:
             # one per statement, fetch and commit through aiosqlite's thread.
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._sqlite_thread, self._commit_sqlite, turns)
-        async with self.engine.begin() as conn:
-            return await conn.run_sync(write_turns, turns, idle_gap=self.idle_gap)
+        return await write_turns_postgres(self.engine, turns, idle_gap=self.idle_gap)
 
-    def _commit_sqlite(self, turns: list[tuple[TurnRecord, Any, Memory | None]]) -> set[int]:
+    def _commit_sqlite(self, turns: list[Turn]) -> set[int]:
         assert self.direct is not None
-        with self.direct.begin() as conn:
-            return write_turns(conn, turns, idle_gap=self.idle_gap)
-
-
-def write_turns(
-    conn: Connection,
-    turns: list[tuple[TurnRecord, Any, Memory | None]],
-    *,
-    idle_gap: timedelta,
-) -> set[int]:
-    """Store `turns` (each with its new arithmetic memory or UNCHANGED, and the memory
-    its answer was computed from or None) in the caller's transaction, in order: a turn
-    joins its user's latest conversation if that was active within `idle_gap` of the
-    turn, else starts a new one. Returns the indexes of the turns not stored because
-    their user's memory is no longer what they expected."""
-    user_ids = sorted({turn.user_id for turn, _, _ in turns})
-    memory: dict[int, Memory] = {}
-    if any(expected is not None for _, _, expected in turns):
-        rows = conn.execute(_MEMORY_FOR_UPDATE, {"user_ids": user_ids})
-        memory = {row[0]: (row[1], row[2]) for row in rows}
-    stale: set[int] = set()
-    open_by_user: dict[int, tuple[int, datetime]] = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(_LATEST_CONVERSATIONS, {"user_ids": user_ids})
-    }
-    touched: dict[int, datetime] = {}
-    messages: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
-    seen: dict[int, datetime] = {}
-    results: dict[int, Any] = {}
-    for index, (turn, last_result, expected) in enumerate(turns):
-        known = memory.get(turn.user_id)
-        # An unknown user is left to the foreign key (the turn is refused, not retried).
-        if expected is not None and known is not None and known != expected:
-            stale.add(index)
-            continue
-        if known is not None and last_result is not UNCHANGED:
-            memory[turn.user_id] = (last_result, known[1])
-        at = turn.created_at
-        current = open_by_user.get(turn.user_id)
-        if current is None or current[1] <= at - idle_gap:
-            conversation_id = (
-                conn.execute(_NEW_CONVERSATION, {"b_user": turn.user_id, "b_at": at})
-            ).scalar_one()
-            current = (conversation_id, at)
-        else:
-            conversation_id = current[0]
-            if at > current[1]:
-                current = (conversation_id, at)
-                touched[conversation_id] = at
-        open_by_user[turn.user_id] = current
-        common = {"conversation_id": conversation_id, "created_at": at, "turn_id": turn.turn_id}
-        messages.append({**common, "is_user": True, "content": turn.command, "interrupted": False})
-        messages.append(
-            {**common, "is_user": False, "content": turn.response, "interrupted": turn.interrupted}
-        )
-        history.append(
-            {
-                "user_id": turn.user_id,
-                "command": turn.command,
-                "result": turn.response,
-                "created_at": at,
-                "turn_id": turn.turn_id,
-                "source": turn.source,
-                "family": turn.family,
-                "action": turn.action,
-                "action_data": turn.action_data,
-                "interrupted": turn.interrupted,
-                "first_text_ms": turn.first_text_ms,
-                "total_ms": turn.total_ms,
-            }
-        )
-        seen[turn.user_id] = max(at, seen.get(turn.user_id, at))
-        if last_result is not UNCHANGED:
-            results[turn.user_id] = last_result
-    if touched:
-        conn.execute(
-            _TOUCH_CONVERSATION, [{"b_id": cid, "b_at": at} for cid, at in touched.items()]
-        )
-    if not history:
-        return stale
-    conn.execute(_INSERT_MESSAGES, messages)
-    conn.execute(_INSERT_HISTORY, history)
-    plain = [{"b_id": uid, "b_seen": at} for uid, at in seen.items() if uid not in results]
-    if plain:
-        conn.execute(_TOUCH_USER, plain)
-    with_result = [
-        {"b_id": uid, "b_seen": seen[uid], "b_result": value} for uid, value in results.items()
-    ]
-    if with_result:
-        conn.execute(_TOUCH_USER_RESULT, with_result)
-    return stale
+        connection = self.direct.raw_connection()
+        try:
+            driver = connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            return write_turns_sqlite(driver, turns, idle_gap=self.idle_gap)
+        finally:
+            connection.close()
 
 
 def _fail(batch: list[_Pending], error: Callable[[], Exception]) -> None:
@@ -415,6 +255,13 @@ def _fail(batch: list[_Pending], error: Callable[[], Exception]) -> None:
             pending.done.set_exception(error())
             # A caller that gave up (cancelled) never reads it; don't log it as unretrieved.
             pending.done.exception()
+
+
+def _refused_value(exc: Exception) -> bool:
+    """A constraint or a value the database refused (say, a user deleted mid-turn, or
+    text longer than its column; asyncpg reports the latter as a plain database error):
+    a fault of some turn in the batch, not of the database."""
+    return isinstance(exc, (IntegrityError, DataError)) or classify(exc) == "bad_data"
 
 
 def _unavailable() -> BallsyError:
