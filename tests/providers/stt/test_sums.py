@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ballsy.providers.stt.sums import asks_for_sum, reads_as_sum
+from ballsy.providers.stt.sums import asks_for_sum, reads_as_sum, rereads
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,11 @@ def test_mishearings_do_not_read_as_sums_though_they_ask_for_one(text: str, why:
 )
 def test_commands_without_an_operator_do_not_ask_for_a_sum(text: str) -> None:
     assert not asks_for_sum(text)
+
+
+def test_a_reading_cut_short_is_not_taken_for_what_was_said() -> None:
+    assert rereads("What is maybe one divided by nine?", "What is eighty one divided by nine?")
+    assert rereads("What is for the eight divided by twelve?", "What is 48 divided by 12?")
+    assert rereads("What is I squared?", "What is nine squared?")
+    assert not rereads("What is thirty percent on salmon tea?", "What is thirty percent")
+    assert not rereads("What is it multiplied by nine?", "What is 8 multiplied by")

@@ -27,7 +27,7 @@ SUM_PROMPT = (
 
 # An operator word or symbol: the command asks for a calculation.
 _OPERATOR = re.compile(
-    r"\b(?:plus|minus|times|multiplied|divided|percent|squared|cubed)\b"
+    r"\b(?:plus|minus|times|multiplied(?: by)?|divided(?: by)?|percent(?: of)?|squared|cubed)\b"
     r"|[+×÷*/%^=]|\d\s*-\s*\d"
 )
 _QUESTION = re.compile(r"^(?:what is|what's|whats|how much is|calculate)\s+")
@@ -113,3 +113,18 @@ def reads_as_sum(text: str) -> bool:
     if any(token.isalpha() and token not in known for token in tokens):
         return False
     return asks_for_sum(rest) or "x" in tokens or "over" in tokens
+
+
+def rereads(first: str, reading: str) -> bool:
+    """Whether `reading` can be `first` heard again, rather than a sentence cut short.
+
+    A beam also holds readings that stop early: "What is thirty percent on salmon tea?" had
+    "What is thirty percent" among them, a calculation but not what was said. Where words
+    followed the first transcript's last operator, some must follow the reading's.
+    """
+    return _words_after_last_operator(reading) or not _words_after_last_operator(first)
+
+
+def _words_after_last_operator(text: str) -> bool:
+    operators = list(_OPERATOR.finditer(text.lower()))
+    return bool(operators) and re.search(r"\w", text[operators[-1].end() :]) is not None
