@@ -6,7 +6,13 @@ speech engine under several decoding configurations. Reported per configuration:
 error rate per voice and overall, how many arithmetic commands the command router
 answers right from the transcript, and the CPU time per clip.
 
-Part 2 (`--part wake`): every packaged wake word model hears its own wake phrase in each
+Part 2 (`--part sums`): sums held out from every prompt and from part 1 (other numbers,
+"multiplied by", "squared", "point"), and commands that hold an operator word but are
+not sums, in the same voices: how many sums are answered right, how many non-sums are
+taken for one, word errors and CPU per clip, with and without the second decode of a
+transcript that asks for a calculation it cannot be read as (`stt/sums.py`).
+
+Part 3 (`--part wake`): every packaged wake word model hears its own wake phrase in each
 voice (detections), then an hour of audio that never says it (false alarms): the
 command phrases and a passage in every voice, in random order with pauses, over
 generated noise (white, pink, brown, a hum, a pulsing tone, silence). The audio is fed
@@ -14,7 +20,7 @@ in 20 ms chunks as the page streams it, as fast as the detector goes.
 
 Run from the repository root (the machine is shared: CPU seconds are the fair measure):
 
-    PYTHONPATH=src:. python bench/bench_recognition.py [--part wer|wake|all]
+    PYTHONPATH=src:. python bench/bench_recognition.py [--part wer|sums|wake|all]
         [--configs "NAME;NAME..."] [--wake-minutes 60]
 
 The opt-in whisper-base rows need `pip install 'ballsy[whisper-base]'` (or
@@ -37,7 +43,16 @@ import numpy as np
 from tests import voices
 
 from bench.common import machine
-from bench.recognition_phrases import PHRASES, Phrase, answered_right, normalise, word_errors
+from bench.recognition_phrases import (
+    HELD_OUT_SUMS,
+    NOT_SUMS,
+    PHRASES,
+    Phrase,
+    answered_right,
+    normalise,
+    taken_for_sum,
+    word_errors,
+)
 
 COMMAND = "PYTHONPATH=src:. python bench/bench_recognition.py"
 
@@ -62,6 +77,8 @@ class Outcome:
     arithmetic_total: int
     cpu_per_clip: float
     misheard: list[tuple[str, str, str]]  # voice, said, heard
+    sums_right: dict[str, int]  # voice -> arithmetic phrases answered right
+    sums_wrong: list[tuple[str, str, str]]  # voice, said, heard
 
     @property
     def wer(self) -> float:
@@ -74,6 +91,8 @@ def run_engine(name: str, engine: object, clips: Sequence[Clip]) -> Outcome:
     per_voice: dict[str, tuple[int, int]] = {}
     right = total = 0
     misheard: list[tuple[str, str, str]] = []
+    sums_right: dict[str, int] = {}
+    sums_wrong: list[tuple[str, str, str]] = []
     cpu = time.process_time()
     for clip in clips:
         text = engine.transcribe(voices.to_float(clip.pcm)).text  # type: ignore[attr-defined]
@@ -83,10 +102,23 @@ def run_engine(name: str, engine: object, clips: Sequence[Clip]) -> Outcome:
         if clip.phrase.answer is not None:
             total += 1
             right += answered_right(clip.phrase, text)
+            sums_right[clip.voice] = sums_right.get(clip.voice, 0) + answered_right(
+                clip.phrase, text
+            )
+        if not answered_right(clip.phrase, text):
+            sums_wrong.append((clip.voice, clip.phrase.text, text))
         if errors or not answered_right(clip.phrase, text):
             misheard.append((clip.voice, clip.phrase.text, text))
     cpu_per_clip = (time.process_time() - cpu) / max(1, len(clips))
-    return Outcome(name, per_voice, right, total, cpu_per_clip, misheard)
+    return Outcome(name, per_voice, right, total, cpu_per_clip, misheard, sums_right, sums_wrong)
+
+
+# The second decode's prompt in other words (other numbers, "how much is"): measured
+# beside SUM_PROMPT to show the gain comes from the form, not from its numbers.
+OTHER_SUM_PROMPT = (
+    "What is one plus one? How much is three minus two? What is five times six? "
+    "What is ninety divided by ten? What is fifty percent of twenty? What is seven squared?"
+)
 
 
 def engine_configs(names: Sequence[str]) -> dict[str, object]:
@@ -97,8 +129,8 @@ def engine_configs(names: Sequence[str]) -> dict[str, object]:
     from ballsy.providers.stt.packaged import packaged_model_path
     from ballsy.providers.stt.whisper import resolve_model_path
 
-    # Ballsy's defaults: the command prompt, temperature 0 (EngineOptions' defaults), beam 5
-    # (STT_BEAM_SIZE).
+    # Ballsy's defaults: the command prompt, temperature 0, a second decode of what asks for
+    # a calculation it cannot be read as (EngineOptions' defaults), beam 5 (STT_BEAM_SIZE).
     tuned = EngineOptions(
         model_path=resolve_model_path("embedded"),
         device="cpu",
@@ -108,13 +140,16 @@ def engine_configs(names: Sequence[str]) -> dict[str, object]:
         beam_size=5,
         min_window_seconds=15,
     )
-    before = replace(tuned, beam_size=2, initial_prompt=None, temperature_fallback=True)
+    one_decode = replace(tuned, sum_prompt=None)
+    before = replace(one_decode, beam_size=2, initial_prompt=None, temperature_fallback=True)
     table = {
         "before: beam 2, no prompt, temperature fallback": before,
         "greedy": replace(before, beam_size=1),
         "beam 5, no prompt": replace(before, beam_size=5),
-        "command prompt, temperature 0, beam 2": replace(tuned, beam_size=2),
-        "default: command prompt, temperature 0, beam 5": tuned,
+        "command prompt, temperature 0, beam 2": replace(one_decode, beam_size=2),
+        "command prompt, temperature 0, beam 5, one decode": one_decode,
+        "default: as above, sums decoded again": tuned,
+        "sums decoded again after other questions": replace(tuned, sum_prompt=OTHER_SUM_PROMPT),
     }
     try:  # the opt-in model, when its packages are installed (or assembled by hand)
         base: Path | None = packaged_model_path("whisper-base")
@@ -124,7 +159,9 @@ def engine_configs(names: Sequence[str]) -> dict[str, object]:
         )
     if base is not None:
         table["whisper-base, en pinned, beam 2, no prompt"] = replace(before, model_path=base)
-        table["whisper-base, command prompt, beam 2"] = replace(tuned, model_path=base, beam_size=2)
+        table["whisper-base, command prompt, beam 2"] = replace(
+            one_decode, model_path=base, beam_size=2
+        )
     return {name: WhisperEngine(table[name]) for name in names if name in table}
 
 
@@ -158,7 +195,43 @@ def wer_section(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-# --- part 2: wake word ----------------------------------------------------------------
+# --- part 2: held-out sums -----------------------------------------------------------
+def sums_section(args: argparse.Namespace) -> list[str]:
+    names = [n.strip() for n in args.sum_configs.split(";") if n.strip()]
+    sums = make_clips(HELD_OUT_SUMS, voices.VOICES)
+    not_sums = make_clips(NOT_SUMS, voices.VOICES)
+    lines = [
+        f"{len(HELD_OUT_SUMS)} held-out sums × {len(voices.VOICES)} voices ({len(sums)} clips, "
+        f"{sum(len(normalise(p.text)) for p in HELD_OUT_SUMS)} words a voice), and "
+        f"{len(NOT_SUMS)} commands with an operator word that are not sums "
+        f"({', '.join(f'“{p.text}”' for p in NOT_SUMS)}; {len(not_sums)} clips).",
+        "",
+        "| configuration | " + " | ".join(voices.VOICES) + " | sums right | WER on the sums "
+        "| non-sums taken for a sum | CPU / clip |",
+        "| --- " * (len(voices.VOICES) + 5) + "|",
+    ]
+    notes: list[str] = []
+    for name, engine in engine_configs(names).items():
+        outcome = run_engine(name, engine, sums)
+        false_sums = []
+        for clip in not_sums:
+            text = engine.transcribe(voices.to_float(clip.pcm)).text  # type: ignore[attr-defined]
+            if taken_for_sum(text):
+                false_sums.append((clip.voice, clip.phrase.text, text))
+        cells = [f"{outcome.sums_right.get(v, 0)}/{len(HELD_OUT_SUMS)}" for v in voices.VOICES]
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | **{outcome.arithmetic_right}/"
+            f"{outcome.arithmetic_total}** | {outcome.wer:.1%} | {len(false_sums)}/"
+            f"{len(not_sums)} | {outcome.cpu_per_clip:.2f} s |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+        notes += ["", f"Sums answered wrong with *{name}* (voice: said → heard):", ""]
+        notes += [f"- {v}: {said} → {heard!r}" for v, said, heard in outcome.sums_wrong]
+        notes += [f"- not a sum, {v}: {said} → {heard!r}" for v, said, heard in false_sums]
+    return lines + notes
+
+
+# --- part 3: wake word ----------------------------------------------------------------
 CHUNK_BYTES = 640  # 20 ms of 16 kHz PCM16, as the page streams it
 PASSAGE = (
     "Ballsy is a voice assistant you can run on your own computer. It listens to a short "
@@ -332,7 +405,7 @@ def service_section(listeners: int, seconds: float) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("wer", "wake", "all"), default="all")
+    parser.add_argument("--part", choices=("wer", "sums", "wake", "all"), default="all")
     parser.add_argument(
         "--configs",
         default=";".join(
@@ -340,12 +413,24 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "before: beam 2, no prompt, temperature fallback",
                 "beam 5, no prompt",
                 "command prompt, temperature 0, beam 2",
-                "default: command prompt, temperature 0, beam 5",
+                "command prompt, temperature 0, beam 5, one decode",
+                "default: as above, sums decoded again",
                 "whisper-base, en pinned, beam 2, no prompt",
                 "whisper-base, command prompt, beam 2",
             )
         ),
         help="decoding configurations to compare, separated by ';'",
+    )
+    parser.add_argument(
+        "--sum-configs",
+        default=";".join(
+            (
+                "command prompt, temperature 0, beam 5, one decode",
+                "default: as above, sums decoded again",
+                "sums decoded again after other questions",
+            )
+        ),
+        help="decoding configurations for the held-out sums, separated by ';'",
     )
     parser.add_argument("--wake-minutes", type=float, default=60.0)
     parser.add_argument("--wake-listeners", type=int, default=20)
@@ -355,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     out += [f"Machine: {machine()}; load average at start {load[0]:.1f}. `{COMMAND}`.", ""]
     if args.part in ("wer", "all"):
         out += ["### Word error rate on spoken commands", "", *wer_section(args), ""]
+    if args.part in ("sums", "all"):
+        out += ["### Held-out sums", "", *sums_section(args), ""]
     if args.part in ("wake", "all"):
         out += ["### Wake word: detections and false alarms", "", *wake_section(args)]
         out += [*service_section(args.wake_listeners, 60.0), ""]

@@ -48,6 +48,50 @@ PHRASES: tuple[Phrase, ...] = (
     Phrase("what is the latest news"),
     Phrase("directions to the nearest pharmacy"),
 )
+# Held out: sums no decoding was tuned on, with other numbers and operator phrasings
+# ("multiplied by", "squared", "point"), said by the same voices (`--part sums`).
+HELD_OUT_SUMS: tuple[Phrase, ...] = (
+    Phrase("what is four plus five", "9"),
+    Phrase("what is eleven times three", "33"),
+    Phrase("what is sixty four divided by eight", "8"),
+    Phrase("what is twenty minus seven", "13"),
+    Phrase("how much is three times nine", "27"),
+    Phrase("what is twenty five percent of eighty", "20"),
+    Phrase("what is forty two plus eighteen", "60"),
+    Phrase("what is ninety minus fifteen", "75"),
+    Phrase("what is seventy two divided by six", "12"),
+    Phrase("what is thirteen times four", "52"),
+    Phrase("what is two hundred plus fifty", "250"),
+    Phrase("what is fifty percent of ninety", "45"),
+    Phrase("how much is eight plus eight", "16"),
+    Phrase("what is thirty three minus eleven", "22"),
+    Phrase("what is five times five", "25"),
+    Phrase("what is forty eight divided by twelve", "4"),
+    Phrase("what is sixteen plus twenty seven", "43"),
+    Phrase("what is ten percent of three hundred", "30"),
+    Phrase("what is ninety nine minus nine", "90"),
+    Phrase("what is six hundred divided by three", "200"),
+    Phrase("how much is fourteen minus six", "8"),
+    Phrase("what is eight multiplied by nine", "72"),
+    Phrase("what is seventeen plus four", "21"),
+    Phrase("what is sixty divided by five", "12"),
+    Phrase("what is nineteen times two", "38"),
+    Phrase("how much is fifty five plus forty five", "100"),
+    Phrase("what is thirty percent of seventy", "21"),
+    Phrase("what is seventy minus twenty six", "44"),
+    Phrase("what is two times thirty five", "70"),
+    Phrase("what is one thousand divided by eight", "125"),
+    Phrase("what is nine squared", "81"),
+    Phrase("what is three point five times two", "7"),
+)
+# Not sums, though they hold an operator word: the second decode must not turn them into one.
+NOT_SUMS: tuple[Phrase, ...] = (
+    Phrase("what is the weather over the weekend"),
+    Phrase("read the new york times"),
+    Phrase("how many times did i ask"),
+    Phrase("is it minus five outside"),
+    Phrase("what is a plus one"),
+)
 # The handful the test runs (well under a minute): one of each kind, arithmetic first.
 TEST_PHRASES: tuple[Phrase, ...] = (
     PHRASES[3],
@@ -129,6 +173,12 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> flo
 
 
 _CONTEXT = CommandContext(now=datetime(2026, 12, 3, 15, 0, tzinfo=UTC), timezone=ZoneInfo("UTC"))
+
+
+def taken_for_sum(transcript: str) -> bool:
+    """Whether Ballsy's router answers the transcript as a calculation (or refuses one)."""
+    reply = route(transcript, _CONTEXT)
+    return isinstance(reply, LocalReply) and reply.family == "arithmetic"
 
 
 def answered_right(phrase: Phrase, transcript: str) -> bool:

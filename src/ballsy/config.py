@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     stt_worker_memory_mb: int = Field(default=1536, ge=0, le=1_048_576)
 
     # Decoding for short commands: the language a multilingual model is told (never
-    # detected), and whether Whisper is prompted with the commands' vocabulary.
+    # detected), and whether Whisper is prompted with the commands' vocabulary (which also
+    # decodes again, among calculations, a command that asks for a sum it cannot be read as).
     stt_language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
     stt_command_prompt: bool = True
 

@@ -66,6 +66,16 @@ def refusal_of(text: str, last_result: Fraction | int | None = None) -> Refusal:
         ("2 + 2 =", 4),
         ("2 + 2 equals", 4),
         ("((((1))))", 1),
+        # Compound numbers as English spells them and Whisper writes them: one number each,
+        # not a subtraction ("twenty-five percent of eighty" was answered 16, "sixty-four
+        # divided by eight" 59.5).
+        ("twenty-five percent of eighty", 20),
+        ("sixty-four divided by eight", 8),
+        ("ninety-nine minus nine", 90),
+        ("three hundred forty-two plus eight", 350),
+        ("thirty - five", 25),
+        ("30-5", 25),
+        ("thirty-five-five", 30),
     ],
 )
 def test_calculations(text: str, expected: Fraction | int) -> None:

@@ -11,7 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from bench.recognition_phrases import TEST_PHRASES, answered_right, word_error_rate
+from bench.recognition_phrases import (
+    HELD_OUT_SUMS,
+    TEST_PHRASES,
+    answered_right,
+    taken_for_sum,
+    word_error_rate,
+)
 
 from tests import voices
 
@@ -64,9 +70,32 @@ def test_short_commands_are_heard_and_every_sum_is_answered_right() -> None:
     # That decoding (no prompt, temperature fallback, beam 2) got sums wrong here, as
     # "what is seven times eight" -> "What in seven times made?" in three voices.
     _, before_wrong = listen(
-        server_engine(beam_size=2, initial_prompt=None, temperature_fallback=True)
+        server_engine(beam_size=2, initial_prompt=None, temperature_fallback=True, sum_prompt=None)
     )
     assert before_wrong != []
+
+
+# Held-out sums whose first decode has a word that is no number ("How much is three times
+# high?", "What is it multiplied by nine?"), and a command that only sounds like a sum.
+MISHEARD_SUMS = (
+    ("en-us+f3", "how much is three times nine"),
+    ("en-us", "what is eight multiplied by nine"),
+)
+NOT_A_SUM = ("en-gb-x-rp", "what is a plus one")
+
+
+def test_a_sum_misheard_as_words_is_decoded_again_among_calculations() -> None:
+    engine, one_decode = server_engine(), server_engine(sum_prompt=None)
+    phrases = {phrase.text: phrase for phrase in HELD_OUT_SUMS}
+    for voice, said in MISHEARD_SUMS:
+        samples = voices.to_float(voices.say(said, voice))
+        first = one_decode.transcribe(samples).text
+        assert not answered_right(phrases[said], first), (voice, first)  # the case at hand
+        heard = engine.transcribe(samples).text
+        assert answered_right(phrases[said], heard), (voice, said, heard)
+    voice, said = NOT_A_SUM
+    heard = engine.transcribe(voices.to_float(voices.say(said, voice))).text
+    assert not taken_for_sum(heard), heard
 
 
 def test_a_sentence_whisper_repeats_is_kept_once() -> None:

@@ -27,6 +27,7 @@ from ballsy.commands.arithmetic.tokens import (
     Token,
 )
 from ballsy.commands.arithmetic.words import NUMBER_WORDS, Lexeme, read_number
+from ballsy.commands.number_words import TENS, UNITS
 
 _LEXEME = re.compile(
     r"(?P<number>\d+(?:\.\d+)?|\.\d+)"
@@ -43,6 +44,8 @@ _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _ORDINAL_POWER = re.compile(r"\bto the (\d+)(?:st|nd|rd|th) power\b")
 # "3 point 5", as recognisers write a spoken decimal.
 _SPOKEN_POINT = re.compile(r"(?<![\d.])(\d+) point (\d+)(?![\d.])")
+# "twenty-five" is one number, as English spells it and recognisers write it, not 20 - 5.
+_HYPHENATED_NUMBER = re.compile(rf"\b({'|'.join(TENS)})-({'|'.join(UNITS)})\b")
 
 _SYMBOLS = {
     "+": Kind.PLUS,
@@ -88,6 +91,7 @@ def _lexemes(text: str) -> list[Lexeme]:
     lexemes: list[Lexeme] = []
     odd_symbol = False
     text = _SPOKEN_POINT.sub(r"\1.\2", _THOUSANDS_COMMA.sub("", text))
+    text = _HYPHENATED_NUMBER.sub(r"\1 \2", text)
     text = _ORDINAL_POWER.sub(r"^ \1", text)
     for match in _LEXEME.finditer(text):
         group = match.lastgroup

@@ -17,7 +17,10 @@ Decoding is tuned for short commands, measured by bench/bench_recognition.py (20
 in five espeak-ng voices and a Piper voice): Whisper's prompt holds the commands'
 vocabulary (`command_vocabulary.py`), temperature stays 0 and the beam is 5
 (STT_BEAM_SIZE); word errors fell from 17.9% to 9.7%. A piece the model still doubts with
-the prompt is decoded again without it, and a sentence repeated in a loop is kept once.
+the prompt is decoded again without it, and a sentence repeated in a loop is kept once. A
+piece that asks for a calculation but cannot be read as one is decoded again among
+calculations (`sums.py`): spoken sums answered right went from 36 to 40 of 42, and from
+152 to 173 of 192 on sums no prompt contains.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ import ctranslate2
 import numpy as np
 import numpy.typing as npt
 from faster_whisper import WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
 from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
 from ballsy.providers.stt.options import EngineOptions
+from ballsy.providers.stt.sums import asks_for_sum, reads_as_sum, rereads
 
 __all__ = ["EngineOptions", "EngineResult", "WhisperEngine", "resolve_device", "speech_pieces"]
 
@@ -161,9 +168,12 @@ class WhisperEngine:
                 # "Thank you." with no_speech_prob 0.55, against at most 0.15 on 120 spoken
                 # commands): a piece it still doubts is judged again without the prompt.
                 segments = self._decode(piece, None)
-            parts.extend(
+            text = " ".join(
                 collapse_repeats(segment.text.strip()) for segment in segments if is_speech(segment)
-            )
+            ).strip()
+            if self.options.sum_prompt and asks_for_sum(text) and not reads_as_sum(text):
+                text = self._read_as_sum(piece, self.options.sum_prompt, first=text) or text
+            parts.append(text)
         return EngineResult(
             text=" ".join(part for part in parts if part),
             language=self.language,
@@ -184,6 +194,41 @@ class WhisperEngine:
             temperature=_TEMPERATURES if self.options.temperature_fallback else 0.0,
         )
         return list(segments)
+
+    def _read_as_sum(
+        self, piece: npt.NDArray[np.float32], prompt: str, *, first: str
+    ) -> str | None:
+        """The likeliest of the beam's readings of `piece` that is a calculation, if any.
+
+        Decoded after `prompt` (arithmetic questions), keeping every hypothesis of the beam:
+        faster-whisper's `transcribe` returns only the best, so this asks CTranslate2 the
+        way `transcribe` does. No extra search: the beam already holds `beam_size` readings.
+        """
+        model = self.model
+        encoder_output = model.encode(pad_or_trim(model.feature_extractor(piece)))
+        tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=self.language,
+        )
+        context = model.get_prompt(
+            tokenizer, tokenizer.encode(" " + prompt.strip()), without_timestamps=True
+        )
+        result = model.model.generate(
+            encoder_output,
+            [context],
+            beam_size=self.options.beam_size,
+            num_hypotheses=self.options.beam_size,
+            max_length=len(context) + _token_budget(piece.size / SAMPLE_RATE),
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        for tokens in result.sequences_ids:  # best first
+            text: str = tokenizer.decode(tokens).strip()
+            if reads_as_sum(text) and rereads(first, text):
+                return text
+        return None
 
 
 def is_speech(segment: Any) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ballsy.providers.stt.command_vocabulary import COMMAND_PROMPT
+from ballsy.providers.stt.sums import SUM_PROMPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,6 @@ class EngineOptions:
     language: str = "en"
     initial_prompt: str | None = COMMAND_PROMPT
     temperature_fallback: bool = False
+    # A piece that asks for a calculation it cannot be read as is decoded again after this
+    # prompt (`sums.py`); None decodes once.
+    sum_prompt: str | None = SUM_PROMPT

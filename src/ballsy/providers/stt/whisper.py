@@ -44,6 +44,7 @@ from ballsy.providers.stt.command_vocabulary import COMMAND_PROMPT
 from ballsy.providers.stt.options import EngineOptions
 from ballsy.providers.stt.packaged import PACKAGED_MODELS, packaged_model_path
 from ballsy.providers.stt.pool import Job, WorkerPool
+from ballsy.providers.stt.sums import SUM_PROMPT
 from ballsy.providers.stt.worker import WorkerSpec
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class WhisperConfig:
             min_window_seconds=self.min_window_seconds,
             language=self.language,
             initial_prompt=COMMAND_PROMPT if self.command_prompt else None,
+            sum_prompt=SUM_PROMPT if self.command_prompt else None,
         )
 
 
