@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -74,13 +75,24 @@ def _run(argv: list[str], database_url: str, tmp_path: Path) -> subprocess.Compl
     )
 
 
+def _schema(conn: Any) -> set[str]:
+    """The schema's objects by name: every table, and every index and column of each (a
+    migration may add any of them)."""
+    inspector = inspect(conn)
+    names: set[str] = set()
+    for table in inspector.get_table_names():
+        names.add(table)
+        names |= {f"{table}.{column['name']}" for column in inspector.get_columns(table)}
+        names |= {f"{table} index {index['name']}" for index in inspector.get_indexes(table)}
+    return names
+
+
 async def _state(url: str) -> tuple[str | None, set[str]]:
     engine = create_async_engine(to_async_url(url), poolclass=NullPool)
     try:
         async with engine.connect() as conn:
             current = await conn.run_sync(migrate.current_revision_sync)
-            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-            return current, tables
+            return current, await conn.run_sync(_schema)
     finally:
         await engine.dispose()
 
@@ -102,27 +114,27 @@ def test_rollback_runbook_downgrades_then_upgrades_again(database_url: str, tmp_
     # The release: the job migrates to HEAD.
     done = _run(upgrade, database_url, tmp_path)
     assert done.returncode == 0, done.stderr
-    current, tables_at_head = asyncio.run(_state(database_url))
+    current, schema_at_head = asyncio.run(_state(database_url))
     assert current == migrate.HEAD
 
     # The rollback, exactly as the job runs it: no terminal, no prompt.
     done = _run(downgrade, database_url, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"from {migrate.HEAD} to {previous}" in done.stdout
-    current, tables = asyncio.run(_state(database_url))
+    current, schema = asyncio.run(_state(database_url))
     assert current == previous
-    assert tables < tables_at_head, "the newest migration's tables are gone"
+    assert schema < schema_at_head, "what the newest migration added is gone"
 
     # A job retried (or run twice by mistake) changes nothing more.
     again = _run(downgrade, database_url, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "nothing to undo" in again.stdout
-    assert asyncio.run(_state(database_url)) == (previous, tables)
+    assert asyncio.run(_state(database_url)) == (previous, schema)
 
     # The fixed release migrates forward again, to the same schema.
     done = _run(upgrade, database_url, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert asyncio.run(_state(database_url)) == (migrate.HEAD, tables_at_head)
+    assert asyncio.run(_state(database_url)) == (migrate.HEAD, schema_at_head)
 
 
 @pytest.mark.parametrize(
