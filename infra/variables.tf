@@ -65,9 +65,9 @@ variable "build_service_account_id" {
 }
 
 variable "concurrency" {
-  description = "Requests (each open WebSocket counts as one) served at once by one instance."
+  description = "Requests (each open WebSocket counts as one) served at once by one instance: 500 connected users (one process held 1,000 signed-in sockets asking every 2-5 s at 40% of a core; DEPLOYMENT.md, Sizing)."
   type        = number
-  default     = 10
+  default     = 500
   validation {
     condition     = var.concurrency >= 1 && var.concurrency <= 1000
     error_message = "concurrency is between 1 and 1000."

@@ -185,11 +185,11 @@ run "service_matches_the_sizing_and_pins_image_and_secret_versions" {
     condition = (
       google_cloud_run_v2_service.app[0].template[0].containers[0].resources[0].limits.cpu == "1" &&
       google_cloud_run_v2_service.app[0].template[0].containers[0].resources[0].limits.memory == "2Gi" &&
-      google_cloud_run_v2_service.app[0].template[0].max_instance_request_concurrency == 10 &&
+      google_cloud_run_v2_service.app[0].template[0].max_instance_request_concurrency == 500 &&
       google_cloud_run_v2_service.app[0].template[0].scaling[0].min_instance_count == 0 &&
       google_cloud_run_v2_service.app[0].template[0].scaling[0].max_instance_count == 2
     )
-    error_message = "1 vCPU, 2 GiB, concurrency 10, 0 to 2 instances per revision."
+    error_message = "1 vCPU, 2 GiB, concurrency 500 (connected users per instance), 0 to 2 instances per revision."
   }
 
   assert {
