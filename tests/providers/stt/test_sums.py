@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ballsy.providers.stt.sums import asks_for_sum, reads_as_sum, rereads
+from ballsy.providers.stt.sums import asks_for_sum, first_question, reads_as_sum, rereads
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,9 @@ from ballsy.providers.stt.sums import asks_for_sum, reads_as_sum, rereads
         "What is 1,000 divided by 8?",
         "What is 3.5 times 2?",
         "What is nine squared?",
+        "What is three point one four times two?",
+        "What is one hundred and twenty one plus two?",
+        "What is two thousand and twenty minus one?",
     ],
 )
 def test_calculations_read_as_sums(text: str) -> None:
@@ -38,6 +41,9 @@ def test_calculations_read_as_sums(text: str) -> None:
         ("What is seven, two divided by six?", "two numbers where one belongs"),
         ("What is plus one?", "a continuation: it needs a previous result"),
         ("What is a plus one?", "'a' alone is no number"),
+        ("What is eighteen one divided by nine?", "two numbers run together"),
+        ("What is seven two times three?", "two units run together"),
+        ("What is eighty twenty plus one?", "two tens run together"),
         ("Read the New York Times.", "no calculation at all"),
     ],
 )
@@ -59,3 +65,23 @@ def test_a_reading_cut_short_is_not_taken_for_what_was_said() -> None:
     assert rereads("What is I squared?", "What is nine squared?")
     assert not rereads("What is thirty percent on salmon tea?", "What is thirty percent")
     assert not rereads("What is it multiplied by nine?", "What is 8 multiplied by")
+
+
+def test_a_reading_that_drops_a_number_at_the_front_is_not_taken() -> None:
+    # The beam ranked a wrong number (1/9) above the sum that was said.
+    first = "What in eighteen one divided by nine?"
+    assert not rereads(first, "What is one divided by nine?")
+    assert rereads(first, "What is eighty one divided by nine?")
+    assert rereads(first, "What is 81 divided by 9?")  # digits said in as many words
+    assert not rereads("What is ninety nine minus nine?", "What is 9 minus nine?")
+    assert rereads("What is i minus three?", "What is nine minus three?")
+
+
+def test_only_the_first_question_of_a_reading_is_taken() -> None:
+    # After a prompt of questions the beam goes on to ask another one.
+    assert first_question("What is nine minus three? What is i minus three?") == (
+        "What is nine minus three?"
+    )
+    assert first_question("What is 3.5 times 2? What") == "What is 3.5 times 2?"
+    assert first_question("what is 3.5 times 2") == "what is 3.5 times 2"
+    assert first_question("  What is six times seven.") == "What is six times seven."

@@ -32,39 +32,35 @@ _OPERATOR = re.compile(
 )
 _QUESTION = re.compile(r"^(?:what is|what's|whats|how much is|calculate)\s+")
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+×÷*/%^()=]")
-_FIRST_NUMBER_WORDS = frozenset(
-    [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-    ]
-)
-_NUMBER_WORDS = _FIRST_NUMBER_WORDS | {"hundred", "thousand", "million", "a", "and", "point"}
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_KINDS = {
+    **dict.fromkeys(_UNITS, "unit"),
+    **dict.fromkeys(_TEENS, "teen"),
+    **dict.fromkeys(_TENS, "tens"),
+    **dict.fromkeys(("hundred", "thousand", "million", "a", "and"), "scale"),
+    "point": "point",
+}
+# Which kinds of number word no number puts straight after a word of another kind.
+_CANNOT_FOLLOW: dict[str | None, tuple[str, ...]] = {
+    "unit": ("unit", "teen", "tens"),
+    "teen": ("unit", "teen", "tens"),
+    "tens": ("teen", "tens"),
+}
+_FIRST_NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS])
+_NUMBER_WORDS = frozenset(_NUMBER_KINDS)
 _OPERATOR_WORDS = frozenset(
     [
         "plus",
@@ -112,19 +108,84 @@ def reads_as_sum(text: str) -> bool:
     known = _NUMBER_WORDS | _OPERATOR_WORDS
     if any(token.isalpha() and token not in known for token in tokens):
         return False
+    if _runs_numbers_together(tokens):
+        return False
     return asks_for_sum(rest) or "x" in tokens or "over" in tokens
+
+
+def _runs_numbers_together(tokens: list[str]) -> bool:
+    """Whether two number words follow each other that no number is said with: "eighteen
+    one", "seven two", "eighty twenty". Only a unit follows a tens word ("eighty one"),
+    and after "point" digits are read one by one ("three point one four")."""
+    previous: str | None = None
+    after_point = False
+    for token in tokens:
+        kind = _NUMBER_KINDS.get(token)
+        if kind == "point":
+            after_point = True
+        elif kind is None:
+            after_point = False
+        elif not after_point and kind in _CANNOT_FOLLOW.get(previous, ()):
+            return True
+        previous = kind
+    return False
+
+
+def first_question(reading: str) -> str:
+    """A reading's first sentence: after a prompt of questions, the beam often goes on to
+    ask another ("What is nine minus three? What is i minus three?"), which is the prompt's
+    pattern continued, not more of what was said in one spoken piece."""
+    match = re.match(r"\s*(.+?[.?!]+)(?=\s|$)", reading)
+    return match.group(1).strip() if match else reading.strip()
 
 
 def rereads(first: str, reading: str) -> bool:
     """Whether `reading` can be `first` heard again, rather than a sentence cut short.
 
-    A beam also holds readings that stop early: "What is thirty percent on salmon tea?" had
-    "What is thirty percent" among them, a calculation but not what was said. Where words
-    followed the first transcript's last operator, some must follow the reading's.
+    A beam also holds readings that drop words. Some stop early: "What is thirty percent
+    on salmon tea?" had "What is thirty percent" among them, a calculation but not what
+    was said; so where words followed the first transcript's last operator, some must
+    follow the reading's. Some skip a number at the front: "What in eighteen one divided
+    by nine?" had "What is one divided by nine?" (a wrong number) ranked above "What is
+    eighty one divided by nine?"; so the reading must say at least as many number words
+    before its first operator as the first transcript heard there.
     """
-    return _words_after_last_operator(reading) or not _words_after_last_operator(first)
+    if _words_after_last_operator(first) and not _words_after_last_operator(reading):
+        return False
+    return _number_words_before_operator(reading) >= _number_words_before_operator(first)
 
 
 def _words_after_last_operator(text: str) -> bool:
     operators = list(_OPERATOR.finditer(text.lower()))
     return bool(operators) and re.search(r"\w", text[operators[-1].end() :]) is not None
+
+
+def _number_words_before_operator(text: str) -> int:
+    """How many number words come before the first operator, a numeral counted as the
+    words it is said in ("81" as "eighty one"), so digits do not read as fewer words."""
+    lowered = text.lower()
+    operator = _OPERATOR.search(lowered)
+    before = lowered[: operator.start()] if operator else lowered
+    count = 0
+    for token in re.findall(r"\d+(?:\.\d+)?|[a-z]+", before.replace(",", "")):
+        if token[0].isdigit():
+            count += _spoken_length(token)
+        elif token in _FIRST_NUMBER_WORDS or token in ("hundred", "thousand", "million"):
+            count += 1
+    return count
+
+
+def _spoken_length(numeral: str) -> int:
+    """Roughly how many words a numeral is said in: "9" one, "81" two, "125" four."""
+    whole, _, fraction = numeral.partition(".")
+    digits = whole.lstrip("0") or "0"
+    length = 0
+    while digits:
+        group, digits = digits[-3:], digits[:-3]
+        hundreds, tens = (group[:-2].lstrip("0"), group[-2:].lstrip("0"))
+        length += 2 if hundreds else 0  # "one hundred"
+        if tens:
+            length += 1 if len(tens) == 1 or tens[0] == "1" or tens[1] == "0" else 2
+        if digits:
+            length += 1  # "thousand", "million"
+    return max(1, length) + (1 + len(fraction) if fraction else 0)  # "point five"
