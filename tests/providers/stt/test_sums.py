@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ballsy.providers.stt.sums import asks_for_sum, first_question, reads_as_sum, rereads
+from ballsy.providers.stt.sums import (
+    asked_as_question,
+    asks_for_sum,
+    first_question,
+    reads_as_sum,
+    rereads,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +91,13 @@ def test_only_the_first_question_of_a_reading_is_taken() -> None:
     assert first_question("What is 3.5 times 2? What") == "What is 3.5 times 2?"
     assert first_question("what is 3.5 times 2") == "what is 3.5 times 2"
     assert first_question("  What is six times seven.") == "What is six times seven."
+
+
+def test_only_a_sum_asked_as_a_question_is_heard_a_third_time() -> None:
+    assert asked_as_question("What in eighteen one divided by nine?")
+    assert asked_as_question("How much you need plus eight?")
+    assert asked_as_question("  what's nine times i")
+    assert not asked_as_question("Read the New York Times.")
+    assert not asked_as_question("How many times did I ask?")
+    assert not asked_as_question("Is it minus five outside?")
+    assert not asked_as_question("Whatever times")

@@ -41,7 +41,13 @@ from faster_whisper.transcribe import get_suppressed_tokens
 from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
 from ballsy.providers.stt.options import EngineOptions
-from ballsy.providers.stt.sums import asks_for_sum, first_question, reads_as_sum, rereads
+from ballsy.providers.stt.sums import (
+    asked_as_question,
+    asks_for_sum,
+    first_question,
+    reads_as_sum,
+    rereads,
+)
 
 __all__ = ["EngineOptions", "EngineResult", "WhisperEngine", "resolve_device", "speech_pieces"]
 
@@ -201,11 +207,14 @@ class WhisperEngine:
     def _sum_reading(
         self, piece: npt.NDArray[np.float32], prompt: str, *, first: str
     ) -> str | None:
-        """A reading of `piece` that is a calculation: from the beam as said, else from the
-        beam of the piece heard slower (`_slowed`); None when neither beam holds one."""
-        return self._read_as_sum(piece, prompt, first=first) or self._read_as_sum(
-            _slowed(piece), prompt, first=first
-        )
+        """A reading of `piece` that is a calculation: from the beam as said, else, for a
+        piece asked as a question ("What in eighteen one…"), from the beam of the piece
+        heard slower (`_slowed`); None when no beam holds one. A command that only holds
+        an operator word ("Read the New York Times") so costs two decodes, not three."""
+        reading = self._read_as_sum(piece, prompt, first=first)
+        if reading is None and asked_as_question(first):
+            reading = self._read_as_sum(_slowed(piece), prompt, first=first)
+        return reading
 
     def _read_as_sum(
         self, piece: npt.NDArray[np.float32], prompt: str, *, first: str

@@ -30,6 +30,7 @@ _OPERATOR = re.compile(
     r"\b(?:plus|minus|times|multiplied(?: by)?|divided(?: by)?|percent(?: of)?|squared|cubed)\b"
     r"|[+×÷*/%^=]|\d\s*-\s*\d"
 )
+_ASKED = re.compile(r"\W*(?:what|how much)\b")
 _QUESTION = re.compile(r"^(?:what is|what's|whats|how much is|calculate)\s+")
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+×÷*/%^()=]")
 _UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -129,6 +130,13 @@ def _runs_numbers_together(tokens: list[str]) -> bool:
             return True
         previous = kind
     return False
+
+
+def asked_as_question(text: str) -> bool:
+    """Whether a transcript starts the way spoken sums are asked ("What…", "How much…"),
+    so that hearing it once more, slower, is worth its cost; "Read the New York Times"
+    and "How many times did I ask" are not."""
+    return _ASKED.match(text.lower()) is not None
 
 
 def first_question(reading: str) -> str:
