@@ -74,6 +74,8 @@ _UNSURE_LOGPROB = -0.3
 _MAX_COMPRESSION_RATIO = 2.4
 # With the command prompt, speech stays far below this no-speech probability (see below).
 _PROMPTED_DOUBT = 0.35
+# The compute types CTranslate2 runs on a CPU (a GPU-only one, float16, falls back to int8).
+_CPU_COMPUTE_TYPES = frozenset({"int8", "int8_float32", "int16", "float32", "auto", "default"})
 # How much slower a sum is heard when its beam as said holds no calculation (`_slowed`).
 _SLOWER = 1.2
 # faster-whisper's default: decode again, hotter, when a result looks like a loop.
@@ -130,20 +132,47 @@ class WhisperEngine:
         self.options = options
         # Resolved here, in the loading thread: asking CTranslate2 costs an import.
         self.device = resolve_device(options.device)
-        self.model = _TrimmedWindowWhisper(
-            str(options.model_path),
-            device=self.device,
-            compute_type=options.compute_type,
-            cpu_threads=options.cpu_threads,
-            num_workers=options.workers,
-            local_files_only=True,
-        )
-        self.model.min_frames = min(
-            _FULL_WINDOW_FRAMES, int(options.min_window_seconds * _FRAMES_PER_SECOND)
-        )
+        try:
+            self.model = self._load(self.device, options.compute_type)
+            if options.device == "auto" and self.device == "cuda":
+                self._encode_once()  # a missing CUDA library shows only when it runs
+        except RuntimeError as exc:
+            if options.device != "auto" or self.device == "cpu":
+                raise
+            # `auto` means "the GPU when it can be used": a GPU whose CUDA libraries do not
+            # match CTranslate2's (it needs CUDA 12's cuBLAS) would otherwise leave the
+            # server with no speech recognition at all.
+            log.warning(
+                "speech model cannot run on the GPU; using the CPU",
+                extra={"error": str(exc)[:300]},
+            )
+            self.device = "cpu"
+            compute_type = options.compute_type
+            self.model = self._load(
+                "cpu", compute_type if compute_type in _CPU_COMPUTE_TYPES else "int8"
+            )
         # English-only models (*.en) know one language; a multilingual one is told which,
         # never left to detect it (a two-second command is too short to tell reliably).
         self.language: str = options.language if self.model.model.is_multilingual else "en"
+
+    def _load(self, device: str, compute_type: str) -> _TrimmedWindowWhisper:
+        model = _TrimmedWindowWhisper(
+            str(self.options.model_path),
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=self.options.cpu_threads,
+            num_workers=self.options.workers,
+            local_files_only=True,
+        )
+        model.min_frames = min(
+            _FULL_WINDOW_FRAMES, int(self.options.min_window_seconds * _FRAMES_PER_SECOND)
+        )
+        return model
+
+    def _encode_once(self) -> None:
+        """Run the encoder on a tenth of a second of silence."""
+        silence = np.zeros(SAMPLE_RATE // 10, dtype=np.float32)
+        self.model.encode(pad_or_trim(self.model.feature_extractor(silence)))
 
     def warm(self) -> None:
         """Run the VAD, encoder and decoder once, so the first request finds them warm."""
