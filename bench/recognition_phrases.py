@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ballsy.commands.base import CommandContext, LocalReply
-from ballsy.commands.number_words import ONE_WORD_NUMBERS, TENS
 from ballsy.commands.router import route
+from ballsy.number_words import ONE_WORD_NUMBERS, TENS
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ballsy.commands.clock import spoken_date, spoken_time
-from ballsy.commands.number_words import ONE_WORD_NUMBERS, TENS
+from ballsy.number_words import ONE_WORD_NUMBERS, TENS
 
 Words = tuple[str, ...]
 

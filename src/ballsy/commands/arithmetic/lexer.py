@@ -27,7 +27,7 @@ from ballsy.commands.arithmetic.tokens import (
     Token,
 )
 from ballsy.commands.arithmetic.words import NUMBER_WORDS, Lexeme, read_number
-from ballsy.commands.number_words import TENS, UNITS
+from ballsy.number_words import TENS, UNITS
 
 _LEXEME = re.compile(
     r"(?P<number>\d+(?:\.\d+)?|\.\d+)"

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from ballsy.commands.arithmetic.limits import MAX_OPERAND_DIGITS, TOO_MANY_DIGITS
 from ballsy.commands.arithmetic.tokens import Refused
-from ballsy.commands.number_words import DIGIT_WORDS, SCALES, TEENS, TENS, UNITS
+from ballsy.number_words import DIGIT_WORDS, SCALES, TEENS, TENS, UNITS
 
 NUMBER_WORDS = frozenset(
     {*DIGIT_WORDS, *TEENS, *TENS, *SCALES, "hundred", "a", "and", "point", "oh"}

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from ballsy.number_words import DIGIT_WORDS, SCALES, TEENS, TENS
+
 # Whisper reads a prompt as what was said just before: arithmetic questions make number
 # words next to an operator likely. These are the command prompt's own examples, as
 # questions; other wordings measured the same (docs/benchmarks.md, "Recognition").
@@ -33,25 +35,11 @@ _OPERATOR = re.compile(
 _ASKED = re.compile(r"\W*(?:what|how much)\b")
 _QUESTION = re.compile(r"^(?:what is|what's|whats|how much is|calculate)\s+")
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+×÷*/%^()=]")
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_TEENS = [
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _NUMBER_KINDS = {
-    **dict.fromkeys(_UNITS, "unit"),
-    **dict.fromkeys(_TEENS, "teen"),
-    **dict.fromkeys(_TENS, "tens"),
-    **dict.fromkeys(("hundred", "thousand", "million", "a", "and"), "scale"),
+    **dict.fromkeys(DIGIT_WORDS, "unit"),
+    **dict.fromkeys(TEENS, "teen"),
+    **dict.fromkeys(TENS, "tens"),
+    **dict.fromkeys((*SCALES, "hundred", "a", "and"), "scale"),
     "point": "point",
 }
 # Which kinds of number word no number puts straight after a word of another kind.
@@ -60,8 +48,10 @@ _CANNOT_FOLLOW: dict[str | None, tuple[str, ...]] = {
     "teen": ("unit", "teen", "tens"),
     "tens": ("teen", "tens"),
 }
-_FIRST_NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS])
+_FIRST_NUMBER_WORDS = frozenset([*DIGIT_WORDS, *TEENS, *TENS])
 _NUMBER_WORDS = frozenset(_NUMBER_KINDS)
+# The words that say part of a number ("a" and "and" join them but say none).
+_COUNTED_NUMBER_WORDS = _FIRST_NUMBER_WORDS | {"hundred", *SCALES}
 _OPERATOR_WORDS = frozenset(
     [
         "plus",
@@ -178,7 +168,7 @@ def _number_words_before_operator(text: str) -> int:
     for token in re.findall(r"\d+(?:\.\d+)?|[a-z]+", before.replace(",", "")):
         if token[0].isdigit():
             count += _spoken_length(token)
-        elif token in _FIRST_NUMBER_WORDS or token in ("hundred", "thousand", "million"):
+        elif token in _COUNTED_NUMBER_WORDS:
             count += 1
     return count
 

@@ -1,8 +1,10 @@
 """English number words and their values: the one list every reader of spoken numbers uses.
 
-Arithmetic ("twenty one times three"), times and durations ("twenty five minutes") and
-the recognition benchmark's scoring all read the same words; each reader decides which
-combinations it accepts, but the words and their values live here.
+Arithmetic ("twenty one times three"), times and durations ("twenty five minutes"),
+speech recognition's check of a spoken sum (`providers/stt/sums.py`) and the recognition
+benchmark's scoring all read the same words; each reader decides which combinations it
+accepts, but the words and their values live here, beside the layers, so the commands
+and the providers both import them.
 """
 
 from __future__ import annotations
