@@ -97,6 +97,41 @@ def test_settings_survive_a_reload(server: BallsyProcess, launch: Callable[..., 
     expect(page.locator("#theme-dark")).to_be_checked()
 
 
+def test_what_is_said_after_a_reload_comes_after_the_earlier_conversation(
+    server: BallsyProcess, launch: Callable[..., Any]
+) -> None:
+    page = _open(launch(), server.base_url)
+    _say(page, "what is 7 times 8")
+    expect(page.locator(ASSISTANT).last).to_contain_text("56", timeout=10_000)
+
+    # The earlier conversation is on the page before the socket connects.
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=15_000)
+    dividers = page.locator("#conversation li.divider")
+    expect(dividers).to_have_text(["Earlier", "Now"])
+    _say(page, "what is 6 times 7")
+    expect(page.locator(ASSISTANT).last).to_contain_text("42", timeout=10_000)
+    items = page.locator("#conversation > li").all_text_contents()
+    now = items.index("Now")
+    asked = [i for i, text in enumerate(items) if "what is 6 times 7" in text]
+    assert len(asked) == 1 and asked[0] > now, items
+
+    # A history slower than the socket's wait: held until something new has been said,
+    # then left out rather than shown below (or around) the new exchange.
+    held: list[Any] = []
+    page.route(lambda url: "/api/conversations?" in url, lambda route: held.append(route))
+    page.reload()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=15_000)
+    _say(page, "what is 9 times 9")
+    expect(page.locator(ASSISTANT).last).to_contain_text("81", timeout=10_000)
+    assert held, "the page did not ask for its earlier conversation"
+    for route in held:
+        route.continue_()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15_000)
+    expect(page.locator(ASSISTANT).last).to_contain_text("81")
+    expect(dividers).to_have_count(0)
+
+
 def test_reconnects_after_the_server_restarts(
     start_server: Callable[..., BallsyProcess], launch: Callable[..., Any]
 ) -> None:

@@ -22,6 +22,8 @@ import { BALLSY_VOICE, effectiveVoice, VoicePlayer } from "./voice_player.js";
 const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_RECORDING_SECONDS = 30;
 const CONVERSATION_MESSAGES = 40;
+// How long the socket waits for the earlier conversation to be shown on load.
+const EARLIER_WAIT_MS = 2000;
 // A streamed reply can pause between sentences while the AI writes the next one: keep
 // watching for the user's voice that long after speech stops before closing the microphone.
 const VOICE_WATCH_LINGER_MS = 1_500;
@@ -967,14 +969,37 @@ function renderMessages(messages) {
   }
 }
 
-/** On load: the latest conversation, so what was said (and opened) survives a reload. */
-async function showLatestConversation() {
+/** The latest conversation's messages (null when there is none), for `showEarlier`. */
+async function latestConversation() {
   const [latest] = await api.conversations(1);
-  if (!latest || !latest.messages) return;
+  if (!latest || !latest.messages) return null;
   const detail = await api.conversation(latest.conversation_id);
+  return detail.messages.slice(-CONVERSATION_MESSAGES);
+}
+
+/** On load: the latest conversation, so what was said (and opened) survives a reload. */
+function showEarlier(messages) {
+  if (!messages || !messages.length) return;
   ui.addDivider("Earlier");
-  renderMessages(detail.messages.slice(-CONVERSATION_MESSAGES));
+  renderMessages(messages);
   ui.addDivider("Now");
+}
+
+/**
+ * Show the earlier conversation before the socket connects, so nothing said on this page
+ * can land above it (or be shown twice, once in it). A history slower than
+ * EARLIER_WAIT_MS does not hold the socket back: it is shown when it comes if nothing has
+ * been said yet, and left out otherwise.
+ */
+async function showEarlierThenConnect() {
+  const earlier = latestConversation().catch(() => null);
+  const timedOut = new Promise((resolve) => setTimeout(() => resolve(undefined), EARLIER_WAIT_MS));
+  const messages = await Promise.race([earlier, timedOut]);
+  if (messages !== undefined) showEarlier(messages);
+  socket.connect();
+  if (messages !== undefined) return;
+  const late = await earlier;
+  if (!ui.hasLiveMessages()) showEarlier(late);
 }
 
 async function newConversation() {
@@ -1242,12 +1267,8 @@ async function start() {
   } catch (error) {
     ui.addBubble("system", `Settings could not be loaded: ${error.message}`);
   }
-  socket.connect();
-  try {
-    await showLatestConversation();
-  } catch {
-    /* the earlier conversation is a convenience; the page works without it */
-  }
+  // The earlier conversation is a convenience: the page works without it.
+  await showEarlierThenConnect();
   document.body.dataset.ready = "true";
 }
 

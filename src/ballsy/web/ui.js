@@ -133,6 +133,11 @@ function conversationChanged() {
   $("examples").hidden = started;
 }
 
+/** Whether anything has been said on this page (messages not restored from before). */
+export function hasLiveMessages() {
+  return $("conversation").querySelector(".message:not(.past)") !== null;
+}
+
 export function addDivider(text) {
   const item = document.createElement("li");
   item.className = "divider";
