@@ -977,9 +977,13 @@ async function latestConversation() {
   return detail.messages.slice(-CONVERSATION_MESSAGES);
 }
 
-/** On load: the latest conversation, so what was said (and opened) survives a reload. */
+/**
+ * On load: the latest conversation, so what was said (and opened) survives a reload. Left
+ * out once something has been said on this page (typed in the moment before the socket
+ * connects, it went over HTTP): it would land below that, or show it twice.
+ */
 function showEarlier(messages) {
-  if (!messages || !messages.length) return;
+  if (!messages || !messages.length || ui.hasLiveMessages()) return;
   ui.addDivider("Earlier");
   renderMessages(messages);
   ui.addDivider("Now");
@@ -988,8 +992,8 @@ function showEarlier(messages) {
 /**
  * Show the earlier conversation before the socket connects, so nothing said on this page
  * can land above it (or be shown twice, once in it). A history slower than
- * EARLIER_WAIT_MS does not hold the socket back: it is shown when it comes if nothing has
- * been said yet, and left out otherwise.
+ * EARLIER_WAIT_MS does not hold the socket back: it is shown when it comes, if nothing has
+ * been said yet.
  */
 async function showEarlierThenConnect() {
   const earlier = latestConversation().catch(() => null);
@@ -998,8 +1002,7 @@ async function showEarlierThenConnect() {
   if (messages !== undefined) showEarlier(messages);
   socket.connect();
   if (messages !== undefined) return;
-  const late = await earlier;
-  if (!ui.hasLiveMessages()) showEarlier(late);
+  showEarlier(await earlier);
 }
 
 async function newConversation() {

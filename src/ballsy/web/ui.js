@@ -135,7 +135,8 @@ function conversationChanged() {
 
 /** Whether anything has been said on this page (messages not restored from before). */
 export function hasLiveMessages() {
-  return $("conversation").querySelector(".message:not(.past)") !== null;
+  const live = ".message.user:not(.past), .message.assistant:not(.past)";
+  return $("conversation").querySelector(live) !== null;
 }
 
 export function addDivider(text) {
