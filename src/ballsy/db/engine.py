@@ -8,16 +8,22 @@ command_timeout; SQLite's busy timeout). A statement that timed out leaves its
 connection in an unknown state, so that connection is dropped at once (no graceful
 close, no rollback round trip that would wait as long again) and the pool's other
 connections are invalidated with it: the next request reconnects.
+
+SQLite connections are aiosqlite's, stopped at most once (see `SQLiteConnection`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -53,7 +59,7 @@ def build_engine(database: DatabaseSettings, *, url: str | None = None) -> Async
             pool_size=4,
             max_overflow=0,
             pool_timeout=database.db_pool_timeout_seconds,
-            connect_args={"timeout": database.db_command_timeout_seconds},
+            async_creator=_sqlite_connector(async_url, database.db_command_timeout_seconds),
         )
         busy_ms = round(database.db_command_timeout_seconds * 1000)
 
@@ -82,6 +88,46 @@ def build_engine(database: DatabaseSettings, *, url: str | None = None) -> Async
     )
     event.listen(engine.sync_engine, "handle_error", _drop_timed_out_connection)
     return engine
+
+
+class SQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, stopped at most once.
+
+    A task cancelled while it holds a connection (a page closed mid-query, a server
+    shutting down) makes SQLAlchemy terminate that connection: it starts a graceful close
+    and, being cancelled itself, stops the connection at once. aiosqlite 0.22.1's close() then
+    stopped it a second time and waited for a reply from its worker thread, which had
+    ended with the first stop. That close never finished, and the server's shutdown
+    (asyncio cancels the tasks left once, then waits for all of them) waited for it
+    forever. A second stop is a no-op here: the first one ends the thread."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        # As SQLAlchemy does for aiosqlite's own connect(): a connection never closed
+        # must not keep the process alive at exit.
+        self._thread.daemon = True
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._running:
+            return None
+        return super().stop()
+
+
+def _sqlite_connector(
+    url: URL, busy_timeout_seconds: float
+) -> Callable[[], Awaitable[SQLiteConnection]]:
+    """What opens a new driver connection to `url`, with the arguments SQLAlchemy's
+    aiosqlite dialect derives from the URL."""
+    args, options = url.get_dialect()().create_connect_args(url)
+    options["timeout"] = busy_timeout_seconds
+    connector = partial(sqlite3.connect, *args, **options)
+
+    async def connect() -> SQLiteConnection:
+        connection = SQLiteConnection(connector)
+        await connection  # starts its worker thread, which opens the file
+        return connection
+
+    return connect
 
 
 def _drop_timed_out_connection(context: ExceptionContext) -> None:
