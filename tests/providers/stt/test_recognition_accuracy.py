@@ -114,3 +114,8 @@ def test_a_sentence_whisper_repeats_is_kept_once() -> None:
     assert collapse_repeats("Stop. Go.") == "Stop. Go."
     assert collapse_repeats("hello hello") == "hello hello"
     assert collapse_repeats("Open YouTube.") == "Open YouTube."
+    # A decimal point ends no sentence: a number is kept whole, and one said twice once.
+    assert collapse_repeats("1.1.") == "1.1."
+    assert collapse_repeats("2.2") == "2.2"
+    assert collapse_repeats("Three point five. 3.5.") == "Three point five. 3.5."
+    assert collapse_repeats("It is 3.5. It is 3.5.") == "It is 3.5."

@@ -317,16 +317,20 @@ def is_speech(segment: Any) -> bool:
     )
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+")
+
+
 def collapse_repeats(text: str) -> str:
     """One sentence said once, where Whisper wrote it again and again.
 
     Without timestamps, tiny.en sometimes loops on a short command ("What is nine minus
     three? What is nine minus three?"), too briefly for the compression-ratio check.
     """
-    sentences: list[str] = re.findall(r"[^.?!]+[.?!]*", text)
-    unique = {sentence.strip().lower() for sentence in sentences}
+    # A sentence ends at its punctuation followed by a space: "1.5" is one number.
+    sentences = _SENTENCE_BREAK.split(text.strip())
+    unique = {sentence.lower() for sentence in sentences}
     if len(sentences) > 1 and len(unique) == 1:
-        return sentences[0].strip()
+        return sentences[0]
     return text
 
 
