@@ -99,18 +99,23 @@ class SQLiteConnection(aiosqlite.Connection):
     stopped it a second time and waited for a reply from its worker thread, which had
     ended with the first stop. That close never finished, and the server's shutdown
     (asyncio cancels the tasks left once, then waits for all of them) waited for it
-    forever. A second stop is a no-op here: the first one ends the thread."""
+    forever. Here a second stop queues nothing and returns the first one's future, which
+    the thread does answer: the close waits until the file is closed and the thread has
+    said its last word, so that word never reaches an event loop already closed."""
 
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connector, iter_chunk_size=64)
         # As SQLAlchemy does for aiosqlite's own connect(): a connection never closed
         # must not keep the process alive at exit.
         self._thread.daemon = True
+        self._stop_asked = False
+        self._stopped: asyncio.Future[Any] | None = None
 
     def stop(self) -> asyncio.Future[Any] | None:
-        if not self._running:
-            return None
-        return super().stop()
+        if not self._stop_asked:
+            self._stop_asked = True
+            self._stopped = super().stop()
+        return self._stopped
 
 
 def _sqlite_connector(
